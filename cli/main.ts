@@ -1,0 +1,98 @@
+// The `tfm` command line. Exit codes: 0 clean (warnings allowed), 1 errors in specs,
+// 2 usage errors (unknown flag, no file matched).
+import { Command, CommanderError, Option } from 'commander';
+import fg from 'fast-glob';
+import { checkFiles, type CheckedModel } from '../compiler/check.ts';
+import type { Diagnostic } from '../compiler/diagnostics.ts';
+import { renderHuman } from '../compiler/render/human.ts';
+import { renderGithub, renderJson, renderSarif } from '../compiler/render/machine.ts';
+import type { SourceMap } from '../compiler/source.ts';
+import { COMPILER_VERSION } from '../compiler/version.ts';
+import { formatParams } from './params-table.ts';
+
+class UsageError extends Error {}
+
+function expand(patterns: string[]): string[] {
+  const files: string[] = [];
+  for (const p of patterns) {
+    const matches = fg.isDynamicPattern(p) ? fg.sync(p, { onlyFiles: true, dot: false }).sort() : [p];
+    if (matches.length === 0) throw new UsageError(`no file matches \`${p}\``);
+    files.push(...matches);
+  }
+  return [...new Set(files)];
+}
+
+function printDiagnostics(diags: Diagnostic[], sources: SourceMap, format: string, color: boolean): void {
+  if (format === 'json') console.log(renderJson(diags, sources));
+  else if (format === 'sarif') console.log(renderSarif(diags, sources, COMPILER_VERSION));
+  else if (format === 'github') {
+    if (diags.length) console.log(renderGithub(diags, sources));
+  } else {
+    for (const d of diags) console.error(renderHuman(d, sources, { color }) + '\n');
+  }
+}
+
+function summary(diags: Diagnostic[], files: number, models: number): string {
+  const errors = diags.filter((d) => d.severity === 'error').length;
+  const warnings = diags.length - errors;
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  return `${errors ? 'failed' : 'ok'}: ${plural(files, 'file')}, ${plural(models, 'model')}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
+}
+
+export function main(argv: string[]): number {
+  let exitCode = 0;
+  const program = new Command('tfm')
+    .description('A compiler for Transformer models: .tfm specs, static shape checks, fused kernels.')
+    .version(COMPILER_VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  const useColor = () => process.stderr.isTTY === true && !process.env.NO_COLOR;
+
+  program
+    .command('check')
+    .description('check specs for syntax, name and shape errors; exit 1 on errors')
+    .argument('<files...>', 'spec files or globs, e.g. "specs/*.tfm"')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['human', 'json', 'github', 'sarif']).default('human'))
+    .action((patterns: string[], opts: { format: string }) => {
+      const files = expand(patterns);
+      const result = checkFiles(files);
+      printDiagnostics(result.diagnostics, result.program.sources, opts.format, useColor());
+      if (opts.format === 'human') console.error(summary(result.diagnostics, files.length, result.models.length));
+      exitCode = result.diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
+    });
+
+  program
+    .command('params')
+    .description('print a per-component parameter table and totals for each model')
+    .argument('<files...>', 'spec files or globs')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action((patterns: string[], opts: { format: string }) => {
+      const files = expand(patterns);
+      const result = checkFiles(files);
+      const errors = result.diagnostics.filter((d) => d.severity === 'error');
+      if (errors.length) {
+        printDiagnostics(errors, result.program.sources, 'human', useColor());
+        exitCode = 1;
+        return;
+      }
+      const json = (m: CheckedModel) => ({ model: m.model.name, file: m.model.nameSpan.file, rows: m.params.rows, backbone: m.params.backbone, total: m.params.total });
+      if (opts.format === 'json') console.log(JSON.stringify(result.models.map(json), null, 2));
+      else console.log(result.models.map(formatParams).join('\n\n'));
+    });
+
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  return exitCode;
+}
+
+if (process.argv[1]?.endsWith('cli/main.ts')) {
+  process.exitCode = main(process.argv.slice(2));
+}

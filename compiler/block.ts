@@ -1,0 +1,319 @@
+// Shape-checks one block and counts its parameters. A declarative block is first written
+// out as the explicit body it stands for (pre-norm: `x = x + attention(norm(x))`, post-norm:
+// `x = norm(x + attention(x))`), with spans on the declarations, so that both forms go
+// through one evaluator and one set of shape rules.
+import type { Assignment, Expr, Name } from '../grammar/ast.ts';
+import { exprText } from '../grammar/ast.ts';
+import { suggest, type DiagnosticBag } from './diagnostics.ts';
+import type { DimEnv } from './dims.ts';
+import type { Block, Mlp, Norm } from './model.ts';
+import { broadcast, constDim, constValue, dimText, last, shapesEqual, shapeText, type Dim, type Shape } from './shapes.ts';
+import type { Span } from './source.ts';
+
+export interface LayerParams {
+  /** `attention`, `cross_attention`, `mlp`, `norm`, `linear`, `weight`. */
+  kind: string;
+  params: number;
+  span: Span;
+}
+
+export interface BlockTrace {
+  out?: Shape;
+  layers: LayerParams[];
+}
+
+const ACTIVATION_FUNCTIONS = ['relu', 'gelu', 'gelu_tanh', 'tanh', 'silu', 'sigmoid'];
+const FUNCTIONS = ['norm', 'attention', 'cross_attention', 'mlp', 'dropout', 'linear', 'matmul', 'weight', ...ACTIVATION_FUNCTIONS];
+
+export function normParams(norm: Norm, dim: number): number {
+  return dim + (norm.bias ? dim : 0);
+}
+
+export function traceBlock(block: Block, x: Shape, memory: Shape | undefined, env: DimEnv, diags: DiagnosticBag): BlockTrace {
+  const t = new BlockTracer(block, env, diags, memory);
+  const body = block.body ?? desugar(block);
+  const vars = new Map<string, Shape | undefined>([['x', x]]);
+  if (memory) vars.set('memory', memory);
+  for (const a of body) {
+    const s = t.eval(a.value, vars);
+    if (a.target.name === 'memory') diags.error('TFM2023', { name: 'memory', reason: 'it is the encoder output, read-only in a block body' }, { span: a.target.span });
+    // A failed line leaves its target known but shapeless, so later lines do not cascade.
+    else vars.set(a.target.name, s);
+  }
+  const out = vars.get('x');
+  if (block.body && out && !shapesEqual(out, x)) {
+    const lastX = [...block.body].reverse().find((a) => a.target.name === 'x');
+    diags.error('TFM3008', { expected: shapeText(x), found: shapeText(out) }, { span: (lastX ?? block.body[block.body.length - 1]).span, message: `\`x\` is ${shapeText(out)} here` }, { help: 'the residual stream must keep its shape so that blocks can repeat' });
+  }
+  return { out: block.body && out && !shapesEqual(out, x) ? undefined : out, layers: t.layers };
+}
+
+/** The explicit body a declarative block stands for. */
+function desugar(block: Block): Assignment[] {
+  const pre = block.norm?.placement?.value !== 'post';
+  const out: Assignment[] = [];
+  const sub = (name: string, span: Span, args: Expr[]): Expr => ({ kind: 'call', callee: { kind: 'name', name, span }, args: args.map((value) => ({ value, span })), span });
+  const x = (span: Span): Name => ({ kind: 'name', name: 'x', span });
+  const sublayers: { call: (input: Expr) => Expr; span: Span }[] = [];
+  for (const a of block.attentions) {
+    const span = a.span;
+    sublayers.push({ span, call: (input) => (a.kind.value === 'cross' ? sub('cross_attention', span, [input, { kind: 'name', name: 'memory', span }]) : sub('attention', span, [input])) });
+  }
+  if (block.mlp) {
+    const span = block.mlp.span;
+    sublayers.push({ span, call: (input) => sub('mlp', span, [input]) });
+  }
+  for (const { call, span } of sublayers) {
+    const normSpan = block.norm?.span ?? span;
+    const add = (l: Expr, r: Expr): Expr => ({ kind: 'binary', op: '+', left: l, right: r, opSpan: span, span });
+    const normed = (e: Expr): Expr => (block.norm ? sub('norm', normSpan, [e]) : e);
+    const value = pre ? add(x(span), call(normed(x(span)))) : normed(add(x(span), call(x(span))));
+    out.push({ kind: 'assign', target: x(span), value, span });
+  }
+  return out;
+}
+
+class BlockTracer {
+  readonly layers: LayerParams[] = [];
+  constructor(
+    private readonly block: Block,
+    private readonly env: DimEnv,
+    private readonly diags: DiagnosticBag,
+    private readonly memory: Shape | undefined,
+  ) {}
+
+  private get bias(): boolean {
+    return this.block.bias;
+  }
+
+  eval(e: Expr, vars: Map<string, Shape | undefined>): Shape | undefined {
+    switch (e.kind) {
+      case 'number':
+        return [];
+      case 'name': {
+        const s = vars.get(e.name);
+        if (!vars.has(e.name)) {
+          const near = suggest(e.name, vars.keys());
+          const reason = e.name === 'memory' ? 'only the decoder of an `encoder_decoder` model reads `memory`' : 'not assigned before this line';
+          this.diags.error('TFM2001', { what: 'variable', name: e.name }, { span: e.span, message: reason }, { help: near ? `did you mean \`${near}\`?` : undefined });
+        }
+        return s;
+      }
+      case 'unary':
+        return this.eval(e.operand, vars);
+      case 'binary': {
+        const l = this.eval(e.left, vars);
+        const r = this.eval(e.right, vars);
+        if (!l || !r) return undefined;
+        const b = broadcast(l, r);
+        if (!b) {
+          const op = { '+': 'add', '-': 'subtract', '*': 'multiply', '/': 'divide', '**': 'raise' }[e.op];
+          this.diags.error('TFM3006', { op, left: shapeText(l), right: shapeText(r) }, { span: e.opSpan, message: mismatchNote(l, r) }, { secondary: declNotes(l, r) });
+        }
+        return b;
+      }
+      case 'call':
+        return this.call(e.callee, e.args.map((a) => a.value), e.span, vars);
+      default:
+        this.diags.error('TFM2028', { what: 'a block body value', expected: 'a tensor expression', found: exprText(e) }, { span: e.span });
+        return undefined;
+    }
+  }
+
+  private call(callee: Name, args: Expr[], span: Span, vars: Map<string, Shape | undefined>): Shape | undefined {
+    const name = callee.name;
+    if (!FUNCTIONS.includes(name)) {
+      const near = suggest(name, FUNCTIONS);
+      this.diags.error('TFM2027', { name, context: 'a block body' }, { span: callee.span }, { help: near ? `did you mean \`${near}\`?` : `available: ${FUNCTIONS.map((f) => `\`${f}\``).join(', ')}` });
+      return undefined;
+    }
+    if (name === 'weight') return this.weight(args, span);
+    const arity = name === 'cross_attention' || name === 'matmul' || name === 'linear' ? 2 : 1;
+    if (args.length !== arity) {
+      this.diags.error('TFM2016', { message: `\`${name}\` takes ${arity} argument${arity > 1 ? 's' : ''}, found ${args.length}` }, { span });
+      return undefined;
+    }
+    if (name === 'linear') return this.linear(args, span, vars);
+    const shapes = args.map((a) => this.eval(a, vars));
+    if (shapes.some((s) => !s)) return undefined;
+    const [a, b] = shapes as Shape[];
+    switch (name) {
+      case 'norm':
+        return this.norm(callee, a, span);
+      case 'attention':
+        return this.attention(callee, a, a, 'self', span);
+      case 'cross_attention':
+        return this.attention(callee, a, b, 'cross', span);
+      case 'mlp':
+        return this.mlp(callee, a, span);
+      case 'matmul':
+        return this.matmul(a, b, args, span);
+      default:
+        return a; // dropout and element-wise activations keep the shape
+    }
+  }
+
+  private needRank(op: string, s: Shape, min: number, span: Span): boolean {
+    if (s.length >= min) return true;
+    this.diags.error('TFM3009', { op: `\`${op}\``, expected: `a tensor of rank ${min} or more`, found: shapeText(s) }, { span });
+    return false;
+  }
+
+  private feature(op: string, s: Shape, span: Span): Dim | undefined {
+    if (!this.needRank(op, s, 1, span)) return undefined;
+    const d = last(s)!;
+    if ('sym' in d) {
+      this.diags.error('TFM3009', { op: `\`${op}\``, expected: 'a constant feature dim', found: shapeText(s) }, { span });
+      return undefined;
+    }
+    return d;
+  }
+
+  private undeclared(callee: Name): undefined {
+    this.diags.error('TFM2030', { name: callee.name === 'cross_attention' ? 'attention cross' : callee.name }, { span: callee.span }, { secondary: [{ span: this.block.span, message: 'in this block' }] });
+    return undefined;
+  }
+
+  private norm(callee: Name, x: Shape, span: Span): Shape | undefined {
+    const norm = this.block.norm;
+    if (!norm) return this.undeclared(callee);
+    const d = this.feature('norm', x, span);
+    if (d) this.layers.push({ kind: 'norm', params: normParams(norm, constValue(d)!), span: norm.span });
+    return x;
+  }
+
+  private attention(callee: Name, q: Shape, kv: Shape, kind: 'self' | 'cross', span: Span): Shape | undefined {
+    const att = this.block.attentions.find((a) => a.kind.value === kind);
+    if (!att) return this.undeclared(callee);
+    const dq = this.feature('attention', q, span);
+    const dkv = this.feature('attention', kv, span);
+    if (!dq || !dkv || !att.heads || 'sym' in dq) return undefined;
+    const d = dq;
+    if (kind === 'cross' && !this.memory) {
+      this.diags.error('TFM2009', {}, { span: att.kind.span });
+      return undefined;
+    }
+    const dim = constValue(d)!;
+    const heads = att.heads.value;
+    const headDim = att.headDim?.value ?? dim / heads;
+    if (!att.headDim && dim % heads !== 0) {
+      this.diags.error('TFM3001', { heads, dim: `${d.name ? `\`${d.name}\` = ` : ''}${dim}` }, { span: att.heads.span, message: `${dim} / ${heads} is not a whole number` }, {
+        secondary: [d.decl ? { span: d.decl, message: `\`${d.name}\` declared here` } : undefined, att.heads.origin && att.heads.origin.span.start !== att.heads.span.start ? { span: att.heads.origin.span, message: `\`${att.heads.origin.name}\` declared here` } : undefined],
+        help: headsHelp(heads, dim, att.heads.origin?.name, d.name),
+      });
+      return undefined;
+    }
+    const kvHeads = att.kvHeads?.value ?? heads;
+    if (heads % kvHeads !== 0) {
+      this.diags.error('TFM3002', { kv: kvHeads, heads }, { span: att.kvHeads!.span, message: `${heads} / ${kvHeads} is not a whole number` }, {
+        secondary: [{ span: att.heads.span, message: '`heads` given here' }],
+        help: `use one of ${divisors(heads).map((v) => `\`kv_heads ${v}\``).join(', ')}`,
+      });
+      return undefined;
+    }
+    const inner = heads * headDim;
+    const kvInner = kvHeads * headDim;
+    const kvDim = constValue(dkv)!;
+    const b = att.bias;
+    const params = dim * inner + (b ? inner : 0) + 2 * (kvDim * kvInner + (b ? kvInner : 0)) + inner * dim + (b ? dim : 0);
+    this.layers.push({ kind: kind === 'self' ? 'attention' : 'cross_attention', params, span: att.span });
+    const out = [...q];
+    return out;
+  }
+
+  private mlp(callee: Name, x: Shape, span: Span): Shape | undefined {
+    const mlp: Mlp | undefined = this.block.mlp;
+    if (!mlp) return this.undeclared(callee);
+    const d = this.feature('mlp', x, span);
+    if (!d) return undefined;
+    if (!mlp.dff) {
+      this.diags.error('TFM2005', { what: 'hidden dim of `mlp`' }, { span: mlp.span, message: 'write `mlp <dim> act ...`, e.g. `mlp d_ff act gelu`' });
+      return undefined;
+    }
+    const dim = constValue(d)!;
+    const f = mlp.dff.value;
+    const gated = mlp.act.value === 'swiglu' || mlp.act.value === 'geglu';
+    const b = mlp.bias;
+    const params = (gated ? 2 : 1) * (dim * f + (b ? f : 0)) + f * dim + (b ? dim : 0);
+    this.layers.push({ kind: 'mlp', params, span: mlp.span });
+    return x;
+  }
+
+  private linear(args: Expr[], span: Span, vars: Map<string, Shape | undefined>): Shape | undefined {
+    const x = this.eval(args[0], vars);
+    const n = this.env.num(args[1], { what: 'output dim of `linear`', integer: true, positive: true });
+    if (!x || !n) return undefined;
+    const d = this.feature('linear', x, span);
+    if (!d) return undefined;
+    this.layers.push({ kind: 'linear', params: constValue(d)! * n.value + (this.bias ? n.value : 0), span });
+    return [...x.slice(0, -1), constDim(n)];
+  }
+
+  private weight(args: Expr[], span: Span): Shape | undefined {
+    if (args.length === 0) {
+      this.diags.error('TFM2016', { message: '`weight` takes its dims: `weight(d_model, d_ff)`' }, { span });
+      return undefined;
+    }
+    const dims = args.map((a) => this.env.num(a, { what: 'a `weight` dim', integer: true, positive: true }));
+    if (dims.some((d) => !d)) return undefined;
+    this.layers.push({ kind: 'weight', params: dims.reduce((p, d) => p * d!.value, 1), span });
+    return dims.map((d) => constDim(d!));
+  }
+
+  private matmul(a: Shape, b: Shape, args: Expr[], span: Span): Shape | undefined {
+    if (!this.needRank('matmul', a, 2, args[0].span) || !this.needRank('matmul', b, 2, args[1].span)) return undefined;
+    const k1 = a[a.length - 1];
+    const k2 = b[b.length - 2];
+    if (!dimEq(k1, k2)) {
+      this.diags.error('TFM3007', { left: shapeText(a), right: shapeText(b) }, { span, message: `inner dims ${dimText(k1)} and ${dimText(k2)} differ` }, { secondary: declNotes([k1], [k2]), help: 'the last dim of the left operand must equal the second-to-last dim of the right' });
+      return undefined;
+    }
+    const batchA = a.slice(0, -2);
+    const batchB = b.slice(0, -2);
+    const batch = broadcast(batchA, batchB);
+    if (!batch) {
+      this.diags.error('TFM3006', { op: 'broadcast', left: shapeText(batchA), right: shapeText(batchB) }, { span, message: 'batch dims of `matmul` do not broadcast' });
+      return undefined;
+    }
+    return [...batch, a[a.length - 2], b[b.length - 1]];
+  }
+}
+
+function dimEq(a: Dim, b: Dim): boolean {
+  return shapesEqual([a], [b]);
+}
+
+function mismatchNote(l: Shape, r: Shape): string {
+  const n = Math.max(l.length, r.length);
+  for (let i = 1; i <= n; i++) {
+    const x = l[l.length - i];
+    const y = r[r.length - i];
+    if (x && y && !dimEq(x, y)) return `${dimText(x)} vs ${dimText(y)}`;
+  }
+  return 'ranks differ';
+}
+
+function declNotes(l: Shape, r: Shape): { span: Span; message: string }[] {
+  const out: { span: Span; message: string }[] = [];
+  for (const d of [...l, ...r]) {
+    if (!('sym' in d) && d.decl && d.name && !out.some((o) => o.span.start === d.decl!.start)) out.push({ span: d.decl, message: `\`${d.name}\` declared here` });
+  }
+  return out.slice(0, 2);
+}
+
+export function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= n; i++) if (n % i === 0) out.push(i);
+  return out;
+}
+
+function headsHelp(heads: number, dim: number, headsName: string | undefined, dimName: string | undefined): string {
+  const ds = divisors(dim);
+  const below = [...ds].reverse().find((v) => v < heads);
+  const above = ds.find((v) => v > heads);
+  const h = (v: number) => (headsName ? `\`${headsName} = ${v}\`` : `\`heads ${v}\``);
+  const choices = [below, above].filter((v): v is number => v !== undefined && v > 1).map(h);
+  const multiple = Math.max(heads, Math.round(dim / heads) * heads);
+  const fixDim = dimName ? `set \`${dimName} = ${multiple}\`` : `use a model dim of ${multiple}`;
+  return choices.length ? `use ${choices.join(' or ')}, or ${fixDim}` : fixDim;
+}

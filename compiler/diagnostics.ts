@@ -1,0 +1,144 @@
+// Diagnostics are data: a code, a severity, a message built from the code's template,
+// one primary span, optional secondary spans, and an optional concrete `help` fix.
+// Renderers (human, JSON, GitHub, SARIF) live in compiler/render/.
+import type { Span } from './source.ts';
+
+export type Severity = 'error' | 'warning';
+
+interface CodeInfo {
+  severity: Severity;
+  /** Short title used by SARIF rule metadata and documentation. */
+  title: string;
+  /** Message template; `{name}` is replaced by the argument of that name. */
+  template: string;
+}
+
+export const CODES = {
+  // TFM1xxx — syntax
+  TFM1001: { severity: 'error', title: 'unexpected character', template: 'unexpected character {char}' },
+  TFM1002: { severity: 'error', title: 'syntax error', template: 'expected {expected}, found {found}' },
+  TFM1003: { severity: 'error', title: 'unterminated string', template: 'unterminated string literal' },
+  TFM1005: { severity: 'error', title: 'identifier too long', template: 'identifier is {length} characters long; the limit is {limit}' },
+  TFM1006: { severity: 'error', title: 'invalid number', template: 'number `{text}` is not a finite value' },
+  // TFM2xxx — names and semantics
+  TFM2001: { severity: 'error', title: 'unknown name', template: 'cannot find {what} `{name}`' },
+  TFM2002: { severity: 'error', title: 'duplicate name', template: 'duplicate {what} `{name}`' },
+  TFM2003: { severity: 'error', title: 'unknown statement', template: 'unknown statement `{name}` in {context}' },
+  TFM2004: { severity: 'error', title: 'invalid value', template: 'invalid {what} `{value}`' },
+  TFM2005: { severity: 'error', title: 'missing declaration', template: '{what} is missing' },
+  TFM2006: { severity: 'error', title: 'extends cycle', template: '`extends` cycle: {cycle}' },
+  TFM2008: { severity: 'error', title: 'import failed', template: '{reason}' },
+  TFM2009: { severity: 'error', title: 'cross attention outside encoder-decoder', template: 'cross attention is only allowed in the decoder of an `encoder_decoder` model' },
+  TFM2010: { severity: 'warning', title: 'causal mask under mlm', template: 'causal mask under an `mlm` objective: tokens cannot see the right context they must predict from' },
+  TFM2011: { severity: 'error', title: 'bidirectional decoder under a generative objective', template: 'decoder attention with `{mask}` mask under `{objective}`: each position would see the token it must predict' },
+  TFM2012: { severity: 'error', title: 'classify without class count', template: '`classify` head needs a class count' },
+  TFM2013: { severity: 'error', title: 'classify from cls without cls source', template: '`classify ... from cls` needs a `<cls>` token' },
+  TFM2014: { severity: 'error', title: 'span corruption without sentinels', template: '`span_corruption` needs sentinel tokens in the vocabulary' },
+  TFM2015: { severity: 'error', title: 'patch embedding without image', template: 'patch embedding needs {what}' },
+  TFM2016: { severity: 'error', title: 'unexpected argument', template: '{message}' },
+  TFM2017: { severity: 'error', title: 'division by zero', template: 'division by zero in dim expression' },
+  TFM2018: { severity: 'error', title: 'non-integer dim', template: '{what} must be a whole number, found {value}' },
+  TFM2019: { severity: 'error', title: 'non-positive dim', template: '{what} must be positive, found {value}' },
+  TFM2020: { severity: 'error', title: 'missing special token', template: '`{objective}` needs the special token `{token}` in the vocabulary' },
+  TFM2021: { severity: 'error', title: 'head does not fit objective', template: 'objective `{objective}` needs {needs}, found {found}' },
+  TFM2022: { severity: 'error', title: 'probability out of range', template: '{what} must lie in [0, 1], found {value}' },
+  TFM2023: { severity: 'error', title: 'reserved name', template: '`{name}` is reserved: {reason}' },
+  TFM2024: { severity: 'error', title: 'dim cycle', template: 'dim `{name}` depends on itself: {cycle}' },
+  TFM2025: { severity: 'error', title: 'layout mismatch', template: '{message}' },
+  TFM2026: { severity: 'warning', title: 'unused dim', template: 'dim `{name}` is declared but never used' },
+  TFM2027: { severity: 'error', title: 'unknown function', template: 'unknown function `{name}` in {context}' },
+  TFM2028: { severity: 'error', title: 'wrong kind of value', template: '{what} must be {expected}, found {found}' },
+  TFM2029: { severity: 'error', title: 'vocabulary too small', template: 'vocabulary of {vocab} cannot hold {needed} special and sentinel tokens' },
+  TFM2030: { severity: 'error', title: 'layer undeclared in body', template: '`{name}(...)` is used in the block body but no `{name}` is declared in this block' },
+  // TFM3xxx — shapes
+  TFM3001: { severity: 'error', title: 'heads do not divide model dim', template: '`heads` ({heads}) must divide the model dim ({dim})' },
+  TFM3002: { severity: 'error', title: 'kv heads do not divide heads', template: '`kv_heads` ({kv}) must divide `heads` ({heads})' },
+  TFM3003: { severity: 'error', title: 'patch size does not divide image', template: 'patch size ({patch}) must divide the image {side} ({size})' },
+  TFM3004: { severity: 'error', title: 'tied head dims differ', template: 'tied head reads hidden states of dim {hidden} but the token embedding has dim {embed}' },
+  TFM3005: { severity: 'error', title: 'positions shorter than context', template: 'learned positions cover {positions} tokens but the context is {context}' },
+  TFM3006: { severity: 'error', title: 'add of mismatched shapes', template: 'cannot {op} {left} and {right}' },
+  TFM3007: { severity: 'error', title: 'matmul inner dims differ', template: 'matmul inner dims differ: {left} @ {right}' },
+  TFM3008: { severity: 'error', title: 'block changes the shape', template: 'block body must end with `x` of shape {expected}, found {found}' },
+  TFM3009: { severity: 'error', title: 'rank mismatch', template: '{op} needs {expected}, found {found}' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type Code = keyof typeof CODES;
+
+export interface Label {
+  span: Span;
+  message?: string;
+}
+
+export interface Diagnostic {
+  code: Code;
+  severity: Severity;
+  message: string;
+  primary: Label;
+  secondary: Label[];
+  help?: string;
+}
+
+export function diagnostic(
+  code: Code,
+  args: Record<string, string | number>,
+  primary: Label,
+  extra: { secondary?: (Label | undefined)[]; help?: string } = {},
+): Diagnostic {
+  const info: CodeInfo = CODES[code];
+  const message = info.template.replace(/\{(\w+)\}/g, (_, key: string) => String(args[key] ?? `{${key}}`));
+  const secondary = (extra.secondary ?? []).filter((l): l is Label => l !== undefined);
+  return { code, severity: info.severity, message, primary, secondary, help: extra.help };
+}
+
+/** Collects diagnostics for one compilation; phases push into it and never throw. */
+export class DiagnosticBag {
+  readonly items: Diagnostic[] = [];
+  add(d: Diagnostic): void {
+    this.items.push(d);
+  }
+  error(code: Code, args: Record<string, string | number>, primary: Label, extra?: { secondary?: (Label | undefined)[]; help?: string }): void {
+    this.add(diagnostic(code, args, primary, extra));
+  }
+  get hasErrors(): boolean {
+    return this.items.some((d) => d.severity === 'error');
+  }
+}
+
+/** Stable order: by file, then position, then code. */
+export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  return [...list].sort(
+    (a, b) =>
+      a.primary.span.file.localeCompare(b.primary.span.file) ||
+      a.primary.span.start - b.primary.span.start ||
+      a.code.localeCompare(b.code) ||
+      a.message.localeCompare(b.message),
+  );
+}
+
+/** Edit distance for `did you mean` suggestions. */
+export function suggest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(name, c);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}

@@ -1,0 +1,156 @@
+// The checked, typed model: what a spec means once statements are interpreted, `extends`
+// is applied and dims are folded to constants. Every value keeps the span it came from
+// (and, when it came through a dim name, where that dim was declared) for diagnostics.
+import type { Span } from './source.ts';
+import type { Assignment } from '../grammar/ast.ts';
+
+/** A folded constant. `origin` is the dim declaration it came from, if any. */
+export interface Num {
+  value: number;
+  span: Span;
+  origin?: { name: string; span: Span };
+}
+
+export interface Word<T extends string = string> {
+  value: T;
+  span: Span;
+}
+
+export type Layout = 'encoder' | 'decoder' | 'encoder_decoder';
+export type NormKind = 'layernorm' | 'rmsnorm';
+export type Activation = 'relu' | 'gelu' | 'gelu_tanh' | 'swiglu' | 'geglu';
+export type PositionKind = 'learned' | 'sinusoidal' | 'relative_bias' | 'rotary' | 'none';
+export type MaskKind = 'bidirectional' | 'causal' | 'prefix' | 'padding' | 'local';
+
+export interface Norm {
+  kind: Word<NormKind>;
+  eps?: Num;
+  bias: boolean;
+  placement?: Word<'pre' | 'post'>;
+  span: Span;
+}
+
+export interface Positions {
+  kind: Word<PositionKind>;
+  length?: Num;
+  offset?: Num;
+  buckets?: Num;
+  maxDistance?: Num;
+  span: Span;
+}
+
+export interface Embed {
+  span: Span;
+  tokens?: { vocab: Num; dim: Num; scale?: Num; span: Span };
+  project?: Num;
+  segments?: { types: Num; span: Span };
+  patches?: { size: Num; dim: Num; cls: boolean; span: Span };
+  positions?: Positions;
+  norm?: Norm;
+  dropout?: Num;
+}
+
+export interface Mask {
+  kind: Word<MaskKind>;
+  window?: Num;
+  span: Span;
+}
+
+export interface Attention {
+  kind: Word<'self' | 'cross'>;
+  heads?: Num;
+  kvHeads?: Num;
+  headDim?: Num;
+  /** One mask, or several that alternate by layer (GPT-3: dense, local, dense, ...). */
+  masks: Mask[];
+  bias: boolean;
+  dropout?: Num;
+  span: Span;
+}
+
+export interface Mlp {
+  dff?: Num;
+  act: Word<Activation>;
+  bias: boolean;
+  dropout?: Num;
+  span: Span;
+}
+
+export interface Block {
+  span: Span;
+  repeat: Num;
+  norm?: Norm;
+  attentions: Attention[];
+  mlp?: Mlp;
+  dropout?: Num;
+  bias: boolean;
+  /** Explicit wiring (`x = x + attention(norm(x))`); absent for declarative blocks. */
+  body?: Assignment[];
+}
+
+export interface Stack {
+  role: 'encoder' | 'decoder';
+  span: Span;
+  embed?: Embed;
+  blocks: Block[];
+  finalNorm?: Norm;
+}
+
+export interface Head {
+  kind: Word<'lm' | 'mlm' | 'classify'>;
+  tied: boolean;
+  tiedSpan?: Span;
+  scale?: Num;
+  bias: boolean;
+  classes?: Num;
+  from?: Word<'cls' | 'mean'>;
+  pooler?: Word<string>;
+  transform?: Word<Activation | 'tanh'>;
+  dropout?: Num;
+  span: Span;
+}
+
+export type ObjectiveKind = 'clm' | 'mlm' | 'span_corruption' | 'denoise' | 'classify';
+
+export interface Objective {
+  kind: Word<ObjectiveKind>;
+  params: Map<string, Num | Num[]>;
+  span: Span;
+}
+
+export interface InputTokens {
+  context?: Num;
+  span: Span;
+}
+
+export interface Inputs {
+  tokens?: InputTokens;
+  targets?: InputTokens;
+  segments?: { types?: Num; span: Span };
+  image?: { channels?: Num; height?: Num; width?: Num; span: Span };
+}
+
+export interface DimEntry {
+  name: string;
+  span: Span;
+  value?: number;
+}
+
+export interface Model {
+  name: string;
+  nameSpan: Span;
+  span: Span;
+  /** Models this one extends, nearest first. */
+  ancestors: string[];
+  layout?: Word<Layout>;
+  dims: Map<string, DimEntry>;
+  vocabulary: { specials: Word[]; sentinels?: Num; span?: Span };
+  inputs: Inputs;
+  embed?: Embed;
+  stacks: Stack[];
+  pooler?: Word<string>;
+  head?: Head;
+  objective?: Objective;
+}
+
+export const RUNTIME_DIMS = ['batch', 'seq', 'src_seq', 'tgt_seq'] as const;
