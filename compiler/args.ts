@@ -72,17 +72,23 @@ export class ArgReader {
     if (a) this.i++;
     this.diags.error(
       'TFM2004',
-      { what: `${what} for \`${this.keyword}\``, value: a ? (a.kind === 'expr' ? exprText(a.expr) : found) : '' },
+      { what, value: a ? (a.kind === 'expr' ? exprText(a.expr) : found) : '' },
       { span: at, message: a ? `expected one of ${list(values)}` : `expected one of ${list(values)} here` },
       { help: near ? `did you mean \`${near}\`?` : undefined },
     );
     return undefined;
   }
 
+  /** True when the next argument is a value rather than a `key` of `keys` (or nothing). */
+  hasValue(keys: Record<string, KeySpec> = {}): boolean {
+    const a = this.peek();
+    return a?.kind === 'expr' && !(a.expr.kind === 'name' && a.expr.name in keys && !this.env.has(a.expr.name));
+  }
+
   /** The next argument as a folded number, if it is an expression that is not a key. */
   number(rules: NumRules, keys: Record<string, KeySpec> = {}, optional = false): Num | undefined {
     const a = this.peek();
-    if (a?.kind === 'expr' && !(a.expr.kind === 'name' && a.expr.name in keys && !this.env.has(a.expr.name))) {
+    if (a?.kind === 'expr' && this.hasValue(keys)) {
       this.i++;
       if (a.expr.kind === 'call' && !['sqrt', 'min', 'max', 'floor', 'ceil'].includes(a.expr.callee.name)) {
         this.diags.error('TFM2028', { what: `${rules.what} in \`${this.keyword}\``, expected: 'a number', found: describeExpr(a.expr) }, { span: a.span });
@@ -121,6 +127,9 @@ export class ArgReader {
           { span: a.span, message: names.length ? `expected one of ${list(names)}` : `\`${this.keyword}\` takes no more arguments` },
           { help: near ? `did you mean \`${near}\`?` : undefined },
         );
+        // An unknown key's value would only produce a second, echoing error.
+        const next = this.peek();
+        if (key && next?.kind === 'expr' && !(next.expr.kind === 'name' && next.expr.name in spec)) this.i++;
         continue;
       }
       if (out.has(key.name)) {

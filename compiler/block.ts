@@ -29,11 +29,13 @@ export function normParams(norm: Norm, dim: number): number {
   return dim + (norm.bias ? dim : 0);
 }
 
-export function traceBlock(block: Block, x: Shape, memory: Shape | undefined, env: DimEnv, diags: DiagnosticBag): BlockTrace {
+/** `memoryKnown`: the block may read `memory` (decoder of an encoder-decoder model, or a block
+ *  that declares cross attention, which is then reported once at the model level). */
+export function traceBlock(block: Block, x: Shape, memory: Shape | undefined, memoryKnown: boolean, env: DimEnv, diags: DiagnosticBag): BlockTrace {
   const t = new BlockTracer(block, env, diags, memory);
   const body = block.body ?? desugar(block);
   const vars = new Map<string, Shape | undefined>([['x', x]]);
-  if (memory) vars.set('memory', memory);
+  if (memory || memoryKnown || block.attentions.some((a) => a.kind.value === 'cross')) vars.set('memory', memory);
   for (const a of body) {
     const s = t.eval(a.value, vars);
     if (a.target.name === 'memory') diags.error('TFM2023', { name: 'memory', reason: 'it is the encoder output, read-only in a block body' }, { span: a.target.span });
@@ -189,10 +191,7 @@ class BlockTracer {
     const dkv = this.feature('attention', kv, span);
     if (!dq || !dkv || !att.heads || 'sym' in dq) return undefined;
     const d = dq;
-    if (kind === 'cross' && !this.memory) {
-      this.diags.error('TFM2009', {}, { span: att.kind.span });
-      return undefined;
-    }
+    if (kind === 'cross' && !this.memory) return undefined; // reported by the model checker
     const dim = constValue(d)!;
     const heads = att.heads.value;
     const headDim = att.headDim?.value ?? dim / heads;
@@ -227,7 +226,7 @@ class BlockTracer {
     const d = this.feature('mlp', x, span);
     if (!d) return undefined;
     if (!mlp.dff) {
-      this.diags.error('TFM2005', { what: 'hidden dim of `mlp`' }, { span: mlp.span, message: 'write `mlp <dim> act ...`, e.g. `mlp d_ff act gelu`' });
+      if (!mlp.dffGiven) this.diags.error('TFM2005', { what: 'hidden dim of `mlp`' }, { span: mlp.span, message: 'write `mlp <dim> act ...`, e.g. `mlp d_ff act gelu`' });
       return undefined;
     }
     const dim = constValue(d)!;

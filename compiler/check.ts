@@ -43,7 +43,7 @@ export function checkFiles(paths: string[], readFile?: ReadFile): CheckResult {
   const bag = new DiagnosticBag();
   const models: CheckedModel[] = [];
   for (const [name, src] of program.models) {
-    if (!program.roots.includes(src.file)) continue;
+    if (!program.roots.includes(src.file) || program.syntaxErrors.has(src.file)) continue;
     models.push(checkModel(program, name, bag));
   }
   return { program, models, diagnostics: dedupe([...program.diagnostics.items, ...bag.items]) };
@@ -91,8 +91,8 @@ class ModelChecker {
 
   run(): CheckedModel {
     const m = this.model;
-    if (!m.layout) this.diags.error('TFM2005', { what: '`layout`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no layout` }, { help: 'add `layout encoder`, `layout decoder` or `layout encoder_decoder`' });
-    if (!m.embed) this.diags.error('TFM2005', { what: '`embed { ... }`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no embedding` });
+    if (!m.layout && !m.written.has('layout')) this.diags.error('TFM2005', { what: '`layout`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no layout` }, { help: 'add `layout encoder`, `layout decoder` or `layout encoder_decoder`' });
+    if (!m.embed && !m.written.has('embed')) this.diags.error('TFM2005', { what: '`embed { ... }`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no embedding` });
     const emb = m.embed ? this.embedding(m.embed) : undefined;
     let hidden: Shape | undefined;
     let memory: Shape | undefined;
@@ -151,7 +151,7 @@ class ModelChecker {
       dim = dim ?? p.dim;
     }
     if (!dim) {
-      this.diags.error('TFM2005', { what: '`tokens` or `patches` in `embed`' }, { span: e.span, message: 'nothing is embedded' });
+      if (!e.written.has('tokens') && !e.written.has('patches')) this.diags.error('TFM2005', { what: '`tokens` or `patches` in `embed`' }, { span: e.span, message: 'nothing is embedded' });
       return undefined;
     }
     if (e.segments) this.rows.push({ component: 'embed.segments', params: e.segments.types.value * dim.value, backbone: true });
@@ -183,11 +183,13 @@ class ModelChecker {
     if (p.kind.value === 'learned') {
       const length = p.length?.value ?? context?.value;
       if (length === undefined) {
+        // Nothing to say when the length or the patch grid failed to evaluate: that was reported.
+        if (p.lengthGiven || this.model.embed?.patches) return;
         this.diags.error('TFM2005', { what: 'length of learned positions' }, { span: p.span, message: 'write `positions learned <length>` or declare `input tokens context <n>`' });
         return;
       }
       if (p.length && context && p.length.value < context.value) {
-        this.diags.error('TFM3005', { positions: p.length.value, context: context.value }, { span: p.length.span, message: `${context.value - p.length.value} positions short` }, {
+        this.diags.error('TFM3005', { positions: p.length.value, context: context.value }, { span: p.length.span, message: `${context.value - p.length.value} position${context.value - p.length.value === 1 ? '' : 's'} short` }, {
           secondary: [context.span ? { span: context.span, message: context.what === 'patches' ? `${context.value} patch tokens (with cls) come from here` : 'context declared here' } : undefined],
           help: `use \`positions learned ${context.value}\`${context.what === 'context' ? ' or a shorter context' : ''}`,
         });
@@ -204,7 +206,8 @@ class ModelChecker {
     let h: Shape | undefined = x;
     stack.blocks.forEach((block, i) => {
       if (!h) return;
-      const t = traceBlock(block, h, memory, this.env, this.diags);
+      const memoryKnown = stack.role === 'decoder' && this.model.layout?.value === 'encoder_decoder';
+      const t = traceBlock(block, h, memory, memoryKnown, this.env, this.diags);
       const name = `${prefix}block${stack.blocks.length > 1 ? i : ''}`;
       const perLayer = t.layers.reduce((s, l) => s + l.params, 0);
       this.rows.push({ component: `${name} × ${block.repeat.value}`, params: perLayer, repeat: block.repeat.value, backbone: true });
@@ -224,10 +227,10 @@ class ModelChecker {
     void tokenDim;
     const m = this.model;
     const obj = m.objective;
-    if (!obj) {
+    if (!obj && !m.written.has('objective')) {
       this.diags.error('TFM2005', { what: '`objective`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no objective` }, { help: 'add `objective clm`, `objective mlm(...)`, `objective span_corruption(...)`, `objective denoise(...)` or `objective classify`' });
     }
-    if (!m.head) this.diags.error('TFM2005', { what: '`head`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no head` });
+    if (!m.head && !m.written.has('head')) this.diags.error('TFM2005', { what: '`head`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no head` });
     const specials = new Set(m.vocabulary.specials.map((s) => s.value));
     const vocabSize = m.embed?.tokens?.vocab;
     const needed = m.vocabulary.specials.length + (m.vocabulary.sentinels?.value ?? 0);

@@ -41,7 +41,7 @@ export const CODES = {
   TFM2019: { severity: 'error', title: 'non-positive dim', template: '{what} must be positive, found {value}' },
   TFM2020: { severity: 'error', title: 'missing special token', template: '`{objective}` needs the special token `{token}` in the vocabulary' },
   TFM2021: { severity: 'error', title: 'head does not fit objective', template: 'objective `{objective}` needs {needs}, found {found}' },
-  TFM2022: { severity: 'error', title: 'probability out of range', template: '{what} must lie in [0, 1], found {value}' },
+  TFM2022: { severity: 'error', title: 'probability out of range', template: '{what} must {rule}, found {value}' },
   TFM2023: { severity: 'error', title: 'reserved name', template: '`{name}` is reserved: {reason}' },
   TFM2024: { severity: 'error', title: 'dim cycle', template: 'dim `{name}` depends on itself: {cycle}' },
   TFM2025: { severity: 'error', title: 'layout mismatch', template: '{message}' },

@@ -157,7 +157,7 @@ export class DimEnv {
       return undefined;
     }
     if (rules.probability && (value < 0 || value > 1)) {
-      this.diags.error('TFM2022', { what: rules.what, value: shown }, { span: expr.span }, { secondary: declared });
+      this.diags.error('TFM2022', { what: rules.what, rule: 'lie in [0, 1]', value: shown }, { span: expr.span }, { secondary: declared });
       return undefined;
     }
     return num;

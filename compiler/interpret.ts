@@ -28,6 +28,7 @@ type Ctx = { env: DimEnv; diags: DiagnosticBag };
 
 export function interpretModel(name: { name: string; span: Span }, span: Span, ancestors: string[], items: Item[], ctx: Ctx): Model {
   const model: Model = {
+    written: new Set(items.filter((i): i is Statement => i.kind === 'statement').map((i) => i.keyword.name)),
     name: name.name,
     nameSpan: name.span,
     span,
@@ -153,7 +154,7 @@ function readNorm(r: ArgReader, span: Span, withPlacement: boolean): Norm | unde
 }
 
 function readEmbed(item: Statement, ctx: Ctx): Embed {
-  const embed: Embed = { span: item.span };
+  const embed: Embed = { span: item.span, written: new Set((item.body ?? []).filter((s): s is Statement => s.kind === 'statement').map((s) => s.keyword.name)) };
   for (const s of item.body ?? []) {
     if (s.kind === 'assign') {
       ctx.diags.error('TFM2025', { message: 'assignments are not allowed in `embed`' }, { span: s.span });
@@ -210,12 +211,13 @@ function readPositions(r: ArgReader, span: Span, ctx: Ctx): Positions | undefine
     r.keys({});
     return undefined;
   }
-  const p: Positions = { kind: { value: kind.value, span: kind.span }, span };
+  const p: Positions = { kind: { value: kind.value, span: kind.span }, lengthGiven: false, span };
   if (kind.value === 'relative_bias') {
     const [buckets, maxDistance] = callNums(kind, ['buckets', 'max_distance'], ctx);
     p.buckets = buckets;
     p.maxDistance = maxDistance;
   } else noCall(kind, ctx);
+  p.lengthGiven = kind.value === 'learned' && r.hasValue({ offset: int });
   if (kind.value === 'learned') p.length = r.number({ what: 'number of learned positions', integer: true, positive: true }, { offset: int }, true);
   p.offset = r.keys(kind.value === 'learned' ? { offset: { kind: 'num', rules: { integer: true, nonNegative: true } } } : {}).get('offset')?.num;
   return p;
@@ -339,6 +341,7 @@ function readMask(e: import('../grammar/ast.ts').Expr, ctx: Ctx, allowAlternate:
 
 function readMlp(r: ArgReader, span: Span, ctx: Ctx): Mlp | undefined {
   const keys: Record<string, KeySpec> = { act: oneOf(ACTIVATIONS), bias: onoff, dropout: prob };
+  const dffGiven = r.hasValue(keys);
   const dff = r.number({ what: 'hidden dim of `mlp`', integer: true, positive: true }, keys, true);
   const k = r.keys(keys);
   const act = k.get('act')?.word;
@@ -347,7 +350,7 @@ function readMlp(r: ArgReader, span: Span, ctx: Ctx): Mlp | undefined {
     if (!k.has('act')) ctx.diags.error('TFM2005', { what: '`act` of `mlp`' }, { span: r.stmt.keyword.span, message: `add \`act\` with one of ${list(ACTIVATIONS)}` });
     return undefined;
   }
-  return { dff, act: { value: act.value as Activation, span: act.span }, bias: k.get('bias')?.flag ?? true, dropout: k.get('dropout')?.num, span };
+  return { dff, dffGiven, act: { value: act.value as Activation, span: act.span }, bias: k.get('bias')?.flag ?? true, dropout: k.get('dropout')?.num, span };
 }
 
 function readHead(r: ArgReader, span: Span): Head | undefined {
@@ -395,7 +398,7 @@ function readObjective(r: ArgReader, span: Span, ctx: Ctx): Objective | undefine
       const parts = a.value.items.map((e) => ctx.env.num(e, { what: 'a `split` fraction', probability: true }));
       if (parts.every((p) => p)) {
         const sum = parts.reduce((s, p) => s + p!.value, 0);
-        if (Math.abs(sum - 1) > 1e-9) ctx.diags.error('TFM2022', { what: 'the sum of `split`', value: String(Number(sum.toFixed(6))) }, { span: a.value.span, message: 'must sum to 1' }, { help: 'the three fractions are mask, random token, keep; e.g. `[0.8, 0.1, 0.1]`' });
+        if (Math.abs(sum - 1) > 1e-9) ctx.diags.error('TFM2022', { what: 'the fractions of `split`', rule: 'sum to 1', value: String(Number(sum.toFixed(6))) }, { span: a.value.span, message: 'must sum to 1' }, { help: 'the three fractions are mask, random token, keep; e.g. `[0.8, 0.1, 0.1]`' });
         params.set(a.name.name, parts as Num[]);
       }
       continue;

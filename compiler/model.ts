@@ -33,6 +33,8 @@ export interface Norm {
 export interface Positions {
   kind: Word<PositionKind>;
   length?: Num;
+  /** A length was written (even if it failed to evaluate, which was reported then). */
+  lengthGiven: boolean;
   offset?: Num;
   buckets?: Num;
   maxDistance?: Num;
@@ -41,6 +43,8 @@ export interface Positions {
 
 export interface Embed {
   span: Span;
+  /** Keywords of the statements written in this embed, valid or not. */
+  written: Set<string>;
   tokens?: { vocab: Num; dim: Num; scale?: Num; span: Span };
   project?: Num;
   segments?: { types: Num; span: Span };
@@ -70,6 +74,8 @@ export interface Attention {
 
 export interface Mlp {
   dff?: Num;
+  /** A hidden dim was written (even if it failed to evaluate, which was reported then). */
+  dffGiven: boolean;
   act: Word<Activation>;
   bias: boolean;
   dropout?: Num;
@@ -137,6 +143,8 @@ export interface DimEntry {
 }
 
 export interface Model {
+  /** Keywords of the top-level statements written, valid or not (no `missing` echo errors). */
+  written: Set<string>;
   name: string;
   nameSpan: Span;
   span: Span;

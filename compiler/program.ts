@@ -22,6 +22,8 @@ export interface Program {
   /** Files named on the command line (not those reached only through `import`). */
   roots: string[];
   models: Map<string, ModelSource>;
+  /** Files with syntax errors: their models are not checked further, to avoid cascades. */
+  syntaxErrors: Set<string>;
   diagnostics: DiagnosticBag;
 }
 
@@ -34,7 +36,7 @@ export interface Resolved {
 const RESERVED = new Set<string>([...RUNTIME_DIMS, 'x', 'memory']);
 
 export function loadProgram(paths: string[], readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Program {
-  const program: Program = { sources: new SourceMap(), files: [], roots: paths.map(displayPath), models: new Map(), diagnostics: new DiagnosticBag() };
+  const program: Program = { sources: new SourceMap(), files: [], roots: paths.map(displayPath), models: new Map(), syntaxErrors: new Set(), diagnostics: new DiagnosticBag() };
   const seen = new Set<string>();
   const load = (path: string, from?: Span): void => {
     const key = displayPath(path);
@@ -50,7 +52,8 @@ export function loadProgram(paths: string[], readFile: ReadFile = (p) => readFil
       return;
     }
     program.sources.add(new SourceFile(key, text));
-    const { ast } = parseTfm(text, key, program.diagnostics);
+    const { ast, syntaxErrors } = parseTfm(text, key, program.diagnostics);
+    if (syntaxErrors) program.syntaxErrors.add(key);
     program.files.push(ast);
     for (const imp of ast.imports) {
       if (!imp.path.endsWith('.tfm') || isAbsolute(imp.path)) {

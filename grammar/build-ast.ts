@@ -10,9 +10,8 @@ export const MAX_IDENTIFIER_LENGTH = 64;
 
 type Child = CstNode | IToken;
 
-export function buildAst(cst: CstNode, path: string, diags: DiagnosticBag): FileAst {
-  const b = new AstBuilder(path, diags);
-  return b.file(cst);
+export function buildAst(cst: CstNode, path: string, diags: DiagnosticBag, parserFailed: boolean): FileAst {
+  return new AstBuilder(path, diags).file(cst, parserFailed);
 }
 
 function isToken(c: Child | undefined): c is IToken {
@@ -62,7 +61,12 @@ class AstBuilder {
     return { kind: 'name', name: t.image, span };
   }
 
-  file(cst: CstNode): FileAst {
+  file(cst: CstNode, parserFailed: boolean): FileAst {
+    // Stray top-level tokens are reported once; after a parser error they are its echo.
+    const stray = this.tokens(cst, 'Stray')[0];
+    if (stray && !parserFailed) {
+      this.diags.error('TFM1002', { expected: '`model` or `import`', found: `\`${stray.image}\`` }, { span: this.tokenSpan(stray), message: 'outside any model' }, { help: 'wrap declarations in `model <name> { ... }`' });
+    }
     const imports: ImportDecl[] = [];
     for (const n of this.nodes(cst, 'importDecl')) {
       const s = this.token(n, 'StringLiteral');

@@ -9,9 +9,12 @@ import type { Span } from '../compiler/source.ts';
 export interface ParseResult {
   ast: FileAst;
   diagnostics: DiagnosticBag;
+  /** True when the file has lexical or syntax errors (its models are then not checked further). */
+  syntaxErrors: boolean;
 }
 
 export function parseTfm(text: string, path: string, diags = new DiagnosticBag()): ParseResult {
+  const before = diags.items.length;
   const lexed = tfmLexer.tokenize(text);
   for (const e of lexed.errors) {
     const span: Span = { file: path, start: e.offset, end: e.offset + Math.max(1, e.length) };
@@ -36,8 +39,9 @@ export function parseTfm(text: string, path: string, diags = new DiagnosticBag()
     const span: Span = { file: path, start, end: atEnd ? text.length : tok.endOffset! + 1 };
     diags.error('TFM1002', { expected: expectedFrom(e.message), found: atEnd ? 'end of file' : describeToken(tok.image, tok.tokenType.name) }, { span, message: 'unexpected here' });
   }
-  const ast = buildAst(cst, path, diags);
-  return { ast, diagnostics: diags };
+  const ast = buildAst(cst, path, diags, parser.errors.length > 0);
+  const syntaxErrors = diags.items.slice(before).some((d) => d.code.startsWith('TFM1'));
+  return { ast, diagnostics: diags, syntaxErrors };
 }
 
 function describeChar(ch: string): string {
@@ -54,36 +58,17 @@ function describeToken(image: string, type: string): string {
 /** Chevrotain's messages look like "Expecting token of type --> RCurly <-- but found --> ..."
  *  or "Expecting: one of these possible Token sequences: ..."; reduce them to a short phrase. */
 function expectedFrom(message: string): string {
-  const single = /Expecting token of type --> (\w+) <--/.exec(message);
-  if (single) return TOKEN_WORDS[single[1]] ?? single[1];
-  if (/one of these possible Token sequences/.test(message)) {
-    const alts = [...message.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1].split(',')[0].trim());
-    const words = [...new Set(alts.map((a) => TOKEN_WORDS[a] ?? a))];
-    if (words.length > 0) return words.length === 1 ? words[0] : `one of ${words.slice(0, 6).join(', ')}`;
-  }
-  if (/Redundant input/.test(message)) return 'a statement or `}`';
-  return 'something else';
+  const single = /Expecting --> (.+?) <--/.exec(message);
+  if (single) return word(single[1]);
+  const alts = [...message.matchAll(/^\s*\d+\. \[(.+?)\]$/gm)].map((m) => m[1].split(',')[0].trim());
+  if (alts.includes('number') && alts.includes('Identifier')) return 'an expression';
+  const words = [...new Set(alts.map(word))];
+  if (words.length > 0) return words.length === 1 ? words[0] : `one of ${words.slice(0, 6).join(', ')}`;
+  if (/Redundant input/.test(message)) return 'a declaration';
+  return 'a statement';
 }
 
-const TOKEN_WORDS: Record<string, string> = {
-  Identifier: 'a name',
-  StringLiteral: 'a string',
-  NumberLiteral: 'a number',
-  SpecialToken: 'a special token',
-  LCurly: '`{`',
-  RCurly: '`}`',
-  LParen: '`(`',
-  RParen: '`)`',
-  LBracket: '`[`',
-  RBracket: '`]`',
-  Equals: '`=`',
-  Comma: '`,`',
-  Minus: '`-`',
-  Model: '`model`',
-  Extends: '`extends`',
-  Import: '`import`',
-  Newline: 'end of line',
-  Semicolon: '`;`',
-  Arrow: '`->`',
-  Star: '`*`',
-};
+/** Token labels (lexer.ts) are already phrased for people; only bare type names need words. */
+function word(label: string): string {
+  return ({ Identifier: 'a name', Model: '`model`', Extends: '`extends`', Import: '`import`', number: 'a number', string: 'a string' } as Record<string, string>)[label] ?? label;
+}

@@ -3,7 +3,7 @@
 // data (compiler/schema.ts), which keeps the grammar stable and lets semantic errors say
 // "unknown statement `atention`; did you mean `attention`?" instead of a parser error.
 //
-//   file       := sep* ((import | model) sep*)*
+//   file       := (import | model | sep | STRAY)*   -- stray tokens are reported once, see build-ast
 //   import     := 'import' STRING
 //   model      := 'model' IDENT ('extends' IDENT)? body
 //   body       := '{' (statement | sep)* '}'
@@ -29,6 +29,7 @@ class TfmParser extends CstParser {
         { ALT: () => this.SUBRULE(this.importDecl) },
         { ALT: () => this.SUBRULE(this.modelDecl) },
         { ALT: () => this.SUBRULE(this.sep) },
+        { ALT: () => this.CONSUME(T.Stray) },
       ]),
     );
   });
