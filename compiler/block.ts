@@ -300,10 +300,16 @@ function declNotes(l: Shape, r: Shape): { span: Span; message: string }[] {
   return out.slice(0, 2);
 }
 
+/** Divisors of n in ascending order, in O(sqrt n) (dims go up to 2^31 - 1). */
 export function divisors(n: number): number[] {
-  const out: number[] = [];
-  for (let i = 1; i <= n; i++) if (n % i === 0) out.push(i);
-  return out;
+  const small: number[] = [];
+  const large: number[] = [];
+  for (let i = 1; i * i <= n; i++) {
+    if (n % i !== 0) continue;
+    small.push(i);
+    if (i !== n / i) large.unshift(n / i);
+  }
+  return [...small, ...large];
 }
 
 function headsHelp(heads: number, dim: number, headsName: string | undefined, dimName: string | undefined): string {

@@ -5,7 +5,7 @@ import { DimEnv } from './dims.ts';
 import { interpretModel } from './interpret.ts';
 import type { Embed, Model, Num, Positions, Stack } from './model.ts';
 import { loadProgram, resolveModel, type Program, type ReadFile } from './program.ts';
-import { normParams, traceBlock } from './block.ts';
+import { divisors, normParams, traceBlock } from './block.ts';
 import { constDim, sym, type Shape } from './shapes.ts';
 import type { Span } from './source.ts';
 
@@ -333,8 +333,7 @@ function dimValue(s: Shape): number | undefined {
 }
 
 function largestDivisorBelow(n: number, below: number): number {
-  for (let v = below - 1; v > 1; v--) if (n % v === 0) return v;
-  return 1;
+  return [...divisors(n)].reverse().find((v) => v < below) ?? 1;
 }
 
 export { loadProgram };

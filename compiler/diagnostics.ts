@@ -50,6 +50,7 @@ export const CODES = {
   TFM2028: { severity: 'error', title: 'wrong kind of value', template: '{what} must be {expected}, found {found}' },
   TFM2029: { severity: 'error', title: 'vocabulary too small', template: 'vocabulary of {vocab} cannot hold {needed} special and sentinel tokens' },
   TFM2030: { severity: 'error', title: 'layer undeclared in body', template: '`{name}(...)` is used in the block body but no `{name}` is declared in this block' },
+  TFM2031: { severity: 'error', title: 'dim too large', template: '{what} is {value}; sizes are limited to {max}' },
   // TFM3xxx — shapes
   TFM3001: { severity: 'error', title: 'heads do not divide model dim', template: '`heads` ({heads}) must divide the model dim ({dim})' },
   TFM3002: { severity: 'error', title: 'kv heads do not divide heads', template: '`kv_heads` ({kv}) must divide `heads` ({heads})' },

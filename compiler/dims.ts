@@ -13,6 +13,11 @@ const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...xs: number[])
   ceil: { arity: [1, 1], fn: Math.ceil },
 };
 
+/** Sizes are at most 2^24 (16,777,216): far above any real vocabulary, width or context, and
+ *  small enough that one weight matrix's element count (a product of two sizes) is exact
+ *  in float64 and that checker loops over divisors stay cheap. */
+export const MAX_DIM = 2 ** 24;
+
 export interface NumRules {
   /** What the value is, for messages: "`heads`", "patch size". */
   what: string;
@@ -146,6 +151,10 @@ export class DimEnv {
     if (rules.integer && !Number.isInteger(value)) {
       const lo = Math.floor(value);
       this.diags.error('TFM2018', { what: rules.what, value: shown }, { span: expr.span, message: 'not a whole number' }, { secondary: declared, help: `use ${lo > 0 ? `${lo} or ` : ''}${lo + 1}` });
+      return undefined;
+    }
+    if (rules.integer && value > MAX_DIM) {
+      this.diags.error('TFM2031', { what: rules.what, value: shown, max: MAX_DIM }, { span: expr.span, message: 'too large' }, { secondary: declared });
       return undefined;
     }
     if (rules.positive && value <= 0) {
