@@ -53,6 +53,19 @@ export function main(argv: string[]): number {
     .description('check specs for syntax, name and shape errors; exit 1 on errors')
     .argument('<files...>', 'spec files or globs, e.g. "specs/*.tfm"')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['human', 'json', 'github', 'sarif']).default('human'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  tfm check specs/*.tfm
+  tfm check --format github "specs/**/*.tfm"     # annotations in a GitHub Actions log
+  tfm check --format sarif specs/*.tfm > tfm.sarif
+
+Exit codes:
+  0  no errors (warnings allowed)
+  1  at least one error
+  2  usage error (unknown option, no file matched)`,
+    )
     .action((patterns: string[], opts: { format: string }) => {
       const files = expand(patterns);
       const result = checkFiles(files);

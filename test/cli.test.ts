@@ -1,0 +1,111 @@
+// The `tfm` command as a user runs it: exit codes, output formats, help.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+function tfm(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/tfm.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const bad = 'test/diagnostics/cases/TFM3001-heads-do-not-divide.tfm';
+
+describe('tfm check', () => {
+  it('exits 0 on the reference specs (glob expanded by tfm itself)', () => {
+    const r = tfm('check', 'specs/*.tfm');
+    expect(r.stderr).toMatch(/^ok: \d+ files, \d+ models, 0 errors, 0 warnings/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('exits 1 and prints the rustc-style diagnostic on a wrong spec', () => {
+    const r = tfm('check', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error[TFM3001]: `heads` (12) must divide the model dim (`d_model` = 100)');
+    expect(r.stderr).toContain(`--> ${bad}:18:26`);
+    expect(r.stderr).toContain('= help: use `heads = 10` or `heads = 20`, or set `d_model = 96`');
+  });
+
+  it('exits 0 when there are only warnings', () => {
+    const r = tfm('check', 'test/diagnostics/cases/TFM2026-unused-dim.tfm');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('warning[TFM2026]');
+  });
+
+  it('exits 2 on usage errors: unknown flag, bad format, no matching file, no arguments', () => {
+    expect(tfm('check', '--bogus', 'specs/gpt1.tfm').code).toBe(2);
+    expect(tfm('check', '--format', 'xml', 'specs/gpt1.tfm').code).toBe(2);
+    const none = tfm('check', 'nothing/*.tfm');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no file matches');
+    expect(tfm('check').code).toBe(2);
+    expect(tfm('frobnicate').code).toBe(2);
+  });
+
+  it('--format json lists diagnostics with codes and 1-based positions', () => {
+    const r = tfm('check', '--format', 'json', bad);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.errors).toBe(1);
+    expect(out.diagnostics[0]).toMatchObject({ code: 'TFM3001', severity: 'error', primary: { file: bad, line: 18, col: 26 } });
+    expect(out.diagnostics[0].secondary.map((s: { line: number }) => s.line)).toEqual([7, 8]);
+  });
+
+  it('--format github prints workflow annotations', () => {
+    const r = tfm('check', '--format', 'github', bad);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim()).toMatch(new RegExp(`^::error file=${bad.replace(/\./g, '\\.')},line=18,col=26,endLine=18,endColumn=31,title=TFM3001::\`heads\` \\(12\\) must divide`));
+    expect(r.stdout).toContain('%0Ahelp: use');
+  });
+
+  it('--format sarif writes SARIF 2.1.0 with rules and locations', () => {
+    const r = tfm('check', '--format', 'sarif', bad, 'specs/gpt1.tfm');
+    expect(r.code).toBe(1);
+    const sarif = JSON.parse(r.stdout);
+    expect(sarif.version).toBe('2.1.0');
+    const run = sarif.runs[0];
+    expect(run.tool.driver.name).toBe('tfm');
+    expect(run.results).toHaveLength(1);
+    const result = run.results[0];
+    expect(result.ruleId).toBe('TFM3001');
+    expect(run.tool.driver.rules[result.ruleIndex].id).toBe('TFM3001');
+    expect(result.level).toBe('error');
+    expect(result.locations[0].physicalLocation).toEqual({ artifactLocation: { uri: bad }, region: { startLine: 18, startColumn: 26, endLine: 18, endColumn: 31 } });
+    expect(result.relatedLocations).toHaveLength(2);
+  });
+});
+
+describe('tfm params', () => {
+  it('prints the per-component table and totals', () => {
+    const r = tfm('params', 'specs/gpt2_small.tfm');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/embed\.tokens\s+38,597,376/);
+    expect(r.stdout).toMatch(/block × 12\s+7,087,872\s+85,054,464/);
+    expect(r.stdout).toMatch(/total\s+124,439,808/);
+  });
+
+  it('--format json gives rows and totals', () => {
+    const r = tfm('params', '--format', 'json', 'specs/t5_small.tfm');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ model: 't5_small', total: 60_506_624 });
+  });
+
+  it('refuses a spec with errors, printing them', () => {
+    const r = tfm('params', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('TFM3001');
+  });
+});
+
+describe('help', () => {
+  it('tfm --help and tfm <cmd> --help exit 0 and describe the commands', () => {
+    const top = tfm('--help');
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/check \[options\] <files\.\.\.>/);
+    expect(top.stdout).toMatch(/params/);
+    const check = tfm('check', '--help');
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/--format <format>/);
+    expect(check.stdout).toMatch(/"human", "json", "github",\s+"sarif"/);
+    expect(check.stdout).toMatch(/Exit codes:/);
+    expect(tfm('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
