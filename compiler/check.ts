@@ -271,8 +271,15 @@ class ModelChecker {
     if (kind === 'classify') needHead('classify');
     if (kind === 'span_corruption') {
       needLayout('encoder_decoder');
-      if (!m.vocabulary.sentinels) {
-        this.diags.error('TFM2014', {}, { span: obj.kind.span, message: 'replaces each dropped span with a sentinel token' }, { secondary: [m.vocabulary.span ? { span: m.vocabulary.span, message: 'no `sentinels` declared here' } : undefined], help: 'add `sentinels 100` to `vocabulary` (T5 uses 100)' });
+      // The objective may say how many sentinels it uses; the vocabulary must hold at least that many.
+      const wanted = obj.params.get('sentinels') as Num | undefined;
+      const have = m.vocabulary.sentinels;
+      if (!have || (wanted && wanted.value > have.value)) {
+        const need = wanted?.value ?? 100;
+        this.diags.error('TFM2014', {}, { span: wanted?.span ?? obj.kind.span, message: wanted ? `uses ${wanted.value} sentinels` : 'replaces each dropped span with a sentinel token' }, {
+          secondary: [have ? { span: have.span, message: `the vocabulary has ${have.value}` } : m.vocabulary.span ? { span: m.vocabulary.span, message: 'no `sentinels` declared here' } : undefined],
+          help: `declare \`sentinels ${need}\` in \`vocabulary\`${wanted ? '' : ' (T5 uses 100)'}`,
+        });
       }
     }
     if (kind === 'denoise') {

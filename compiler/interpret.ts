@@ -16,11 +16,11 @@ const OBJECTIVES = ['clm', 'mlm', 'span_corruption', 'denoise', 'classify'] as c
 const normKeys = { eps: num, bias: onoff };
 
 /** Parameters each objective accepts (named call arguments), with their rules. */
-const OBJECTIVE_PARAMS: Record<ObjectiveKind, Record<string, 'prob' | 'positive' | 'split'>> = {
+const OBJECTIVE_PARAMS: Record<ObjectiveKind, Record<string, 'prob' | 'positive' | 'count' | 'split'>> = {
   clm: {},
   classify: {},
   mlm: { mask_prob: 'prob', split: 'split' },
-  span_corruption: { noise_density: 'prob', mean_span_length: 'positive' },
+  span_corruption: { noise_density: 'prob', mean_span_length: 'positive', sentinels: 'count' },
   denoise: { mask: 'prob', delete: 'prob', permute: 'prob', rotate: 'prob', infill: 'prob', poisson_lambda: 'positive' },
 };
 
@@ -403,7 +403,8 @@ function readObjective(r: ArgReader, span: Span, ctx: Ctx): Objective | undefine
       }
       continue;
     }
-    const n = ctx.env.num(a.value, rule === 'prob' ? { what: `\`${a.name.name}\``, probability: true } : { what: `\`${a.name.name}\``, positive: true });
+    const what = `\`${a.name.name}\``;
+    const n = ctx.env.num(a.value, rule === 'prob' ? { what, probability: true } : rule === 'count' ? { what, integer: true, positive: true } : { what, positive: true });
     if (n) params.set(a.name.name, n);
   }
   return { kind: { value: kind.value, span: kind.span }, params, span };
