@@ -51,7 +51,7 @@ export function traceBlock(block: Block, x: Shape, memory: Shape | undefined, me
 }
 
 /** The explicit body a declarative block stands for. */
-function desugar(block: Block): Assignment[] {
+export function desugar(block: Block): Assignment[] {
   const pre = block.norm?.placement?.value !== 'post';
   const out: Assignment[] = [];
   const sub = (name: string, span: Span, args: Expr[]): Expr => ({ kind: 'call', callee: { kind: 'name', name, span }, args: args.map((value) => ({ value, span })), span });

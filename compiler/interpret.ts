@@ -309,14 +309,14 @@ function readBlock(item: Statement, ctx: Ctx): Block {
 
 function readAttention(r: ArgReader, span: Span, ctx: Ctx): Attention | undefined {
   const kind = r.word(['self', 'cross'] as const, 'attention kind');
-  const k = r.keys({ heads: int, kv_heads: int, head_dim: int, mask: { kind: 'expr' }, bias: onoff, dropout: prob });
+  const k = r.keys({ heads: int, kv_heads: int, head_dim: int, mask: { kind: 'expr' }, scale: num, bias: onoff, dropout: prob });
   if (!kind) return undefined;
   const maskExpr = k.get('mask')?.expr;
   let masks: Mask[] = [];
   if (maskExpr) masks = readMask(maskExpr, ctx, true);
   else if (kind.value === 'self') ctx.diags.error('TFM2005', { what: '`mask` of self attention' }, { span: kind.span, message: `add \`mask causal\` or \`mask bidirectional\`` });
   if (!k.get('heads')) ctx.diags.error('TFM2005', { what: '`heads` of attention' }, { span: kind.span, message: 'add `heads <count>`' });
-  return { kind, heads: k.get('heads')?.num, kvHeads: k.get('kv_heads')?.num, headDim: k.get('head_dim')?.num, masks, bias: k.get('bias')?.flag ?? true, dropout: k.get('dropout')?.num, span };
+  return { kind, heads: k.get('heads')?.num, kvHeads: k.get('kv_heads')?.num, headDim: k.get('head_dim')?.num, scale: k.get('scale')?.num, masks, bias: k.get('bias')?.flag ?? true, dropout: k.get('dropout')?.num, span };
 }
 
 function readMask(e: import('../grammar/ast.ts').Expr, ctx: Ctx, allowAlternate: boolean): Mask[] {

@@ -65,6 +65,8 @@ export interface Attention {
   heads?: Num;
   kvHeads?: Num;
   headDim?: Num;
+  /** Score scale; 1/sqrt(head_dim) unless given (T5 folds it into its initialisation: `scale 1`). */
+  scale?: Num;
   /** One mask, or several that alternate by layer (GPT-3: dense, local, dense, ...). */
   masks: Mask[];
   bias: boolean;

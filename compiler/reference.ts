@@ -182,9 +182,17 @@ function attnInputs(ins: Tensor[], a: Node['attrs']) {
   const bias = a.has_bias ? ins[i++] : undefined;
   const keyMask = a.has_key_mask ? ins[i++] : undefined;
   const prefix = a.has_prefix ? ins[i++] : undefined;
+  const seed = a.p_drop ? (ins[i++].data[0] as number) : 0;
   const [q, k] = ins;
   const s: AttnShape = { B: q.shape[0], Tq: q.shape[1], Tk: k.shape[1], H: a.heads as number, KV: a.kv_heads as number, hd: a.head_dim as number };
-  return { bias, keyMask, prefix, s };
+  return { bias, keyMask, prefix, s, seed };
+}
+
+/** Dropout keep-scale of probability (b, h, i, j): 0 or 1/(1-p), from the counter hash. */
+function dropKeep(a: Node['attrs'], seed: number, s: AttnShape, b: number, h: number, i: number, j: number): number {
+  const p = (a.p_drop as number) ?? 0;
+  if (!p) return 1;
+  return dropoutUniform(seed, a.salt as number, ((b * s.H + h) * s.Tq + i) * s.Tk + j) < p ? 0 : 1 / (1 - p);
 }
 
 function visible(a: Node['attrs'], b: number, i: number, j: number, keyMask?: Tensor, prefix?: Tensor, Tk = 0): boolean {
@@ -254,7 +262,7 @@ function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape,
 
 const attentionKernel: Kernel = (ins, node) => {
   const a = node.attrs;
-  const { bias, keyMask, prefix, s } = attnInputs(ins, a);
+  const { bias, keyMask, prefix, s, seed } = attnInputs(ins, a);
   const { B, Tq, Tk, H, KV, hd } = s;
   const q = maybeRotate(ins[0], H, hd, a, 1);
   const k = maybeRotate(ins[1], KV, hd, a, 1);
@@ -267,9 +275,10 @@ const attentionKernel: Kernel = (ins, node) => {
         const p = probs(q, k, a, s, b, h, i, bias, keyMask, prefix);
         const oo = (b * Tq + i) * H * hd + h * hd;
         for (let j = 0; j < Tk; j++) {
-          if (p[j] === 0) continue;
+          const pj = p[j] * dropKeep(a, seed, s, b, h, i, j);
+          if (pj === 0) continue;
           const vo = (b * Tk + j) * KV * hd + kh * hd;
-          for (let d = 0; d < hd; d++) out.data[oo + d] += p[j] * v[vo + d];
+          for (let d = 0; d < hd; d++) out.data[oo + d] += pj * v[vo + d];
         }
       }
     }
@@ -278,7 +287,7 @@ const attentionKernel: Kernel = (ins, node) => {
 
 const attentionGradKernel: Kernel = (ins, node) => {
   const a = node.attrs;
-  const { bias, keyMask, prefix, s } = attnInputs(ins, a);
+  const { bias, keyMask, prefix, s, seed } = attnInputs(ins, a);
   const { B, Tq, Tk, H, KV, hd } = s;
   const dOut = ins[ins.length - 1].data;
   const q = maybeRotate(ins[0], H, hd, a, 1);
@@ -299,11 +308,13 @@ const attentionGradKernel: Kernel = (ins, node) => {
         let dot = 0;
         for (let j = 0; j < Tk; j++) {
           if (p[j] === 0) continue;
+          const keep = dropKeep(a, seed, s, b, h, i, j);
           const vo = (b * Tk + j) * KV * hd + kh * hd;
           for (let d = 0; d < hd; d++) {
-            dv.data[vo + d] += p[j] * dOut[oo + d];
+            dv.data[vo + d] += p[j] * keep * dOut[oo + d];
             dp[j] += dOut[oo + d] * v[vo + d];
           }
+          dp[j] *= keep;
           dot += p[j] * dp[j];
         }
         for (let j = 0; j < Tk; j++) {

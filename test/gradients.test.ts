@@ -122,6 +122,7 @@ describe('backward rules match finite differences (float64)', () => {
         if (attrs.has_bias) ins.push(v.bias);
         if (attrs.has_key_mask) ins.push(v.key_mask);
         if (attrs.has_prefix) ins.push(v.prefix);
+        if (attrs.p_drop) ins.push(v.seed);
         return op(g, 'attention', ins, { heads: H, kv_heads: KV, head_dim: hd, scale: 1 / Math.sqrt(hd), mask: 'none', ...attrs });
       },
     });
@@ -145,6 +146,7 @@ describe('backward rules match finite differences (float64)', () => {
     attn({ mask: 'causal', has_bias: true, rel_buckets: 8, rel_max_distance: 16, rel_bidirectional: false, scale: 1 });
   });
   it('attention: rotary positions', () => attn({ mask: 'causal', rotary: true, rotary_base: 10000 }));
+  it('attention: dropout on the probabilities', () => attn({ mask: 'causal', p_drop: 0.25, salt: 3 }, { ints: { seed: { shape: [1], max: 1000 } } }));
 
   it('softmax cross-entropy with ignored targets', () => {
     gradCheck({ params: { logits: [2, 3, 6] }, ints: { t: { shape: [2, 3], max: 6, values: [1, -100, 5, 0, 3, -100] } }, build: (g, v) => op(g, 'softmax_xent', [v.logits, v.t], { ignore_index: -100 }) });

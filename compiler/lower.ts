@@ -1,0 +1,385 @@
+// lowerModel: a checked model becomes one tensor graph, from its inputs to its loss, for
+// every layout. Blocks are unrolled layer by layer; a declarative block is lowered through
+// the explicit body it stands for (block.ts `desugar`), so both forms share one path.
+// Weights are [in, out]; parameters get the reference families' initialisation (normal
+// 0.02, residual projections 0.02/sqrt(2·layers), norms 1, biases 0).
+import type { Expr } from '../grammar/ast.ts';
+import { desugar } from './block.ts';
+import type { CheckedModel } from './check.ts';
+import { Graph, type AttrValue, type SymDim, type Value } from './ir.ts';
+import type { Attention, Block, Embed, Mask, Mlp, Model, Norm, Stack } from './model.ts';
+import { emit } from './ops.ts';
+import type { Span } from './source.ts';
+
+export interface Lowered {
+  graph: Graph;
+  loss: Value;
+  logits: Value;
+}
+
+export class LoweringError extends Error {
+  constructor(
+    message: string,
+    readonly span?: Span,
+  ) {
+    super(message);
+  }
+}
+
+const INIT_STD = 0.02;
+
+export function lowerModel(checked: CheckedModel): Lowered {
+  return new Lowerer(checked.model).run();
+}
+
+class Lowerer {
+  private readonly g: Graph;
+  private salt = 0;
+  constructor(private readonly m: Model) {
+    this.g = new Graph(m.name);
+  }
+
+  private op(name: string, inputs: Value[], attrs: Record<string, AttrValue> = {}, span?: Span): Value {
+    return emit(this.g, name, inputs, attrs, span)[0];
+  }
+
+  private weight(name: string, shape: SymDim[], std = INIT_STD): Value {
+    return this.g.param(name, shape, { kind: 'normal', std }, true);
+  }
+  private bias(name: string, n: number): Value {
+    return this.g.param(name, [n], { kind: 'zeros' }, false);
+  }
+
+  private dropout(x: Value, p: number | undefined, span?: Span): Value {
+    if (!p) return x;
+    const seed = this.g.input('seed', [1], 'i32');
+    return this.op('dropout', [x, seed], { p, salt: this.salt++ }, span);
+  }
+
+  /** x @ W (+ b): a dense layer with [in, out] weights. */
+  private dense(prefix: string, x: Value, out: number, bias: boolean, std = INIT_STD, span?: Span): Value {
+    const w = this.weight(`${prefix}.weight`, [dimOf(x), out], std);
+    let y = this.op('matmul', [x, w], {}, span);
+    if (bias) y = this.op('add', [y, this.bias(`${prefix}.bias`, out)], {}, span);
+    return y;
+  }
+
+  private norm(prefix: string, x: Value, n: Norm): Value {
+    const d = dimOf(x);
+    const w = this.g.param(`${prefix}.weight`, [d], { kind: 'ones' }, false);
+    const eps = n.eps?.value ?? (n.kind.value === 'rmsnorm' ? 1e-6 : 1e-5);
+    if (n.kind.value === 'rmsnorm') return this.op('rmsnorm', [x, w], { eps }, n.span);
+    const inputs = n.bias ? [x, w, this.bias(`${prefix}.bias`, d)] : [x, w];
+    return this.op('layernorm', inputs, { eps }, n.span);
+  }
+
+  run(): Lowered {
+    const m = this.m;
+    const layout = m.layout?.value;
+    if (!layout || !m.embed || !m.head || !m.objective) throw new LoweringError('the model is incomplete; run `tfm check` first', m.nameSpan);
+    let hidden: Value;
+    if (layout === 'encoder_decoder') {
+      const [enc, dec] = m.stacks;
+      const srcMask = this.usesPadding(enc) ? this.g.input('src_key_mask', ['batch', 'src_seq'], 'f32') : undefined;
+      const src = this.embed(enc, 'src_tokens', 'src_seq');
+      const memory = this.stack(enc, src, 'src_seq', undefined, srcMask);
+      const tgt = this.embed(dec, 'tgt_tokens', 'tgt_seq');
+      hidden = this.stack(dec, tgt, 'tgt_seq', memory, srcMask);
+    } else {
+      const stack = m.stacks[0];
+      const x = this.embed(stack, 'tokens', 'seq');
+      const keyMask = this.usesPadding(stack) ? this.g.input('key_mask', ['batch', 'seq'], 'f32') : undefined;
+      hidden = this.stack(stack, x, 'seq', undefined, keyMask);
+    }
+    if (m.head.kind.value === 'classify') hidden = this.pool(hidden);
+    else if (m.pooler) {
+      // A backbone pooler (BERT) off the loss path of a token-level objective: computed and
+      // exposed as `pooled` so that the parameters exist with their published shapes.
+      const d = dimOf(hidden);
+      this.g.outputs.set('pooled', this.op('act', [this.dense('pooler', this.op('take_first', [hidden]), d, true)], { kind: m.pooler.value }));
+    }
+    const logits = this.head(hidden);
+    const classify = m.head.kind.value === 'classify';
+    const targets = classify ? this.g.input('labels', ['batch'], 'i32') : this.g.input('targets', layout === 'encoder_decoder' ? ['batch', 'tgt_seq'] : ['batch', 'seq'], 'i32');
+    const loss = this.op('softmax_xent', [logits, targets], { ignore_index: -100 }, m.objective.span);
+    this.g.outputs.set('loss', loss);
+    this.g.outputs.set('logits', logits);
+    return { graph: this.g, loss, logits };
+  }
+
+  private usesPadding(stack: Stack): boolean {
+    return stack.blocks.some((b) => b.attentions.some((a) => a.masks.some((k) => k.kind.value === 'padding')));
+  }
+
+  /** Token (or patch) embedding, segments, positions, norm, dropout, projection → [batch, seq, d]. */
+  private embed(stack: Stack, tokensName: string, seq: string): Value {
+    const top = this.m.embed!;
+    const own = stack.embed;
+    const prefix = this.m.stacks.length > 1 ? `${stack.role}.` : '';
+    const e: Embed = { ...top, ...(own ?? {}), tokens: own?.tokens ?? top.tokens, written: top.written };
+    let x: Value;
+    let rows: SymDim = seq;
+    if (e.patches) {
+      const img = this.m.inputs.image!;
+      const image = this.g.input('image', ['batch', img.channels!.value, img.height!.value, img.width!.value], 'f32');
+      const p = e.patches.size.value;
+      const patches = this.op('patchify', [image], { patch: p }, e.patches.span);
+      x = this.dense('embed.patches', patches, e.patches.dim.value, true, INIT_STD, e.patches.span);
+      if (e.patches.cls) x = this.op('prepend', [x, this.weight('embed.cls', [e.patches.dim.value])], {}, e.patches.span);
+      rows = x.shape[1];
+    } else {
+      const t = e.tokens!;
+      const table = this.g.paramByName(own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens')?.value ?? this.weight(own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens', [t.vocab.value, t.dim.value]);
+      const ids = this.g.input(tokensName, ['batch', seq], 'i32');
+      x = this.op('embedding', [table, ids], {}, t.span);
+      if (t.scale) x = this.op('scale', [x], { c: t.scale.value }, t.span);
+      if (e.segments) {
+        const segIds = this.g.input('segments', ['batch', seq], 'i32');
+        x = this.op('add', [x, this.op('embedding', [this.weight('embed.segments', [e.segments.types.value, t.dim.value]), segIds], {}, e.segments.span)], {}, e.segments.span);
+      }
+    }
+    const pos = e.positions;
+    if (pos?.kind.value === 'learned') {
+      const length = (pos.length?.value ?? (typeof rows === 'number' ? rows : this.contextOf(stack)!)) + (pos.offset?.value ?? 0);
+      const table = this.weight(`${prefix}embed.positions`, [length, dimOf(x)]);
+      x = this.op('add', [x, this.op('slice_rows', [table], { rows, offset: pos.offset?.value ?? 0 }, pos.span)], {}, pos.span);
+    } else if (pos?.kind.value === 'sinusoidal') {
+      x = this.op('add', [x, this.op('sinusoidal', [], { rows, dim: dimOf(x) }, pos.span)], {}, pos.span);
+    }
+    if (e.norm) x = this.norm(`${prefix}embed.norm`, x, e.norm);
+    x = this.dropout(x, e.dropout?.value, e.span);
+    if (e.project) x = this.dense('embed.project', x, e.project.value, true, INIT_STD, e.span);
+    return x;
+  }
+
+  private contextOf(stack: Stack): number | undefined {
+    const i = this.m.inputs;
+    return (stack.role === 'decoder' && this.m.stacks.length > 1 ? (i.targets ?? i.tokens) : i.tokens)?.context?.value;
+  }
+
+  private stack(stack: Stack, x: Value, seq: string, memory: Value | undefined, keyMask: Value | undefined): Value {
+    const prefix = this.m.stacks.length > 1 ? `${stack.role}.` : '';
+    const pos = stack.embed?.positions ?? this.m.embed!.positions;
+    const totalLayers = stack.blocks.reduce((s, b) => s + b.repeat.value, 0);
+    let relTable: Value | undefined;
+    if (pos?.kind.value === 'relative_bias') {
+      const heads = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self')?.heads?.value ?? 1;
+      relTable = this.weight(`${prefix}relative_bias`, [pos.buckets!.value, heads]);
+    }
+    const ctx: StackContext = { prefix, seq, memory, keyMask, relTable, rotary: pos?.kind.value === 'rotary', role: stack.role, residualStd: INIT_STD / Math.sqrt(2 * totalLayers), positions: pos };
+    let layer = 0;
+    for (const block of stack.blocks) {
+      for (let r = 0; r < block.repeat.value; r++) x = new BlockLowerer(this, block, ctx, `${prefix}blocks.${layer}`, layer++).lower(x);
+    }
+    if (stack.finalNorm) x = this.norm(`${prefix}final_norm`, x, stack.finalNorm);
+    return x;
+  }
+
+  private pool(h: Value): Value {
+    const head = this.m.head!;
+    if (head.kind.value !== 'classify') return h;
+    let pooled = head.from?.value === 'mean' ? this.op('mean_seq', [h], {}, head.span) : this.op('take_first', [h], {}, head.span);
+    const pooler = head.pooler?.value ?? this.m.pooler?.value;
+    if (pooler) {
+      const d = dimOf(pooled);
+      pooled = this.op('act', [this.dense(head.pooler ? 'head.pooler' : 'pooler', pooled, d, true, INIT_STD, head.span)], { kind: pooler }, head.span);
+    }
+    return this.dropout(pooled, head.dropout?.value, head.span);
+  }
+
+  private head(h: Value): Value {
+    const head = this.m.head!;
+    const tokens = this.g.paramByName('embed.tokens')?.value;
+    if (head.kind.value === 'classify') return this.dense('head.classifier', h, head.classes!.value, true, INIT_STD, head.span);
+    if (head.kind.value === 'mlm') {
+      const e = this.m.embed!.tokens!.dim.value;
+      let t = this.op('act', [this.dense('head.transform', h, e, true, INIT_STD, head.span)], { kind: head.transform?.value ?? 'gelu' }, head.span);
+      t = this.norm('head.norm', t, { kind: { value: 'layernorm', span: head.span }, eps: { value: 1e-12, span: head.span }, bias: true, span: head.span });
+      let logits = head.tied ? this.op('matmul', [t, tokens!], { tb: true }, head.span) : this.dense('head.decoder', t, this.m.embed!.tokens!.vocab.value, false, INIT_STD, head.span);
+      if (head.bias) logits = this.op('add', [logits, this.bias('head.bias', logits.shape[logits.shape.length - 1] as number)], {}, head.span);
+      return logits;
+    }
+    let logits = head.tied ? this.op('matmul', [h, tokens!], { tb: true }, head.span) : this.dense('head', h, this.m.embed!.tokens!.vocab.value, head.bias, INIT_STD, head.span);
+    if (head.scale) logits = this.op('scale', [logits], { c: head.scale.value }, head.span);
+    if (head.tied && head.bias) logits = this.op('add', [logits, this.bias('head.bias', logits.shape[logits.shape.length - 1] as number)], {}, head.span);
+    return logits;
+  }
+
+  // Exposed to BlockLowerer.
+  emitOp = (name: string, inputs: Value[], attrs: Record<string, AttrValue> = {}, span?: Span) => this.op(name, inputs, attrs, span);
+  denseLayer = (prefix: string, x: Value, out: number, bias: boolean, std: number, span?: Span) => this.dense(prefix, x, out, bias, std, span);
+  normLayer = (prefix: string, x: Value, n: Norm) => this.norm(prefix, x, n);
+  dropoutLayer = (x: Value, p: number | undefined, span?: Span) => this.dropout(x, p, span);
+  nextSalt = () => this.salt++;
+  graph = () => this.g;
+  /** A dim expression the checker has already validated, folded with the model's dims. */
+  constant = (e: Expr): number => {
+    switch (e.kind) {
+      case 'number':
+        return e.value;
+      case 'name': {
+        const v = this.m.dims.get(e.name)?.value;
+        if (v === undefined) throw new LoweringError(`dim \`${e.name}\` has no value`, e.span);
+        return v;
+      }
+      case 'unary':
+        return -this.constant(e.operand);
+      case 'binary': {
+        const [a, b] = [this.constant(e.left), this.constant(e.right)];
+        return e.op === '+' ? a + b : e.op === '-' ? a - b : e.op === '*' ? a * b : e.op === '/' ? a / b : a ** b;
+      }
+      default:
+        throw new LoweringError('not a constant dim expression', e.span);
+    }
+  };
+  weightParam = (name: string, shape: SymDim[]) => this.weight(name, shape);
+}
+
+interface StackContext {
+  prefix: string;
+  seq: string;
+  memory?: Value;
+  keyMask?: Value;
+  relTable?: Value;
+  rotary: boolean;
+  role: 'encoder' | 'decoder';
+  residualStd: number;
+  positions?: { kind: { value: string } };
+}
+
+/** Lowers one layer of a block: evaluates its (explicit or desugared) body over IR values. */
+class BlockLowerer {
+  private readonly counts = new Map<string, number>();
+  constructor(
+    private readonly l: Lowerer,
+    private readonly block: Block,
+    private readonly ctx: StackContext,
+    private readonly prefix: string,
+    private readonly layer: number,
+  ) {}
+
+  private instance(kind: string): string {
+    const n = (this.counts.get(kind) ?? 0) + 1;
+    this.counts.set(kind, n);
+    return kind === 'norm' || kind === 'linear' || kind === 'weight' ? `${this.prefix}.${kind}_${n}` : n === 1 ? `${this.prefix}.${kind}` : `${this.prefix}.${kind}_${n}`;
+  }
+
+  lower(x: Value): Value {
+    const vars = new Map<string, Value>([['x', x]]);
+    if (this.ctx.memory) vars.set('memory', this.ctx.memory);
+    for (const a of this.block.body ?? desugar(this.block)) vars.set(a.target.name, this.expr(a.value, vars));
+    return vars.get('x')!;
+  }
+
+  private expr(e: Expr, vars: Map<string, Value>): Value {
+    switch (e.kind) {
+      case 'name':
+        return vars.get(e.name)!;
+      case 'number':
+        throw new LoweringError('a bare number is not a tensor', e.span);
+      case 'binary': {
+        if (e.op === '*' && e.left.kind === 'number') return this.l.emitOp('scale', [this.expr(e.right, vars)], { c: e.left.value }, e.span);
+        if ((e.op === '*' || e.op === '/') && e.right.kind === 'number') return this.l.emitOp('scale', [this.expr(e.left, vars)], { c: e.op === '*' ? e.right.value : 1 / e.right.value }, e.span);
+        const op = { '+': 'add', '-': 'sub', '*': 'mul' }[e.op as '+' | '-' | '*'];
+        if (!op) throw new LoweringError(`operator \`${e.op}\` between tensors is not supported`, e.opSpan);
+        return this.l.emitOp(op, [this.expr(e.left, vars), this.expr(e.right, vars)], {}, e.span);
+      }
+      case 'call':
+        return this.call(e.callee.name, e.args.map((a) => a.value), e.span, vars);
+      default:
+        throw new LoweringError('not a tensor expression', e.span);
+    }
+  }
+
+  private call(name: string, args: Expr[], span: Span, vars: Map<string, Value>): Value {
+    const arg = (i: number) => this.expr(args[i], vars);
+    switch (name) {
+      case 'norm':
+        return this.l.normLayer(this.instance('norm'), arg(0), this.block.norm!);
+      case 'attention': {
+        const x = arg(0);
+        return this.residualDropout(this.attention(this.block.attentions.find((a) => a.kind.value === 'self')!, x, x, this.instance('attention')), span);
+      }
+      case 'cross_attention':
+        return this.residualDropout(this.attention(this.block.attentions.find((a) => a.kind.value === 'cross')!, arg(0), arg(1), this.instance('cross_attention')), span);
+      case 'mlp':
+        return this.residualDropout(this.mlp(this.block.mlp!, arg(0), this.instance('mlp')), span);
+      case 'dropout':
+        return this.l.dropoutLayer(arg(0), this.block.dropout?.value, span);
+      case 'linear':
+        return this.l.denseLayer(this.instance('linear'), arg(0), this.l.constant(args[1]), this.block.bias, INIT_STD, span);
+      case 'matmul': {
+        const b = arg(1);
+        if (b.shape.length !== 2) throw new LoweringError('`matmul` of two activations is not supported yet: the right operand must be a `weight(...)`', span);
+        return this.l.emitOp('matmul', [arg(0), b], {}, span);
+      }
+      case 'weight':
+        return this.l.weightParam(this.instance('weight'), args.map((a) => this.l.constant(a)));
+      default:
+        return this.l.emitOp('act', [arg(0)], { kind: name }, span);
+    }
+  }
+
+  /** Declarative blocks apply their `dropout` to each sub-layer output (GPT-2, BERT). */
+  private residualDropout(v: Value, span: Span): Value {
+    return this.block.body ? v : this.l.dropoutLayer(v, this.block.dropout?.value, span);
+  }
+
+  private attention(a: Attention, x: Value, kv: Value, prefix: string): Value {
+    const d = dimOf(x);
+    const heads = a.heads!.value;
+    const hd = a.headDim?.value ?? d / heads;
+    const kvHeads = a.kvHeads?.value ?? heads;
+    const q = this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, INIT_STD, a.span);
+    const k = this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
+    const v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
+    const self = a.kind.value === 'self';
+    const mask: Mask | undefined = self ? a.masks[this.layer % Math.max(1, a.masks.length)] : undefined;
+    const attrs: Record<string, AttrValue> = { heads, kv_heads: kvHeads, head_dim: hd, scale: a.scale?.value ?? 1 / Math.sqrt(hd), mask: 'none' };
+    const inputs = [q, k, v];
+    if (self && this.ctx.relTable) {
+      inputs.push(this.ctx.relTable);
+      const pos = this.ctx.positions as { buckets?: { value: number }; maxDistance?: { value: number } } | undefined;
+      Object.assign(attrs, { has_bias: true, rel_buckets: pos?.buckets?.value ?? 32, rel_max_distance: pos?.maxDistance?.value ?? 128, rel_bidirectional: this.ctx.role === 'encoder' });
+    }
+    const kind = mask?.kind.value;
+    if (kind === 'causal') attrs.mask = 'causal';
+    if (kind === 'local') Object.assign(attrs, { mask: 'local', window: mask!.window?.value ?? 1 });
+    if (kind === 'prefix') {
+      attrs.mask = 'prefix';
+      attrs.has_prefix = true;
+    }
+    // Padding: self attention in a padded stack, and cross attention over a padded encoder.
+    if ((kind === 'padding' || !self) && this.ctx.keyMask) {
+      attrs.has_key_mask = true;
+      inputs.push(this.ctx.keyMask);
+    }
+    if (attrs.has_prefix) inputs.push(this.l.graph().input('prefix_len', ['batch'], 'i32'));
+    if (self && this.ctx.rotary) Object.assign(attrs, { rotary: true, rotary_base: 10000 });
+    if (a.dropout?.value) {
+      // Dropout on the attention probabilities, inside the fused attention op.
+      Object.assign(attrs, { p_drop: a.dropout.value, salt: this.l.nextSalt() });
+      inputs.push(this.l.graph().input('seed', [1], 'i32'));
+    }
+    const out = this.l.emitOp('attention', inputs, attrs, a.span);
+    return this.l.denseLayer(`${prefix}.o`, out, d, a.bias, this.ctx.residualStd, a.span);
+  }
+
+  private mlp(m: Mlp, x: Value, prefix: string): Value {
+    const d = dimOf(x);
+    const f = m.dff!.value;
+    const gated = m.act.value === 'swiglu' || m.act.value === 'geglu';
+    const actKind = m.act.value === 'swiglu' ? 'silu' : m.act.value === 'geglu' ? 'gelu' : m.act.value;
+    const up = this.l.denseLayer(`${prefix}.up`, x, f, m.bias, INIT_STD, m.span);
+    let h = this.l.emitOp('act', [gated ? this.l.denseLayer(`${prefix}.gate`, x, f, m.bias, INIT_STD, m.span) : up], { kind: actKind }, m.span);
+    if (gated) h = this.l.emitOp('mul', [h, up], {}, m.span);
+    h = this.l.dropoutLayer(h, m.dropout?.value, m.span);
+    return this.l.denseLayer(`${prefix}.down`, h, d, m.bias, this.ctx.residualStd, m.span);
+  }
+}
+
+function dimOf(v: Value): number {
+  const d = v.shape[v.shape.length - 1];
+  if (typeof d !== 'number') throw new LoweringError(`internal: feature dim of ${v.shape} is not constant`);
+  return d;
+}
