@@ -1,0 +1,400 @@
+// Kernel builders: one per graph op, each writing its computation once in the kernel IR.
+// Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
+// (batch, seq) stay symbolic and become kernel arguments.
+import type { IrShape, Node } from '../ir.ts';
+import { add, bin, call, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
+
+type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
+
+export class MissingKernel extends Error {}
+
+export function buildKernel(n: Node, name: string): Kernel {
+  const b = BUILDERS[n.op];
+  if (!b) throw new MissingKernel(`no CPU kernel for op \`${n.op}\` yet`);
+  const k = b(n, name);
+  return { ...k, name, span: n.span, dims: dimsOf(k.body) };
+}
+
+/** Run-time dims a kernel body mentions, in a stable order. */
+function dimsOf(body: KStmt[]): string[] {
+  const found = new Set<string>();
+  const walkE = (e: KExpr): void => {
+    if (e.k === 'dim') found.add(e.name);
+    else if (e.k === 'load') walkE(e.idx);
+    else if (e.k === 'bin') (walkE(e.a), walkE(e.b));
+    else if (e.k === 'neg') walkE(e.a);
+    else if (e.k === 'call') e.args.forEach(walkE);
+    else if (e.k === 'select') (walkE(e.c), walkE(e.a), walkE(e.b));
+  };
+  const walkS = (s: KStmt): void => {
+    if (s.k === 'for') (walkE(s.from), walkE(s.to), s.body.forEach(walkS));
+    else if (s.k === 'let' || s.k === 'set') walkE(s.e);
+    else if (s.k === 'store') (walkE(s.idx), walkE(s.e));
+    else if (s.k === 'if') (walkE(s.c), s.then.forEach(walkS), s.else?.forEach(walkS));
+  };
+  body.forEach(walkS);
+  return [...found].sort();
+}
+
+const rd = (name: string) => ({ name, t: 'f32' as const, access: 'read' as const });
+const rdI = (name: string) => ({ name, t: 'i32' as const, access: 'read' as const });
+const wr = (name: string) => ({ name, t: 'f32' as const, access: 'write' as const });
+const d = (x: number | string): KExpr => (typeof x === 'number' ? i(x) : dim(x));
+const lastOf = (s: IrShape) => s[s.length - 1] as number;
+const rowsOf = (s: IrShape) => sizeExpr(s.slice(0, -1));
+const idiv = (a: KExpr, b: KExpr) => call('idiv', a, b);
+
+/** Index into `shape` (broadcast against `out`) for the flat output index `o`. */
+function broadcastIndex(shape: IrShape, out: IrShape, o: KExpr): KExpr {
+  if (shape.length === out.length && shape.every((x, k) => x === out[k])) return o;
+  const n = out.length;
+  // `shape` is the trailing part of `out` (a bias, a position table): a modulo.
+  if (shape.every((x, k) => x === out[n - shape.length + k])) return bin('%', o, sizeExpr(shape));
+  let idx: KExpr = i(0);
+  let stride: KExpr = i(1);
+  for (let k = shape.length - 1; k >= 0; k--) {
+    const outK = n - shape.length + k;
+    const outStride = sizeExpr(out.slice(outK + 1));
+    if (shape[k] !== 1) idx = add(idx, mul(bin('%', idiv(o, outStride), d(out[outK])), stride));
+    stride = mul(stride, d(shape[k]));
+  }
+  return idx;
+}
+
+function elementwise(n: Node, fn: (loads: KExpr[]) => KExpr, doc: string): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const out = n.outputs[0].shape;
+  const names = n.inputs.map((_, k) => `x${k}`);
+  const loads = n.inputs.map((x, k) => (x.shape.length === 0 ? load(names[k], i(0)) : load(names[k], broadcastIndex(x.shape, out, v('o')))));
+  return {
+    doc,
+    buffers: [...names.map((nm, k) => (n.inputs[k].dtype === 'i32' ? rdI(nm) : rd(nm))), wr('y')],
+    body: [loop('o', sizeExpr(out), [store('y', v('o'), fn(loads))], true)],
+  };
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** Activations and their derivatives in the kernel IR. */
+const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr }> = {
+  relu: { f: (x) => select(bin('>', x, f(0)), x, f(0)), df: (x) => select(bin('>', x, f(0)), f(1), f(0)) },
+  gelu: {
+    f: (x) => mul(mul(f(0.5), x), add(f(1), call('erf', mul(x, f(Math.SQRT1_2))))),
+    df: (x) => add(mul(f(0.5), add(f(1), call('erf', mul(x, f(Math.SQRT1_2))))), mul(x, mul(f(1 / Math.sqrt(2 * Math.PI)), call('exp', mul(f(-0.5), mul(x, x)))))),
+  },
+  gelu_tanh: {
+    f: (x) => mul(mul(f(0.5), x), add(f(1), call('tanh', mul(f(SQRT_2_OVER_PI), add(x, mul(f(0.044715), mul(x, mul(x, x)))))))),
+    df: (x) => {
+      const t = call('tanh', mul(f(SQRT_2_OVER_PI), add(x, mul(f(0.044715), mul(x, mul(x, x))))));
+      return add(mul(f(0.5), add(f(1), t)), mul(mul(mul(f(0.5), x), sub(f(1), mul(t, t))), mul(f(SQRT_2_OVER_PI), add(f(1), mul(f(3 * 0.044715), mul(x, x))))));
+    },
+  },
+  tanh: { f: (x) => call('tanh', x), df: (x) => sub(f(1), mul(call('tanh', x), call('tanh', x))) },
+  sigmoid: { f: (x) => div(f(1), add(f(1), call('exp', neg(x)))), df: (x) => mul(div(f(1), add(f(1), call('exp', neg(x)))), sub(f(1), div(f(1), add(f(1), call('exp', neg(x)))))) },
+  silu: { f: (x) => div(x, add(f(1), call('exp', neg(x)))), df: (x) => {
+    const s = div(f(1), add(f(1), call('exp', neg(x))));
+    return add(s, mul(x, mul(s, sub(f(1), s))));
+  } },
+};
+
+function matmulKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const [a, b] = n.inputs;
+  const ta = !!n.attrs.ta;
+  const tb = !!n.attrs.tb;
+  const K = lastOf(a.shape);
+  const buffers = [rd('a'), rd('b'), wr('c')];
+  if (!ta && !tb) {
+    // C[m, :] = Σ_k A[m, k] · B[k, :] — the inner loop streams contiguous rows of B and C.
+    const N = lastOf(b.shape);
+    return {
+      doc: `c = a @ b: [rows, ${K}] @ [${K}, ${N}]`,
+      buffers,
+      body: [
+        loop('m', rowsOf(a.shape), [
+          let_('cRow', mul(v('m'), i(N)), 'i32'),
+          loop('nn', i(N), [store('c', add(v('cRow'), v('nn')), f(0))]),
+          loop('k', i(K), [let_('aik', load('a', add(mul(v('m'), i(K)), v('k')))), let_('bRow', mul(v('k'), i(N)), 'i32'), loop('nn', i(N), [store('c', add(v('cRow'), v('nn')), mul(v('aik'), load('b', add(v('bRow'), v('nn')))), true)])]),
+        ], true),
+      ],
+    };
+  }
+  if (tb) {
+    // C[m, n] = A[m, :] · B[n, :] — both rows contiguous.
+    const N = b.shape[0] as number;
+    return {
+      doc: `c = a @ bᵀ: [rows, ${K}] @ [${N}, ${K}]ᵀ`,
+      buffers,
+      body: [
+        loop('m', rowsOf(a.shape), [
+          loop('nn', i(N), [
+            let_('acc', f(0), 'f32', true),
+            loop('k', i(K), [set('acc', mul(load('a', add(mul(v('m'), i(K)), v('k'))), load('b', add(mul(v('nn'), i(K)), v('k')))), '+')]),
+            store('c', add(mul(v('m'), i(N)), v('nn')), v('acc')),
+          ]),
+        ], true),
+      ],
+    };
+  }
+  // ta: C[k, :] = Σ_r A[r, k] · B[r, :] (weight gradients: contraction over all rows).
+  const N = lastOf(b.shape);
+  return {
+    doc: `c = aᵀ @ b: [rows, ${K}]ᵀ @ [rows, ${N}]`,
+    buffers,
+    body: [
+      loop('o', i(K * N), [store('c', v('o'), f(0))]),
+      loop('r', rowsOf(a.shape), [
+        loop('k', i(K), [let_('ark', load('a', add(mul(v('r'), i(K)), v('k')))), let_('cRow', mul(v('k'), i(N)), 'i32'), let_('bRow', mul(v('r'), i(N)), 'i32'), loop('nn', i(N), [store('c', add(v('cRow'), v('nn')), mul(v('ark'), load('b', add(v('bRow'), v('nn')))), true)])]),
+      ]),
+    ],
+  };
+}
+
+/** Row statistics of layernorm / rmsnorm over the last dim D at row offset `o`. */
+function rowStats(kind: 'layernorm' | 'rmsnorm', D: number, eps: number): KStmt[] {
+  const x = (k: KExpr) => load('x', add(v('o'), k));
+  if (kind === 'rmsnorm') return [let_('ms', f(0), 'f32', true), loop('k', i(D), [set('ms', mul(x(v('k')), x(v('k'))), '+')]), let_('rstd', div(f(1), call('sqrt', add(div(v('ms'), f(D)), f(eps))))), let_('mean', f(0))];
+  return [
+    let_('mean', f(0), 'f32', true),
+    loop('k', i(D), [set('mean', x(v('k')), '+')]),
+    set('mean', div(v('mean'), f(D))),
+    let_('variance', f(0), 'f32', true),
+    loop('k', i(D), [let_('c', sub(x(v('k')), v('mean'))), set('variance', mul(v('c'), v('c')), '+')]),
+    let_('rstd', div(f(1), call('sqrt', add(div(v('variance'), f(D)), f(eps))))),
+  ];
+}
+
+function normKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const kind = n.op as 'layernorm' | 'rmsnorm';
+  const x = n.inputs[0];
+  const D = lastOf(x.shape);
+  const hasBias = n.inputs.length === 3;
+  const xhat = mul(sub(load('x', add(v('o'), v('k'))), v('mean')), v('rstd'));
+  return {
+    doc: `${kind} over the last dim (${D}), eps ${n.attrs.eps}`,
+    buffers: [rd('x'), rd('g'), ...(hasBias ? [rd('b')] : []), wr('y')],
+    body: [
+      loop('r', rowsOf(x.shape), [let_('o', mul(v('r'), i(D)), 'i32'), ...rowStats(kind, D, n.attrs.eps as number), loop('k', i(D), [store('y', add(v('o'), v('k')), add(mul(xhat, load('g', v('k'))), hasBias ? load('b', v('k')) : f(0)))])], true),
+    ],
+  };
+}
+
+function normGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const kind = n.op === 'layernorm_grad' ? 'layernorm' : 'rmsnorm';
+  const x = n.inputs[0];
+  const D = lastOf(x.shape);
+  const hasBias = n.outputs.length === 3;
+  const xv = load('x', add(v('o'), v('k')));
+  const dyv = load('dy', add(v('o'), v('k')));
+  const xhat = mul(sub(xv, v('mean')), v('rstd'));
+  const body: KStmt[] = [
+    loop('k', i(D), [store('dg', v('k'), f(0)), ...(hasBias ? [store('db', v('k'), f(0))] : [])]),
+    loop('r', rowsOf(x.shape), [
+      let_('o', mul(v('r'), i(D)), 'i32'),
+      ...rowStats(kind, D, n.attrs.eps as number),
+      let_('meanDh', f(0), 'f32', true),
+      let_('meanDhX', f(0), 'f32', true),
+      loop('k', i(D), [
+        let_('xh', xhat),
+        let_('dh', mul(dyv, load('g', v('k')))),
+        store('dg', v('k'), mul(dyv, v('xh')), true),
+        ...(hasBias ? [store('db', v('k'), dyv, true)] : []),
+        set('meanDh', v('dh'), '+'),
+        set('meanDhX', mul(v('dh'), v('xh')), '+'),
+      ]),
+      set('meanDh', div(v('meanDh'), f(D))),
+      set('meanDhX', div(v('meanDhX'), f(D))),
+      loop('k', i(D), [
+        let_('xh', xhat),
+        store('dx', add(v('o'), v('k')), mul(v('rstd'), sub(sub(mul(dyv, load('g', v('k'))), kind === 'layernorm' ? v('meanDh') : f(0)), mul(v('xh'), v('meanDhX'))))),
+      ]),
+    ]),
+  ];
+  return { doc: `${kind} backward: dx, dg${hasBias ? ', db' : ''}`, buffers: [rd('x'), rd('g'), rd('dy'), wr('dx'), wr('dg'), ...(hasBias ? [wr('db')] : [])], body };
+}
+
+/** Attention buffers and the visibility test of key j from query i. */
+function attentionSetup(n: Node) {
+  const a = n.attrs;
+  if (a.has_bias || a.has_prefix || a.rotary) throw new MissingKernel('CPU attention kernel supports causal, local, padding and bidirectional masks and attention dropout so far (no relative bias, prefix or rotary yet)');
+  const [q, k] = n.inputs;
+  const H = a.heads as number;
+  const KV = a.kv_heads as number;
+  const hd = a.head_dim as number;
+  const Tq = q.shape[1];
+  const Tk = k.shape[1];
+  const qOff = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H * hd)), mul(v('h'), i(hd)));
+  const kOff = (j: KExpr) => add(mul(add(mul(v('b'), d(Tk)), j), i(KV * hd)), mul(v('kh'), i(hd)));
+  const conds: KExpr[] = [];
+  if (a.mask === 'causal' || a.mask === 'local') conds.push(bin('<=', v('j'), v('qi')));
+  if (a.mask === 'local') conds.push(bin('<', sub(v('qi'), v('j')), i(a.window as number)));
+  if (a.has_key_mask) conds.push(bin('!=', load('keyMask', add(mul(v('b'), d(Tk)), v('j'))), f(0)));
+  const visible = conds.reduce<KExpr | undefined>((acc, c) => (acc ? bin('&&', acc, c) : c), undefined);
+  const score = (j: KExpr): KStmt[] => [let_('ko', kOff(j), 'i32'), let_('dot', f(0), 'f32', true), loop('e', i(hd), [set('dot', mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e')))), '+')]), let_('s', mul(v('dot'), f(a.scale as number)))];
+  const heads = (inner: KStmt[]): KStmt => loop('b', dim('batch'), [loop('h', i(H), [let_('kh', idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner])])], true);
+  // Dropout on probabilities: keep-scale of (b, h, i, j) from the counter hash, as in the reference.
+  const p = (a.p_drop as number) ?? 0;
+  const keep: KExpr = p ? select(bin('<', call('hash_uniform', load('seed', i(0)), i(a.salt as number), add(mul(add(mul(add(mul(v('b'), i(H)), v('h')), d(Tq)), v('qi')), d(Tk)), v('j'))), f(p)), f(0), f(1 / (1 - p))) : f(1);
+  const extra = [...(a.has_key_mask ? [rd('keyMask')] : []), ...(p ? [rdI('seed')] : [])];
+  return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra };
+}
+
+function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const { hd, Tk, visible, score, heads, keep, extra } = attentionSetup(n);
+  // One pass over the keys with an online softmax: no [T, T] score matrix is materialized.
+  const step: KStmt[] = [
+    ...score(v('j')),
+    let_('mNew', call('max', v('m'), v('s'))),
+    let_('corr', call('exp', sub(v('m'), v('mNew')))),
+    let_('p', call('exp', sub(v('s'), v('mNew')))),
+    set('l', add(mul(v('l'), v('corr')), v('p'))),
+    let_('pv', mul(v('p'), keep)),
+    loop('e', i(hd), [store('out', add(v('qo'), v('e')), add(mul(load('out', add(v('qo'), v('e'))), v('corr')), mul(v('pv'), load('v', add(v('ko'), v('e'))))))]),
+    set('m', v('mNew')),
+  ];
+  return {
+    doc: `fused attention (${n.attrs.mask}${n.attrs.has_key_mask ? ' + key padding' : ''}${n.attrs.p_drop ? `, dropout ${n.attrs.p_drop}` : ''}): scale, mask, online softmax, weighted sum of values`,
+    buffers: [rd('q'), rd('k'), rd('v'), ...extra, wr('out')],
+    body: [
+      heads([
+        let_('m', f(-Infinity), 'f32', true),
+        let_('l', f(0), 'f32', true),
+        loop('e', i(hd), [store('out', add(v('qo'), v('e')), f(0))]),
+        loop('j', d(Tk), visible ? [if_(visible, step)] : step),
+        let_('inv', select(bin('>', v('l'), f(0)), div(f(1), v('l')), f(0))),
+        loop('e', i(hd), [store('out', add(v('qo'), v('e')), mul(load('out', add(v('qo'), v('e'))), v('inv')))]),
+      ]),
+    ],
+  };
+}
+
+function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const { hd, Tk, visible, score, heads, keep, extra } = attentionSetup(n);
+  const guard = (s: KStmt[]) => (visible ? [if_(visible, s)] : s);
+  const scale = f(n.attrs.scale as number);
+  // dp_j = keep_j · (dOut · v_j): the gradient reaching the undropped probability.
+  const dp = (): KStmt[] => [let_('dpj', f(0), 'f32', true), loop('e', i(hd), [set('dpj', mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e')))), '+')]), let_('keepj', keep), set('dpj', v('keepj'), '*')];
+  return {
+    doc: 'fused attention backward: recomputes the softmax row by row; dq, dk, dv',
+    buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('dOut'), wr('dq'), wr('dk'), wr('dv')],
+    body: [
+      loop('o', sizeExpr(n.inputs[1].shape), [store('dk', v('o'), f(0)), store('dv', v('o'), f(0))]),
+      heads([
+        // Pass 1: row max and normalizer.
+        let_('m', f(-Infinity), 'f32', true),
+        let_('l', f(0), 'f32', true),
+        loop('j', d(Tk), guard([...score(v('j')), let_('mNew', call('max', v('m'), v('s'))), set('l', add(mul(v('l'), call('exp', sub(v('m'), v('mNew')))), call('exp', sub(v('s'), v('mNew'))))), set('m', v('mNew'))])),
+        let_('inv', select(bin('>', v('l'), f(0)), div(f(1), v('l')), f(0))),
+        // Pass 2: dv and the row dot Σ p·dp.
+        let_('rowDot', f(0), 'f32', true),
+        loop('j', d(Tk), guard([...score(v('j')), let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))), ...dp(), set('rowDot', mul(v('p'), v('dpj')), '+'), loop('e', i(hd), [store('dv', add(v('ko'), v('e')), mul(mul(v('p'), v('keepj')), load('dOut', add(v('qo'), v('e')))), true)])])),
+        // Pass 3: ds = p (dp − Σ p·dp); dq and dk.
+        loop('e', i(hd), [store('dq', add(v('qo'), v('e')), f(0))]),
+        loop('j', d(Tk), guard([
+          ...score(v('j')),
+          let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))),
+          ...dp(),
+          let_('ds', mul(mul(v('p'), sub(v('dpj'), v('rowDot'))), scale)),
+          loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true), store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true)]),
+        ])),
+      ]),
+    ],
+  };
+}
+
+function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const logits = n.inputs[0];
+  const V = lastOf(logits.shape);
+  const ignore = (n.attrs.ignore_index as number) ?? -100;
+  const row = (k: KExpr) => load('logits', add(mul(v('r'), i(V)), k));
+  const stats: KStmt[] = [
+    let_('max', f(-Infinity), 'f32', true),
+    loop('c', i(V), [set('max', call('max', v('max'), row(v('c'))))]),
+    let_('sum', f(0), 'f32', true),
+    loop('c', i(V), [set('sum', call('exp', sub(row(v('c')), v('max'))), '+')]),
+  ];
+  const rows = rowsOf(logits.shape);
+  const count: KStmt[] = [let_('count', f(0), 'f32', true), loop('r', rows, [if_(bin('!=', load('targets', v('r')), i(ignore)), [set('count', f(1), '+')])])];
+  if (!grad) {
+    return {
+      doc: `softmax cross-entropy over ${V} classes, mean over targets ≠ ${ignore}`,
+      buffers: [rd('logits'), rdI('targets'), wr('loss')],
+      body: [...count, let_('total', f(0), 'f32', true), loop('r', rows, [let_('t', load('targets', v('r')), 'i32'), if_(bin('!=', v('t'), i(ignore)), [...stats, set('total', sub(add(v('max'), call('log', v('sum'))), row(v('t'))), '+')])]), store('loss', i(0), select(bin('>', v('count'), f(0)), div(v('total'), v('count')), f(0)))],
+    };
+  }
+  return {
+    doc: `softmax cross-entropy backward: (softmax − onehot) · dloss / count`,
+    buffers: [rd('logits'), rdI('targets'), rd('dloss'), wr('dlogits')],
+    body: [
+      ...count,
+      let_('scale', select(bin('>', v('count'), f(0)), div(load('dloss', i(0)), v('count')), f(0))),
+      loop('r', rows, [
+        let_('t', load('targets', v('r')), 'i32'),
+        if_(bin('==', v('t'), i(ignore)), [loop('c', i(V), [store('dlogits', add(mul(v('r'), i(V)), v('c')), f(0))])], [...stats, loop('c', i(V), [store('dlogits', add(mul(v('r'), i(V)), v('c')), mul(sub(div(call('exp', sub(row(v('c')), v('max'))), v('sum')), select(bin('==', v('c'), v('t')), f(1), f(0))), v('scale')))])]),
+      ], true),
+    ],
+  };
+}
+
+const BUILDERS: Record<string, Builder> = {
+  embedding: (n) => {
+    const [table] = n.inputs;
+    const D = table.shape[1] as number;
+    return {
+      doc: `token embedding lookup: [vocab ${table.shape[0]}, ${D}]`,
+      buffers: [rd('table'), rdI('ids'), wr('y')],
+      body: [loop('r', sizeExpr(n.inputs[1].shape), [let_('src', mul(load('ids', v('r')), i(D)), 'i32'), loop('k', i(D), [store('y', add(mul(v('r'), i(D)), v('k')), load('table', add(v('src'), v('k'))))])], true)],
+    };
+  },
+  embedding_grad: (n) => {
+    const D = lastOf(n.inputs[1].shape);
+    return {
+      doc: 'embedding backward: scatter-add rows of dy into the table gradient',
+      buffers: [rdI('ids'), rd('dy'), wr('dtable')],
+      body: [loop('o', sizeExpr(n.outputs[0].shape), [store('dtable', v('o'), f(0))]), loop('r', sizeExpr(n.inputs[0].shape), [let_('dst', mul(load('ids', v('r')), i(D)), 'i32'), loop('k', i(D), [store('dtable', add(v('dst'), v('k')), load('dy', add(mul(v('r'), i(D)), v('k'))), true)])])],
+    };
+  },
+  slice_rows: (n) => {
+    const D = n.inputs[0].shape[1] as number;
+    const off = (n.attrs.offset as number) ?? 0;
+    return { doc: `rows [${off}, ${off} + ${n.attrs.rows}) of a [${n.inputs[0].shape.join(', ')}] table`, buffers: [rd('table'), wr('y')], body: [loop('o', mul(d(n.attrs.rows as string | number), i(D)), [store('y', v('o'), load('table', add(v('o'), i(off * D))))], true)] };
+  },
+  slice_rows_grad: (n) => {
+    const D = n.inputs[0].shape[1] as number;
+    const off = (n.attrs.offset as number) ?? 0;
+    return { doc: 'slice_rows backward: scatter into a zeroed table gradient', buffers: [rd('dy'), wr('dtable')], body: [loop('o', sizeExpr(n.outputs[0].shape), [store('dtable', v('o'), f(0))]), loop('o', sizeExpr(n.inputs[0].shape), [store('dtable', add(v('o'), i(off * D)), load('dy', v('o')))])] };
+  },
+  matmul: matmulKernel,
+  add: (n) => elementwise(n, ([a, b]) => add(a, b), 'y = a + b (broadcast)'),
+  sub: (n) => elementwise(n, ([a, b]) => sub(a, b), 'y = a − b (broadcast)'),
+  mul: (n) => elementwise(n, ([a, b]) => mul(a, b), 'y = a · b (broadcast)'),
+  scale: (n) => elementwise(n, ([a]) => mul(a, f(n.attrs.c as number)), `y = ${n.attrs.c} · x`),
+  act: (n) => elementwise(n, ([x]) => ACT[n.attrs.kind as string].f(x), `${n.attrs.kind}`),
+  act_grad: (n) => elementwise(n, ([x, dy]) => mul(ACT[n.attrs.kind as string].df(x), dy), `${n.attrs.kind} backward`),
+  reshape: (n) => elementwise(n, ([x]) => x, 'copy (reshape)'),
+  broadcast: (n) => elementwise(n, ([x]) => x, 'broadcast'),
+  fill: (n) => ({ doc: `fill with ${n.attrs.value}`, buffers: [wr('y')], body: [loop('o', sizeExpr(n.outputs[0].shape), [store('y', v('o'), f(n.attrs.value as number))])] }),
+  reduce_to: (n) => {
+    const x = n.inputs[0].shape;
+    const out = n.outputs[0].shape;
+    return {
+      doc: `sum [${x.join(', ')}] down to [${out.join(', ')}] (gradient of a broadcast)`,
+      buffers: [rd('x'), wr('y')],
+      body: [loop('o', sizeExpr(out), [store('y', v('o'), f(0))]), loop('o', sizeExpr(x), [store('y', broadcastIndex(out, x, v('o')), load('x', v('o')), true)])],
+    };
+  },
+  sum_all: (n) => ({ doc: 'sum of all elements', buffers: [rd('x'), wr('y')], body: [let_('acc', f(0), 'f32', true), loop('o', sizeExpr(n.inputs[0].shape), [set('acc', load('x', v('o')), '+')]), store('y', i(0), v('acc'))] }),
+  layernorm: normKernel,
+  rmsnorm: normKernel,
+  layernorm_grad: normGradKernel,
+  rmsnorm_grad: normGradKernel,
+  attention: attentionKernel,
+  attention_grad: attentionGradKernel,
+  softmax_xent: (n) => xentKernel(n, false),
+  softmax_xent_grad: (n) => xentKernel(n, true),
+  dropout: (n) => {
+    const p = n.attrs.p as number;
+    return {
+      doc: `dropout p = ${p} (mask from the counter hash of seed, site ${n.attrs.salt}, index)`,
+      buffers: [rd('x'), rdI('seed'), wr('y')],
+      body: [loop('o', sizeExpr(n.inputs[0].shape), [store('y', v('o'), select(bin('<', call('hash_uniform', load('seed', i(0)), i(n.attrs.salt as number), v('o')), f(p)), f(0), mul(load('x', v('o')), f(1 / (1 - p)))))], true)],
+    };
+  },
+};

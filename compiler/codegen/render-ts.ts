@@ -1,0 +1,146 @@
+// The TypeScript renderer: kernel IR → one module of exported functions, emitted through
+// ts-morph. Everything target-specific is here as data: the type map, the math-function
+// table and the prelude of helpers (erf, the dropout hash) that kernels may call.
+import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
+import type { SourceMap } from '../source.ts';
+import type { KExpr, Kernel, KStmt } from './kir.ts';
+
+const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
+
+const MATH: Record<string, (args: string[]) => string> = {
+  exp: (a) => `Math.exp(${a[0]})`,
+  log: (a) => `Math.log(${a[0]})`,
+  sqrt: (a) => `Math.sqrt(${a[0]})`,
+  tanh: (a) => `Math.tanh(${a[0]})`,
+  erf: (a) => `erf(${a[0]})`,
+  max: (a) => `Math.max(${a.join(', ')})`,
+  min: (a) => `Math.min(${a.join(', ')})`,
+  abs: (a) => `Math.abs(${a[0]})`,
+  floor: (a) => `Math.floor(${a[0]})`,
+  sin: (a) => `Math.sin(${a[0]})`,
+  cos: (a) => `Math.cos(${a[0]})`,
+  pow: (a) => `Math.pow(${a[0]}, ${a[1]})`,
+  idiv: (a) => `((${a[0]} / ${a[1]}) | 0)`,
+  hash_uniform: (a) => `hashUniform(${a.join(', ')})`,
+};
+
+/** Helpers the kernels call; the same definitions the reference interpreter uses. */
+const PRELUDE = `
+/** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
+function erf(x: number): number {
+  const s = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
+  return s * y;
+}
+
+/** Counter-based uniform in [0, 1) from (seed, salt, index); identical to the reference's dropoutUniform. */
+function hashUniform(seed: number, salt: number, index: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(salt + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(index + 0x27d4eb2f, 0x165667b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+`;
+
+export interface RenderTsOptions {
+  /** Header lines: spec, compiler version. No timestamps or absolute paths. */
+  header: string[];
+  sources?: SourceMap;
+}
+
+export function renderTs(kernels: Kernel[], opts: RenderTsOptions): string {
+  const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single } });
+  const file = project.createSourceFile('kernels.ts', '', { overwrite: true });
+  file.insertText(0, `${opts.header.map((l) => `// ${l}`).join('\n')}\n/* eslint-disable */\n${PRELUDE}`);
+  for (const k of kernels) {
+    const where = k.span && opts.sources ? location(k, opts.sources) : undefined;
+    file.addFunction({
+      isExported: true,
+      name: k.name,
+      docs: [`${k.doc}${where ? `\n\nFrom ${where}.` : ''}`],
+      parameters: [...k.buffers.map((b) => ({ name: b.name, type: ARRAY[b.t] })), ...k.dims.map((d) => ({ name: d, type: 'number' }))],
+      returnType: 'void',
+      statements: body(k.body),
+    });
+  }
+  return file.getFullText();
+}
+
+function location(k: Kernel, sources: SourceMap): string | undefined {
+  const f = sources.get(k.span!.file);
+  if (!f) return undefined;
+  const p = f.position(k.span!.start);
+  const text = f.text.slice(k.span!.start, Math.min(k.span!.end, f.lineStarts[p.line] ?? f.text.length)).trim();
+  // Spec text in a comment: close no comment, start no new one.
+  const safe = text.replace(/\*\//g, '* /').replace(/[^\x20-\x7e]/g, '?');
+  return `${k.span!.file}:${p.line}:${p.col} \`${safe}\``;
+}
+
+function body(stmts: KStmt[]): WriterFunction {
+  return (w) => {
+    const emit = (s: KStmt) => {
+      switch (s.k) {
+        case 'for':
+          w.write(`for (let ${s.v} = ${expr(s.from)}; ${s.v} < ${expr(s.to)}; ${s.v}${s.step && s.step !== 1 ? ` += ${s.step}` : '++'}) `).block(() => s.body.forEach(emit));
+          break;
+        case 'let':
+          w.writeLine(`${s.mutable ? 'let' : 'const'} ${s.v} = ${expr(s.e)};`);
+          break;
+        case 'set':
+          w.writeLine(`${s.v} ${s.op === '+' ? '+=' : s.op === '*' ? '*=' : '='} ${expr(s.e)};`);
+          break;
+        case 'store':
+          w.writeLine(`${s.buf}[${expr(s.idx)}] ${s.accumulate ? '+=' : '='} ${expr(s.e)};`);
+          break;
+        case 'if':
+          w.write(`if (${expr(s.c)}) `).block(() => s.then.forEach(emit));
+          if (s.else?.length) w.write(' else ').block(() => s.else!.forEach(emit));
+          break;
+        case 'comment':
+          w.writeLine(`// ${s.text.replace(/[\r\n]/g, ' ')}`);
+          break;
+      }
+    };
+    stmts.forEach(emit);
+  };
+}
+
+const PREC: Record<string, number> = { '||': 1, '&&': 2, '==': 3, '!=': 3, '<': 4, '<=': 4, '>': 4, '>=': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 };
+
+function expr(e: KExpr, parent = 0): string {
+  switch (e.k) {
+    case 'num':
+      return numberLiteral(e.v, e.t);
+    case 'var':
+    case 'dim':
+      return e.name;
+    case 'load':
+      return `${e.buf}[${expr(e.idx)}]`;
+    case 'neg':
+      return `-${expr(e.a, 7)}`;
+    case 'bin': {
+      const p = PREC[e.op];
+      const js = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
+      // Integer division of indices is written with idiv; `/` on numbers is float division.
+      const s = `${expr(e.a, p)} ${js} ${expr(e.b, p + 1)}`;
+      return p < parent ? `(${s})` : s;
+    }
+    case 'call':
+      return MATH[e.fn](e.args.map((a) => expr(a)));
+    case 'select':
+      return `(${expr(e.c)} ? ${expr(e.a)} : ${expr(e.b)})`;
+  }
+}
+
+function numberLiteral(v: number, t: string): string {
+  if (v === Infinity) return 'Infinity';
+  if (v === -Infinity) return '-Infinity';
+  if (t === 'i32') return String(v);
+  const s = String(v);
+  return v < 0 ? `(${s})` : s;
+}
