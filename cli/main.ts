@@ -9,6 +9,7 @@ import { renderGithub, renderJson, renderSarif } from '../compiler/render/machin
 import type { SourceMap } from '../compiler/source.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import { formatParams } from './params-table.ts';
+import { compileCommand } from './compile.ts';
 
 class UsageError extends Error {}
 
@@ -91,6 +92,18 @@ Exit codes:
       const json = (m: CheckedModel) => ({ model: m.model.name, file: m.model.nameSpan.file, rows: m.params.rows, backbone: m.params.backbone, total: m.params.total });
       if (opts.format === 'json') console.log(JSON.stringify(result.models.map(json), null, 2));
       else console.log(result.models.map(formatParams).join('\n\n'));
+    });
+
+  program
+    .command('compile')
+    .description('compile specs to kernels: writes generated/<model>/<target>/ (kernels.ts, program.json)')
+    .argument('<files...>', 'spec files or globs')
+    .addOption(new Option('-t, --target <target>', 'code generation target').choices(['cpu']).default('cpu'))
+    .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the TypeScript').choices(['ir', 'kernels', 'ts']))
+    .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff']))
+    .option('-o, --out <dir>', 'output root', 'generated')
+    .action((patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {
+      exitCode = compileCommand(expand(patterns), opts, useColor());
     });
 
   try {

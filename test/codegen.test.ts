@@ -35,6 +35,9 @@ describe('generated CPU kernels match the float64 reference', () => {
     ['gpt_tiny', { vocab: 65 }],
     ['bert_tiny_sentiment', { vocab: 30522, classes: 2 }],
     ['bart_tiny', { vocab: 2048 }],
+    ['t5_tiny', { vocab: 2048 }],
+    ['vit_mnist', { vocab: 1, classes: 10 }],
+    ['bert_tiny', { vocab: 30522 }],
   ] as const)('%s: loss, logits and every gradient within 1e-4', async (spec, sizes) => {
     const { compiled, program, kernels } = await compileAndLoad(spec);
     const dims = { batch: 2, seq: 8, src_seq: 8, tgt_seq: 6 };

@@ -213,7 +213,7 @@ function normGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
 /** Attention buffers and the visibility test of key j from query i. */
 function attentionSetup(n: Node) {
   const a = n.attrs;
-  if (a.has_bias || a.has_prefix || a.rotary) throw new MissingKernel('CPU attention kernel supports causal, local, padding and bidirectional masks and attention dropout so far (no relative bias, prefix or rotary yet)');
+  if (a.rotary) throw new MissingKernel('the CPU attention kernel has no rotary positions yet');
   const [q, k] = n.inputs;
   const H = a.heads as number;
   const KV = a.kv_heads as number;
@@ -225,15 +225,36 @@ function attentionSetup(n: Node) {
   const conds: KExpr[] = [];
   if (a.mask === 'causal' || a.mask === 'local') conds.push(bin('<=', v('j'), v('qi')));
   if (a.mask === 'local') conds.push(bin('<', sub(v('qi'), v('j')), i(a.window as number)));
+  if (a.mask === 'prefix') conds.push(bin('||', bin('<=', v('j'), v('qi')), bin('<', v('j'), load('prefix', v('b')))));
   if (a.has_key_mask) conds.push(bin('!=', load('keyMask', add(mul(v('b'), d(Tk)), v('j'))), f(0)));
   const visible = conds.reduce<KExpr | undefined>((acc, c) => (acc ? bin('&&', acc, c) : c), undefined);
-  const score = (j: KExpr): KStmt[] => [let_('ko', kOff(j), 'i32'), let_('dot', f(0), 'f32', true), loop('e', i(hd), [set('dot', mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e')))), '+')]), let_('s', mul(v('dot'), f(a.scale as number)))];
+  const bucket: KStmt[] = a.has_bias ? relativeBucket(!!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number) : [];
+  const score = (j: KExpr): KStmt[] => [
+    let_('ko', kOff(j), 'i32'),
+    let_('dot', f(0), 'f32', true),
+    loop('e', i(hd), [set('dot', mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e')))), '+')]),
+    ...bucket,
+    let_('s', add(mul(v('dot'), f(a.scale as number)), a.has_bias ? load('bias', add(mul(v('bucket'), i(H)), v('h'))) : f(0))),
+  ];
   const heads = (inner: KStmt[]): KStmt => loop('b', dim('batch'), [loop('h', i(H), [let_('kh', idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner])])], true);
   // Dropout on probabilities: keep-scale of (b, h, i, j) from the counter hash, as in the reference.
   const p = (a.p_drop as number) ?? 0;
   const keep: KExpr = p ? select(bin('<', call('hash_uniform', load('seed', i(0)), i(a.salt as number), add(mul(add(mul(add(mul(v('b'), i(H)), v('h')), d(Tq)), v('qi')), d(Tk)), v('j'))), f(p)), f(0), f(1 / (1 - p))) : f(1);
-  const extra = [...(a.has_key_mask ? [rd('keyMask')] : []), ...(p ? [rdI('seed')] : [])];
+  const extra = [...(a.has_bias ? [rd('bias')] : []), ...(a.has_key_mask ? [rd('keyMask')] : []), ...(a.has_prefix ? [rdI('prefix')] : []), ...(p ? [rdI('seed')] : [])];
   return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra };
+}
+
+/** T5's relative position bucket of (query qi, key j), as the reference's relativeBucket. */
+function relativeBucket(bidirectional: boolean, buckets: number, maxDistance: number): KStmt[] {
+  const n = bidirectional ? Math.floor(buckets / 2) : buckets;
+  const maxExact = Math.floor(n / 2);
+  const rel = sub(v('j'), v('qi'));
+  const r = bidirectional ? call('abs', rel) : call('max', neg(rel), i(0));
+  const large = add(i(maxExact), call('floor', mul(div(call('log', div(v('rAbs'), f(maxExact))), f(Math.log(maxDistance / maxExact))), f(n - maxExact))));
+  return [
+    let_('rAbs', r, 'i32'),
+    let_('bucket', add(bidirectional ? select(bin('>', rel, i(0)), i(n), i(0)) : i(0), select(bin('<', v('rAbs'), i(maxExact)), v('rAbs'), call('min', large, i(n - 1)))), 'i32'),
+  ];
 }
 
 function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
@@ -273,9 +294,10 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const dp = (): KStmt[] => [let_('dpj', f(0), 'f32', true), loop('e', i(hd), [set('dpj', mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e')))), '+')]), let_('keepj', keep), set('dpj', v('keepj'), '*')];
   return {
     doc: 'fused attention backward: recomputes the softmax row by row; dq, dk, dv',
-    buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('dOut'), wr('dq'), wr('dk'), wr('dv')],
+    buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('dOut'), wr('dq'), wr('dk'), wr('dv'), ...(n.attrs.has_bias ? [wr('dbias')] : [])],
     body: [
       loop('o', sizeExpr(n.inputs[1].shape), [store('dk', v('o'), f(0)), store('dv', v('o'), f(0))]),
+      ...(n.attrs.has_bias ? [loop('o', sizeExpr(n.inputs[3].shape), [store('dbias', v('o'), f(0))])] : []),
       heads([
         // Pass 1: row max and normalizer.
         let_('m', f(-Infinity), 'f32', true),
@@ -291,7 +313,9 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
           ...score(v('j')),
           let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))),
           ...dp(),
-          let_('ds', mul(mul(v('p'), sub(v('dpj'), v('rowDot'))), scale)),
+          let_('dsRaw', mul(v('p'), sub(v('dpj'), v('rowDot')))),
+          ...(n.attrs.has_bias ? [store('dbias', add(mul(v('bucket'), i(n.attrs.heads as number)), v('h')), v('dsRaw'), true)] : []),
+          let_('ds', mul(v('dsRaw'), scale)),
           loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true), store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true)]),
         ])),
       ]),
@@ -334,6 +358,76 @@ function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dim
 }
 
 const BUILDERS: Record<string, Builder> = {
+  take_first: (n) => {
+    const [B, T, D] = n.inputs[0].shape;
+    return { doc: 'the first position of every sequence (<cls>)', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [store('y', add(mul(v('b'), i(D as number)), v('k')), load('x', add(mul(mul(v('b'), d(T)), i(D as number)), v('k'))))])], true)] };
+  },
+  take_first_grad: (n) => {
+    const [B, T, D] = n.outputs[0].shape;
+    return { doc: 'take_first backward: dy into position 0, zeros elsewhere', buffers: [rd('dy'), wr('dx')], body: [loop('o', sizeExpr(n.outputs[0].shape), [store('dx', v('o'), f(0))]), loop('b', d(B), [loop('k', i(D as number), [store('dx', add(mul(mul(v('b'), d(T)), i(D as number)), v('k')), load('dy', add(mul(v('b'), i(D as number)), v('k'))))])])] };
+  },
+  mean_seq: (n) => {
+    const [B, T, D] = n.inputs[0].shape;
+    return { doc: 'mean over the sequence', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [let_('acc', f(0), 'f32', true), loop('t', d(T), [set('acc', load('x', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k'))), '+')]), store('y', add(mul(v('b'), i(D as number)), v('k')), div(v('acc'), d(T)))])], true)] };
+  },
+  mean_seq_grad: (n) => {
+    const [B, T, D] = n.outputs[0].shape;
+    return { doc: 'mean_seq backward', buffers: [rd('dy'), wr('dx')], body: [loop('b', d(B), [loop('t', d(T), [loop('k', i(D as number), [store('dx', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k')), div(load('dy', add(mul(v('b'), i(D as number)), v('k'))), d(T)))])])], true)] };
+  },
+  prepend: (n) => {
+    const [B, P, D] = n.inputs[0].shape as [string, number, number];
+    const row = (b: KExpr, t: KExpr) => add(mul(add(mul(b, i(P + 1)), t), i(D)), v('k'));
+    return {
+      doc: 'prepend a learned row (<cls>) to every sequence',
+      buffers: [rd('x'), rd('row'), wr('y')],
+      body: [loop('b', d(B), [loop('k', i(D), [store('y', row(v('b'), i(0)), load('row', v('k')))]), loop('t', i(P), [loop('k', i(D), [store('y', row(v('b'), add(v('t'), i(1))), load('x', add(mul(add(mul(v('b'), i(P)), v('t')), i(D)), v('k'))))])])], true)],
+    };
+  },
+  prepend_grad: (n) => {
+    const [B, P1, D] = n.inputs[0].shape as [string, number, number];
+    return {
+      doc: 'prepend backward: dx from positions 1.., drow summed over the batch',
+      buffers: [rd('dy'), wr('dx'), wr('drow')],
+      body: [
+        loop('k', i(D), [store('drow', v('k'), f(0))]),
+        loop('b', d(B), [loop('k', i(D), [store('drow', v('k'), load('dy', add(mul(mul(v('b'), i(P1)), i(D)), v('k'))), true)]), loop('t', i(P1 - 1), [loop('k', i(D), [store('dx', add(mul(add(mul(v('b'), i(P1 - 1)), v('t')), i(D)), v('k')), load('dy', add(mul(add(mul(v('b'), i(P1)), add(v('t'), i(1))), i(D)), v('k'))))])])]),
+      ],
+    };
+  },
+  patchify: (n) => {
+    const [B, C, H, W] = n.inputs[0].shape as [string, number, number, number];
+    const p = n.attrs.patch as number;
+    const nw = W / p;
+    const np = (H / p) * nw;
+    const F = C * p * p;
+    return {
+      doc: `cut [${C}, ${H}, ${W}] images into ${np} patches of ${p}×${p} (channel-major features, as a conv weight flattens)`,
+      buffers: [rd('img'), wr('y')],
+      body: [
+        loop('b', d(B), [
+          loop('py', i(H / p), [
+            loop('px', i(nw), [
+              loop('c', i(C), [
+                loop('u', i(p), [
+                  loop('w', i(p), [
+                    store('y', add(mul(add(mul(v('b'), i(np)), add(mul(v('py'), i(nw)), v('px'))), i(F)), add(add(mul(v('c'), i(p * p)), mul(v('u'), i(p))), v('w'))), load('img', add(mul(add(mul(add(mul(v('b'), i(C)), v('c')), i(H)), add(mul(v('py'), i(p)), v('u'))), i(W)), add(mul(v('px'), i(p)), v('w'))))),
+                  ]),
+                ]),
+              ]),
+            ]),
+          ]),
+        ], true),
+      ],
+    };
+  },
+  sinusoidal: (n) => {
+    const D = n.attrs.dim as number;
+    return {
+      doc: `sinusoidal positions: sin/cos of pos / 10000^(2i/${D})`,
+      buffers: [wr('y')],
+      body: [loop('pos', d(n.attrs.rows as string | number), [loop('k', i(D / 2), [let_('angle', div(v('pos'), call('pow', f(10000), div(mul(f(2), v('k')), f(D))))), store('y', add(mul(v('pos'), i(D)), mul(i(2), v('k'))), call('sin', v('angle'))), store('y', add(add(mul(v('pos'), i(D)), mul(i(2), v('k'))), i(1)), call('cos', v('angle')))])])],
+    };
+  },
   embedding: (n) => {
     const [table] = n.inputs;
     const D = table.shape[1] as number;

@@ -1,0 +1,45 @@
+// `tfm compile`: check, lower, differentiate and generate kernels for each model of the
+// given spec files; write them under <out>/<model>/<target>/ or print one stage.
+import { join } from 'node:path';
+import { differentiate } from '../compiler/autodiff.ts';
+import { checkFiles } from '../compiler/check.ts';
+import { compileCpu } from '../compiler/codegen/compile.ts';
+import { emitCpu } from '../compiler/codegen/emit.ts';
+import { MissingKernel } from '../compiler/codegen/kernels.ts';
+import { lowerModel, LoweringError } from '../compiler/lower.ts';
+import { printGraph } from '../compiler/print.ts';
+import { renderHuman } from '../compiler/render/human.ts';
+
+export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }, color: boolean): number {
+  const result = checkFiles(files);
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    for (const d of errors) console.error(renderHuman(d, result.program.sources, { color }) + '\n');
+    return 1;
+  }
+  let status = 0;
+  for (const m of result.models) {
+    try {
+      if (opts.dumpAfter) {
+        const { graph, loss } = lowerModel(m);
+        if (opts.dumpAfter === 'autodiff') differentiate(graph, loss);
+        process.stdout.write(printGraph(graph, result.program.sources));
+        continue;
+      }
+      const compiled = compileCpu(m, result.program.sources);
+      if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
+      else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
+      else if (opts.emit === 'ts') process.stdout.write(compiled.source);
+      else {
+        const written = emitCpu(compiled, join(opts.out, m.model.name, opts.target));
+        console.error(`${m.model.name}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps → ${written.join(', ')}`);
+      }
+    } catch (e) {
+      if (!(e instanceof MissingKernel || e instanceof LoweringError)) throw e;
+      const where = e instanceof LoweringError && e.span ? ` at ${e.span.file}` : '';
+      console.error(`error[TFM4001]: cannot compile \`${m.model.name}\` for ${opts.target}${where}: ${e.message}`);
+      status = 1;
+    }
+  }
+  return status;
+}
