@@ -46,6 +46,10 @@ class Lowerer {
   private weight(name: string, shape: SymDim[], std = INIT_STD): Value {
     return this.g.param(name, shape, { kind: 'normal', std }, true);
   }
+  /** Embedding tables (tokens, positions, segments, <cls>, relative bias): no weight decay. */
+  private table(name: string, shape: SymDim[]): Value {
+    return this.g.param(name, shape, { kind: 'normal', std: INIT_STD }, false);
+  }
   private bias(name: string, n: number): Value {
     return this.g.param(name, [n], { kind: 'zeros' }, false);
   }
@@ -125,23 +129,24 @@ class Lowerer {
       const p = e.patches.size.value;
       const patches = this.op('patchify', [image], { patch: p }, e.patches.span);
       x = this.dense('embed.patches', patches, e.patches.dim.value, true, INIT_STD, e.patches.span);
-      if (e.patches.cls) x = this.op('prepend', [x, this.weight('embed.cls', [e.patches.dim.value])], {}, e.patches.span);
+      if (e.patches.cls) x = this.op('prepend', [x, this.table('embed.cls', [e.patches.dim.value])], {}, e.patches.span);
       rows = x.shape[1];
     } else {
       const t = e.tokens!;
-      const table = this.g.paramByName(own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens')?.value ?? this.weight(own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens', [t.vocab.value, t.dim.value]);
+      const tableName = own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens';
+      const table = this.g.paramByName(tableName)?.value ?? this.table(tableName, [t.vocab.value, t.dim.value]);
       const ids = this.g.input(tokensName, ['batch', seq], 'i32');
       x = this.op('embedding', [table, ids], {}, t.span);
       if (t.scale) x = this.op('scale', [x], { c: t.scale.value }, t.span);
       if (e.segments) {
         const segIds = this.g.input('segments', ['batch', seq], 'i32');
-        x = this.op('add', [x, this.op('embedding', [this.weight('embed.segments', [e.segments.types.value, t.dim.value]), segIds], {}, e.segments.span)], {}, e.segments.span);
+        x = this.op('add', [x, this.op('embedding', [this.table('embed.segments', [e.segments.types.value, t.dim.value]), segIds], {}, e.segments.span)], {}, e.segments.span);
       }
     }
     const pos = e.positions;
     if (pos?.kind.value === 'learned') {
       const length = (pos.length?.value ?? (typeof rows === 'number' ? rows : this.contextOf(stack)!)) + (pos.offset?.value ?? 0);
-      const table = this.weight(`${prefix}embed.positions`, [length, dimOf(x)]);
+      const table = this.table(`${prefix}embed.positions`, [length, dimOf(x)]);
       x = this.op('add', [x, this.op('slice_rows', [table], { rows, offset: pos.offset?.value ?? 0 }, pos.span)], {}, pos.span);
     } else if (pos?.kind.value === 'sinusoidal') {
       x = this.op('add', [x, this.op('sinusoidal', [], { rows, dim: dimOf(x) }, pos.span)], {}, pos.span);
@@ -164,7 +169,7 @@ class Lowerer {
     let relTable: Value | undefined;
     if (pos?.kind.value === 'relative_bias') {
       const heads = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self')?.heads?.value ?? 1;
-      relTable = this.weight(`${prefix}relative_bias`, [pos.buckets!.value, heads]);
+      relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads]);
     }
     const ctx: StackContext = { prefix, seq, memory, keyMask, relTable, rotary: pos?.kind.value === 'rotary', role: stack.role, residualStd: INIT_STD / Math.sqrt(2 * totalLayers), positions: pos };
     let layer = 0;

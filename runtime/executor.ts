@@ -7,19 +7,51 @@ export type KernelFn = (...args: (Float32Array | Int32Array | number)[]) => void
 export type KernelModule = Record<string, KernelFn>;
 type Buffer = Float32Array | Int32Array;
 
+export interface AdamWSettings {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip gradients to this global L2 norm; 0 disables clipping. */
+  maxNorm: number;
+}
+
 export class Executor {
   readonly buffers: Buffer[];
+  /** All parameters, packed in program order; each parameter buffer is a view into it. */
+  readonly paramArena: Float32Array;
+  readonly gradArena: Float32Array;
+  private readonly moments: [Float32Array, Float32Array];
+  private readonly decayMask: Float32Array;
+  private readonly clip = new Float32Array(2);
   private readonly calls: { fn: KernelFn; args: (Buffer | number)[]; phase: 'forward' | 'backward' }[];
+  private readonly kernels: KernelModule;
+  /** Optimizer steps taken (AdamW's bias correction counts from 1). */
+  steps = 0;
 
   constructor(
     readonly program: CpuProgram,
     kernels: KernelModule,
     readonly dims: Record<string, number>,
   ) {
-    this.buffers = program.buffers.map((b) => {
-      const n = resolveShape(b.shape, dims).reduce((a, x) => a * x, 1);
-      return b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n);
-    });
+    this.kernels = kernels;
+    const sizeOf = (id: number) => resolveShape(program.buffers[id].shape, dims).reduce((a, x) => a * x, 1);
+    const total = program.params.reduce((s, p) => s + sizeOf(p.buffer), 0);
+    this.paramArena = new Float32Array(total);
+    this.gradArena = new Float32Array(total);
+    this.moments = [new Float32Array(total), new Float32Array(total)];
+    this.decayMask = new Float32Array(total);
+    const views = new Map<number, Buffer>();
+    let offset = 0;
+    for (const p of program.params) {
+      const n = sizeOf(p.buffer);
+      views.set(p.buffer, this.paramArena.subarray(offset, offset + n));
+      views.set(p.grad, this.gradArena.subarray(offset, offset + n));
+      if (p.decay) this.decayMask.fill(1, offset, offset + n);
+      offset += n;
+    }
+    this.buffers = program.buffers.map((b) => views.get(b.id) ?? (b.dtype === 'i32' ? new Int32Array(sizeOf(b.id)) : new Float32Array(sizeOf(b.id))));
     this.calls = program.steps.map((s) => {
       const fn = kernels[s.kernel];
       if (!fn) throw new Error(`generated module has no kernel ${s.kernel}: regenerate it`);
@@ -64,5 +96,14 @@ export class Executor {
   /** Runs the backward pass (after `forward`), filling every `grad:<param>` output. */
   backward(): void {
     for (const c of this.calls) if (c.phase === 'backward') c.fn(...c.args);
+  }
+
+  /** One AdamW step over all parameters from the current gradients; returns the gradient norm. */
+  optimizerStep(s: AdamWSettings): number {
+    const n = this.paramArena.length;
+    this.steps++;
+    this.kernels[this.program.optimizer.gradNorm](this.gradArena, this.clip, n, s.maxNorm);
+    this.kernels[this.program.optimizer.adamw](this.paramArena, this.gradArena, this.moments[0], this.moments[1], this.decayMask, this.clip, n, s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps);
+    return this.clip[1];
   }
 }

@@ -2,11 +2,53 @@
 // Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
 // (batch, seq) stay symbolic and become kernel arguments.
 import type { IrShape, Node } from '../ir.ts';
-import { add, bin, call, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, arg, bin, call, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
 
 export class MissingKernel extends Error {}
+
+/** The optimizer: the global gradient norm and clip factor, then AdamW over all parameters at
+ *  once (params, grads, moments and the decay mask are each one contiguous arena). */
+export function optimizerKernels(): Kernel[] {
+  const n = dim('n');
+  const gradNorm: Kernel = {
+    name: 'opt_grad_norm',
+    doc: 'global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm',
+    buffers: [rd('grads'), wr('clip')],
+    dims: ['n'],
+    scalars: ['max_norm'],
+    body: [
+      let_('sumsq', f(0), 'f32', true),
+      loop('o', n, [let_('g', load('grads', v('o'))), set('sumsq', mul(v('g'), v('g')), '+')]),
+      let_('norm', call('sqrt', v('sumsq'))),
+      store('clip', i(1), v('norm')),
+      store('clip', i(0), select(bin('&&', bin('>', arg('max_norm'), f(0)), bin('>', v('norm'), arg('max_norm'))), div(arg('max_norm'), add(v('norm'), f(1e-6))), f(1))),
+    ],
+  };
+  const adamw: Kernel = {
+    name: 'opt_adamw',
+    doc: 'AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]',
+    buffers: [{ name: 'params', t: 'f32', access: 'readwrite' }, rd('grads'), { name: 'm', t: 'f32', access: 'readwrite' }, { name: 'vv', t: 'f32', access: 'readwrite' }, rd('decay'), rd('clip')],
+    dims: ['n'],
+    scalars: ['lr', 'beta1', 'beta2', 'eps', 'weight_decay', 'step'],
+    body: [
+      let_('scale', load('clip', i(0))),
+      let_('bc1', sub(f(1), call('pow', arg('beta1'), arg('step')))),
+      let_('bc2', sub(f(1), call('pow', arg('beta2'), arg('step')))),
+      loop('o', n, [
+        let_('g', mul(load('grads', v('o')), v('scale'))),
+        let_('mo', add(mul(arg('beta1'), load('m', v('o'))), mul(sub(f(1), arg('beta1')), v('g')))),
+        let_('vo', add(mul(arg('beta2'), load('vv', v('o'))), mul(mul(sub(f(1), arg('beta2')), v('g')), v('g')))),
+        store('m', v('o'), v('mo')),
+        store('vv', v('o'), v('vo')),
+        let_('p', load('params', v('o'))),
+        store('params', v('o'), sub(sub(v('p'), mul(mul(arg('lr'), arg('weight_decay')), mul(load('decay', v('o')), v('p')))), div(mul(arg('lr'), div(v('mo'), v('bc1'))), add(call('sqrt', div(v('vo'), v('bc2'))), arg('eps'))))),
+      ], true),
+    ],
+  };
+  return [gradNorm, adamw];
+}
 
 export function buildKernel(n: Node, name: string): Kernel {
   const b = BUILDERS[n.op];
@@ -20,6 +62,7 @@ function dimsOf(body: KStmt[]): string[] {
   const found = new Set<string>();
   const walkE = (e: KExpr): void => {
     if (e.k === 'dim') found.add(e.name);
+    else if (e.k === 'arg') return;
     else if (e.k === 'load') walkE(e.idx);
     else if (e.k === 'bin') (walkE(e.a), walkE(e.b));
     else if (e.k === 'neg') walkE(e.a);

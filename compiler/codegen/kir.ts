@@ -12,6 +12,8 @@ export type KExpr =
   | { k: 'num'; v: number; t: KType }
   | { k: 'var'; name: string }
   | { k: 'dim'; name: string }
+  /** A scalar argument bound per call (learning rate, step), not a run-time dim. */
+  | { k: 'arg'; name: string }
   | { k: 'load'; buf: string; idx: KExpr }
   | { k: 'bin'; op: BinOp; a: KExpr; b: KExpr }
   | { k: 'neg'; a: KExpr }
@@ -41,6 +43,8 @@ export interface Kernel {
   buffers: KBuffer[];
   /** Run-time dims it takes as arguments (`batch`, `seq`, ...). */
   dims: string[];
+  /** Scalar arguments after the dims (optimizer hyper-parameters). */
+  scalars?: string[];
   body: KStmt[];
 }
 
@@ -50,6 +54,7 @@ export const f = (v: number): KExpr => ({ k: 'num', v, t: 'f32' });
 export const i = (v: number): KExpr => ({ k: 'num', v, t: 'i32' });
 export const v = (name: string): KExpr => ({ k: 'var', name });
 export const dim = (name: string): KExpr => ({ k: 'dim', name });
+export const arg = (name: string): KExpr => ({ k: 'arg', name });
 export const load = (buf: string, idx: KExpr): KExpr => ({ k: 'load', buf, idx });
 export const bin = (op: BinOp, a: KExpr, b: KExpr): KExpr => fold({ k: 'bin', op, a, b });
 export const add = (a: KExpr, b: KExpr) => bin('+', a, b);

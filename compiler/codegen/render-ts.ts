@@ -63,7 +63,7 @@ export function renderTs(kernels: Kernel[], opts: RenderTsOptions): string {
       isExported: true,
       name: k.name,
       docs: [`${k.doc}${where ? `\n\nFrom ${where}.` : ''}`],
-      parameters: [...k.buffers.map((b) => ({ name: b.name, type: ARRAY[b.t] })), ...k.dims.map((d) => ({ name: d, type: 'number' }))],
+      parameters: [...k.buffers.map((b) => ({ name: b.name, type: ARRAY[b.t] })), ...[...k.dims, ...(k.scalars ?? [])].map((d) => ({ name: d, type: 'number' }))],
       returnType: 'void',
       statements: body(k.body),
     });
@@ -118,6 +118,7 @@ function expr(e: KExpr, parent = 0): string {
       return numberLiteral(e.v, e.t);
     case 'var':
     case 'dim':
+    case 'arg':
       return e.name;
     case 'load':
       return `${e.buf}[${expr(e.idx)}]`;

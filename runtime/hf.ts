@@ -1,0 +1,106 @@
+// Parameter names and layouts of the Hugging Face model of each family, so that `tfm export`
+// writes weights a PyTorch/transformers model loads by name and `tfm import` reads them back.
+// GPT family (GPT-2 layout: `transformer.` prefix dropped, Conv1D weights stored [in, out],
+// q/k/v fused into `c_attn`): wte, wpe, h.N.ln_1, h.N.attn.c_attn, h.N.attn.c_proj, h.N.ln_2,
+// h.N.mlp.c_fc, h.N.mlp.c_proj, ln_f, and lm_head (nn.Linear, [out, in]) when untied.
+import type { NamedTensor } from './safetensors.ts';
+
+type Params = Map<string, NamedTensor>;
+
+export class NameMapError extends Error {}
+
+const GPT_SIMPLE: [RegExp, string][] = [
+  [/^embed\.tokens$/, 'wte.weight'],
+  [/^embed\.positions$/, 'wpe.weight'],
+  [/^blocks\.(\d+)\.norm_1\.(weight|bias)$/, 'h.$1.ln_1.$2'],
+  [/^blocks\.(\d+)\.norm_2\.(weight|bias)$/, 'h.$1.ln_2.$2'],
+  [/^blocks\.(\d+)\.attention\.o\.(weight|bias)$/, 'h.$1.attn.c_proj.$2'],
+  [/^blocks\.(\d+)\.mlp\.up\.(weight|bias)$/, 'h.$1.mlp.c_fc.$2'],
+  [/^blocks\.(\d+)\.mlp\.down\.(weight|bias)$/, 'h.$1.mlp.c_proj.$2'],
+  [/^final_norm\.(weight|bias)$/, 'ln_f.$1'],
+];
+
+function transpose(t: NamedTensor): NamedTensor {
+  const [r, c] = t.shape;
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j];
+  return { shape: [c, r], data: out };
+}
+
+/** Concatenates [.., a], [.., b], ... along the last dim. */
+function concatLast(ts: NamedTensor[]): NamedTensor {
+  const rows = ts[0].data.length / ts[0].shape[ts[0].shape.length - 1];
+  const widths = ts.map((t) => t.shape[t.shape.length - 1]);
+  const W = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(rows * W);
+  for (let r = 0; r < rows; r++) {
+    let at = 0;
+    ts.forEach((t, k) => {
+      out.set(t.data.subarray(r * widths[k], (r + 1) * widths[k]), r * W + at);
+      at += widths[k];
+    });
+  }
+  return { shape: [...ts[0].shape.slice(0, -1), W], data: out };
+}
+
+function splitLast(t: NamedTensor, parts: number): NamedTensor[] {
+  const W = t.shape[t.shape.length - 1];
+  const w = W / parts;
+  const rows = t.data.length / W;
+  return Array.from({ length: parts }, (_, k) => {
+    const out = new Float32Array(rows * w);
+    for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * W + k * w, r * W + (k + 1) * w), r * w);
+    return { shape: [...t.shape.slice(0, -1), w], data: out };
+  });
+}
+
+/** Internal parameters → GPT-2 names and layouts. */
+export function exportGpt(params: Params): Params {
+  const out: Params = new Map();
+  const used = new Set<string>();
+  for (const [name, t] of params) {
+    const rule = GPT_SIMPLE.find(([re]) => re.test(name));
+    if (rule) {
+      out.set(name.replace(rule[0], rule[1]), t);
+      used.add(name);
+    }
+  }
+  for (const [name] of params) {
+    const m = /^blocks\.(\d+)\.attention\.q\.(weight|bias)$/.exec(name);
+    if (!m) continue;
+    const parts = ['q', 'k', 'v'].map((x) => `blocks.${m[1]}.attention.${x}.${m[2]}`);
+    out.set(`h.${m[1]}.attn.c_attn.${m[2]}`, concatLast(parts.map((p) => params.get(p)!)));
+    parts.forEach((p) => used.add(p));
+  }
+  if (params.has('head.weight')) {
+    out.set('lm_head.weight', transpose(params.get('head.weight')!));
+    used.add('head.weight');
+  }
+  const left = [...params.keys()].filter((k) => !used.has(k));
+  if (left.length) throw new NameMapError(`no GPT-2 name for ${left.join(', ')}`);
+  return out;
+}
+
+/** GPT-2 names and layouts → internal parameters (the inverse of exportGpt). */
+export function importGpt(hf: Params, expected: Map<string, number[]>): Params {
+  const out: Params = new Map();
+  const strip = (k: string) => k.replace(/^transformer\./, '');
+  const byName = new Map([...hf].map(([k, t]) => [strip(k), t]));
+  for (const [name, shape] of expected) {
+    let t: NamedTensor | undefined;
+    const rule = GPT_SIMPLE.find(([re]) => re.test(name));
+    const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
+    if (rule) t = byName.get(name.replace(rule[0], rule[1]));
+    else if (qkv) {
+      const fused = byName.get(`h.${qkv[1]}.attn.c_attn.${qkv[3]}`);
+      if (fused) t = splitLast(fused, 3)['qkv'.indexOf(qkv[2])];
+    } else if (name === 'head.weight') {
+      const lm = byName.get('lm_head.weight');
+      if (lm) t = transpose(lm);
+    }
+    if (!t) throw new NameMapError(`checkpoint has no tensor for \`${name}\``);
+    if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) throw new NameMapError(`\`${name}\`: checkpoint shape [${t.shape}] differs from the model's [${shape}]`);
+    out.set(name, t);
+  }
+  return out;
+}

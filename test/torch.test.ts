@@ -1,0 +1,90 @@
+// Conformance against PyTorch: for gpt_tiny with the same random weights and batch, the
+// generated kernels' logits, loss and every parameter gradient agree with an independent
+// PyTorch GPT-2 to ≤ 1e-4 relative, and 10 AdamW steps track torch.optim.AdamW's losses.
+// Weights cross over through `tfm export`'s Hugging Face names and come back through import.
+// Needs Debian's python3-torch (`apt-get install -y --no-install-recommends python3-torch
+// python3-numpy`); without it the test is skipped locally and fails in CI (CI=true).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkFiles } from '../compiler/check.ts';
+import { compileCpu } from '../compiler/codegen/compile.ts';
+import { emitCpu } from '../compiler/codegen/emit.ts';
+import { resolveShape } from '../compiler/ir.ts';
+import { Executor } from '../runtime/executor.ts';
+import { exportGpt, importGpt } from '../runtime/hf.ts';
+import { initParams } from '../runtime/init.ts';
+import { loadCompiled } from '../runtime/load.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+const HOW = 'install PyTorch with: apt-get install -y --no-install-recommends python3-torch python3-numpy';
+if (!hasTorch && !process.env.CI) console.warn(`skipping PyTorch conformance: ${PYTHON} cannot import torch; ${HOW}`);
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  // Floor: a key bias's gradient is exactly zero in exact arithmetic (softmax shift invariance).
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-6);
+}
+
+describe('PyTorch conformance (gpt_tiny)', () => {
+  it('python3-torch is available in CI', () => {
+    if (process.env.CI) expect(hasTorch, `${PYTHON} cannot import torch; ${HOW}`).toBe(true);
+  });
+
+  it.skipIf(!hasTorch)('logits, loss, every gradient and 10 AdamW steps match PyTorch', async () => {
+    const r = checkFiles(['specs/gpt_tiny.tfm']);
+    const compiled = compileCpu(r.models[0], r.program.sources);
+    const dir = 'out/test-torch';
+    mkdirSync(dir, { recursive: true });
+    emitCpu(compiled, `${dir}/gpt_tiny`);
+    const { program, kernels } = await loadCompiled(`${dir}/gpt_tiny`);
+    const dims = { batch: 4, seq: 32 };
+    const ex = new Executor(program, kernels, dims);
+    initParams(ex, Math.floor(Math.random() * 2 ** 31));
+    const n = dims.batch * dims.seq;
+    const tokens = Int32Array.from({ length: n }, () => Math.floor(Math.random() * 65));
+    const targets = Int32Array.from({ length: n }, (_, i) => (i % 7 === 6 ? -100 : Math.floor(Math.random() * 65)));
+
+    // Our parameters → Hugging Face names → PyTorch.
+    const params = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: resolveShape(p.shape, dims), data: ex.param(p.name) }]));
+    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(exportGpt(params)));
+    writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(new Map([['tokens', { shape: [dims.batch, dims.seq], data: tokens }], ['targets', { shape: [dims.batch, dims.seq], data: targets }]])));
+    const adamw = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, max_norm: 1.0, steps: 10 };
+    writeFileSync(`${dir}/config.json`, JSON.stringify({ heads: 4, eps: 1e-5, adamw }));
+    const py = spawnSync(PYTHON, ['test/torch/gpt_reference.py', `${dir}/weights.safetensors`, `${dir}/batch.safetensors`, `${dir}/config.json`, `${dir}/torch.safetensors`], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const torch = decodeSafetensors(readFileSync(`${dir}/torch.safetensors`)).tensors;
+
+    ex.input('tokens').set(tokens);
+    ex.input('targets').set(targets);
+    const loss = ex.forward();
+    ex.backward();
+    expect(Math.abs(loss - torch.get('loss')!.data[0]) / torch.get('loss')!.data[0]).toBeLessThan(1e-4);
+    expect(relErr(ex.output('logits'), torch.get('logits')!.data)).toBeLessThan(1e-4);
+    const grads = exportGpt(new Map(program.params.map((p) => [p.name, { shape: resolveShape(p.shape, dims), data: ex.grad(p.name) }])));
+    for (const [name, g] of grads) expect(relErr(g.data, torch.get(`grad.${name}`)!.data), `gradient of ${name}`).toBeLessThan(1e-4);
+    expect(grads.size).toBe(4 * 12 + 5); // every HF tensor: 12 per layer, wte, wpe, ln_f (2), lm_head
+
+    // Weights written by PyTorch under HF names load back through import, unchanged.
+    const back = importGpt(decodeSafetensors(readFileSync(`${dir}/weights.safetensors`)).tensors, new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)])));
+    for (const p of program.params) expect(Array.from(back.get(p.name)!.data)).toEqual(Array.from(ex.param(p.name)));
+
+    // 10 AdamW steps with clipping and decoupled weight decay.
+    const ours: number[] = [];
+    for (let s = 0; s < adamw.steps; s++) {
+      ours.push(ex.forward());
+      ex.backward();
+      ex.optimizerStep({ lr: adamw.lr, beta1: adamw.beta1, beta2: adamw.beta2, eps: adamw.eps, weightDecay: adamw.weight_decay, maxNorm: adamw.max_norm });
+    }
+    const theirs = Array.from(torch.get('adamw_losses')!.data);
+    for (let s = 0; s < adamw.steps; s++) expect(Math.abs(ours[s] - theirs[s]) / theirs[s], `loss at step ${s}: ${ours[s]} vs ${theirs[s]}`).toBeLessThan(1e-4);
+    expect(ours[adamw.steps - 1]).toBeLessThan(ours[0]);
+  });
+});
