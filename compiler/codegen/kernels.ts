@@ -138,6 +138,33 @@ const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr }> =
   } },
 };
 
+/** Register-blocked matmul: C[i, j] = Σ_p A(i, p) · B(p, j) in 4×4 tiles held in 16 scalar
+ *  accumulators (loads of A and B are reused 4 times each), with scalar loops for the edges.
+ *  The index functions give the three layouts one schedule. */
+function blockedMatmul(o: { M: KExpr; N: number; P: KExpr; A: (i: KExpr, p: KExpr) => KExpr; B: (p: KExpr, j: KExpr) => KExpr; C: (i: KExpr, j: KExpr) => KExpr; T?: number }): KStmt[] {
+  const T = o.T ?? 4;
+  const R = [...Array(T).keys()];
+  const nFull = o.N - (o.N % T);
+  const tile: KStmt[] = [
+    ...R.flatMap((a) => R.map((b) => let_(`c${a}${b}`, f(0), 'f32', true))),
+    loop('p', o.P, [
+      ...R.map((a) => let_(`a${a}`, load('a', o.A(add(v('i0'), i(a)), v('p'))))),
+      ...R.map((b) => let_(`b${b}`, load('b', o.B(v('p'), add(v('j0'), i(b)))))),
+      ...R.flatMap((a) => R.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
+    ]),
+    ...R.flatMap((a) => R.map((b) => store('c', o.C(add(v('i0'), i(a)), add(v('j0'), i(b))), v(`c${a}${b}`)))),
+  ];
+  const dot = (ii: KExpr, jj: KExpr, tag = ''): KStmt[] => [let_(`acc${tag}`, f(0), 'f32', true), loop('p', o.P, [set(`acc${tag}`, mul(load('a', o.A(ii, v('p'))), load('b', o.B(v('p'), jj))), '+')]), store('c', o.C(ii, jj), v(`acc${tag}`))];
+  return [
+    let_('mFull', sub(o.M, bin('%', o.M, i(T))), 'i32'),
+    { k: 'for', v: 'i0', from: i(0), to: v('mFull'), step: T, parallel: true, body: [
+      { k: 'for', v: 'j0', from: i(0), to: i(nFull), step: T, body: tile },
+      ...(nFull < o.N ? [loop('jj', i(o.N), R.flatMap((a) => dot(add(v('i0'), i(a)), v('jj'), String(a))), false, i(nFull))] : []),
+    ] },
+    loop('ii', o.M, [loop('jj', i(o.N), dot(v('ii'), v('jj')))], false, v('mFull')),
+  ];
+}
+
 function matmulKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const [a, b] = n.inputs;
   const ta = !!n.attrs.ta;
@@ -145,49 +172,16 @@ function matmulKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const K = lastOf(a.shape);
   const buffers = [rd('a'), rd('b'), wr('c')];
   if (!ta && !tb) {
-    // C[m, :] = Σ_k A[m, k] · B[k, :] — the inner loop streams contiguous rows of B and C.
     const N = lastOf(b.shape);
-    return {
-      doc: `c = a @ b: [rows, ${K}] @ [${K}, ${N}]`,
-      buffers,
-      body: [
-        loop('m', rowsOf(a.shape), [
-          let_('cRow', mul(v('m'), i(N)), 'i32'),
-          loop('nn', i(N), [store('c', add(v('cRow'), v('nn')), f(0))]),
-          loop('k', i(K), [let_('aik', load('a', add(mul(v('m'), i(K)), v('k')))), let_('bRow', mul(v('k'), i(N)), 'i32'), loop('nn', i(N), [store('c', add(v('cRow'), v('nn')), mul(v('aik'), load('b', add(v('bRow'), v('nn')))), true)])]),
-        ], true),
-      ],
-    };
+    return { doc: `c = a @ b: [rows, ${K}] @ [${K}, ${N}], 4×4 register tiles`, buffers, body: blockedMatmul({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: (p, j) => add(mul(p, i(N)), j), C: (r, j) => add(mul(r, i(N)), j) }) };
   }
   if (tb) {
-    // C[m, n] = A[m, :] · B[n, :] — both rows contiguous.
     const N = b.shape[0] as number;
-    return {
-      doc: `c = a @ bᵀ: [rows, ${K}] @ [${N}, ${K}]ᵀ`,
-      buffers,
-      body: [
-        loop('m', rowsOf(a.shape), [
-          loop('nn', i(N), [
-            let_('acc', f(0), 'f32', true),
-            loop('k', i(K), [set('acc', mul(load('a', add(mul(v('m'), i(K)), v('k'))), load('b', add(mul(v('nn'), i(K)), v('k')))), '+')]),
-            store('c', add(mul(v('m'), i(N)), v('nn')), v('acc')),
-          ]),
-        ], true),
-      ],
-    };
+    return { doc: `c = a @ bᵀ: [rows, ${K}] @ [${N}, ${K}]ᵀ, 4×4 register tiles`, buffers, body: blockedMatmul({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: (p, j) => add(mul(j, i(K)), p), C: (r, j) => add(mul(r, i(N)), j) }) };
   }
-  // ta: C[k, :] = Σ_r A[r, k] · B[r, :] (weight gradients: contraction over all rows).
+  // ta (weight gradients): C[k, j] = Σ_r A[r, k] · B[r, j], a contraction over all rows.
   const N = lastOf(b.shape);
-  return {
-    doc: `c = aᵀ @ b: [rows, ${K}]ᵀ @ [rows, ${N}]`,
-    buffers,
-    body: [
-      loop('o', i(K * N), [store('c', v('o'), f(0))]),
-      loop('r', rowsOf(a.shape), [
-        loop('k', i(K), [let_('ark', load('a', add(mul(v('r'), i(K)), v('k')))), let_('cRow', mul(v('k'), i(N)), 'i32'), let_('bRow', mul(v('r'), i(N)), 'i32'), loop('nn', i(N), [store('c', add(v('cRow'), v('nn')), mul(v('ark'), load('b', add(v('bRow'), v('nn')))), true)])]),
-      ]),
-    ],
-  };
+  return { doc: `c = aᵀ @ b: [rows, ${K}]ᵀ @ [rows, ${N}], 4×4 register tiles`, buffers, body: blockedMatmul({ M: i(K), N, P: rowsOf(a.shape), A: (k, r) => add(mul(r, i(K)), k), B: (r, j) => add(mul(r, i(N)), j), C: (k, j) => add(mul(k, i(N)), j) }) };
 }
 
 /** Row statistics of layernorm / rmsnorm over the last dim D at row offset `o`. */

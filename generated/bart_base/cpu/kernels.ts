@@ -95,22 +95,81 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 768]
+ * c = a @ b: [rows, 768] @ [768, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
  */
 export function k5_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -193,22 +252,81 @@ export function k9_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 3072]
+ * c = a @ b: [rows, 768] @ [768, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
 export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 3072;
-    for (let nn = 0; nn < 3072; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -236,22 +354,81 @@ export function k12_act(x0: Float32Array, y: Float32Array, batch: number, src_se
 }
 
 /**
- * c = a @ b: [rows, 3072] @ [3072, 768]
+ * c = a @ b: [rows, 3072] @ [3072, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
 export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 3072; k++) {
-      const aik = a[m * 3072 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -450,22 +627,81 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 768]
+ * c = a @ b: [rows, 768] @ [768, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
  */
 export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -603,22 +839,81 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 3072]
+ * c = a @ b: [rows, 768] @ [768, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
 export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 3072;
-    for (let nn = 0; nn < 3072; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -646,22 +941,81 @@ export function k39_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
 }
 
 /**
- * c = a @ b: [rows, 3072] @ [3072, 768]
+ * c = a @ b: [rows, 3072] @ [3072, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 3072; k++) {
-      const aik = a[m * 3072 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -843,18 +1197,103 @@ export function k56_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [50265, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [50265, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
  */
 export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 50265; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 50264; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 50265 + nn] = acc;
+      c[i0 * 50265 + j0] = c00;
+      c[i0 * 50265 + (j0 + 1)] = c01;
+      c[i0 * 50265 + (j0 + 2)] = c02;
+      c[i0 * 50265 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 50265 + j0] = c10;
+      c[(i0 + 1) * 50265 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 50265 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 50265 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 50265 + j0] = c20;
+      c[(i0 + 2) * 50265 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 50265 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 50265 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 50265 + j0] = c30;
+      c[(i0 + 3) * 50265 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 50265 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 50265 + (j0 + 3)] = c33;
+    }
+    for (let jj = 50264; jj < 50265; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc0 += a[i0 * 768 + p] * b[jj * 768 + p];
+      }
+      c[i0 * 50265 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc1 += a[(i0 + 1) * 768 + p] * b[jj * 768 + p];
+      }
+      c[(i0 + 1) * 50265 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc2 += a[(i0 + 2) * 768 + p] * b[jj * 768 + p];
+      }
+      c[(i0 + 2) * 50265 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc3 += a[(i0 + 3) * 768 + p] * b[jj * 768 + p];
+      }
+      c[(i0 + 3) * 50265 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 50265; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 50265 + jj] = acc;
     }
   }
 }
@@ -933,43 +1372,161 @@ export function k60_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /**
- * c = a @ b: [rows, 50265] @ [50265, 768]
+ * c = a @ b: [rows, 50265] @ [50265, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
  */
 export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 50265; k++) {
-      const aik = a[m * 50265 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 50265; p++) {
+        const a0 = a[i0 * 50265 + p];
+        const a1 = a[(i0 + 1) * 50265 + p];
+        const a2 = a[(i0 + 2) * 50265 + p];
+        const a3 = a[(i0 + 3) * 50265 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 50265; p++) {
+        acc += a[ii * 50265 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 50265]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 50265]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
  */
 export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 38603520; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 50265; k++) {
-      const ark = a[r * 50265 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 50265 - 50265 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 50265 + i0];
+        const a1 = a[p * 50265 + (i0 + 1)];
+        const a2 = a[p * 50265 + (i0 + 2)];
+        const a3 = a[p * 50265 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 50265; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 50265 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1027,39 +1584,161 @@ export function k64_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
 export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 3072; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 3072 + nn] = acc;
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
 export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 3072; k++) {
-      const ark = a[r * 3072 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 3072 - 3072 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 3072 + i0];
+        const a1 = a[p * 3072 + (i0 + 1)];
+        const a2 = a[p * 3072 + (i0 + 2)];
+        const a3 = a[p * 3072 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 3072; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1086,77 +1765,321 @@ export function k68_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
 export function k69_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 3072; k++) {
-        acc += a[m * 3072 + k] * b[nn * 3072 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[j0 * 3072 + p];
+        const b1 = b[(j0 + 1) * 3072 + p];
+        const b2 = b[(j0 + 2) * 3072 + p];
+        const b3 = b[(j0 + 3) * 3072 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
 export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 3072;
-      const bRow = r * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  */
 export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  */
 export function k72_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 589824; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 768 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1256,39 +2179,161 @@ export function k74_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  */
 export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  */
 export function k76_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 589824; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 768 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1464,39 +2509,161 @@ export function k82_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
 export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 3072; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 3072 + nn] = acc;
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
 export function k84_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 3072; k++) {
-      const ark = a[r * 3072 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 3072 - 3072 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 3072 + i0];
+        const a1 = a[p * 3072 + (i0 + 1)];
+        const a2 = a[p * 3072 + (i0 + 2)];
+        const a3 = a[p * 3072 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 3072; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1523,39 +2690,161 @@ export function k86_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
 export function k87_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 3072; k++) {
-        acc += a[m * 3072 + k] * b[nn * 3072 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[j0 * 3072 + p];
+        const b1 = b[(j0 + 1) * 3072 + p];
+        const b2 = b[(j0 + 2) * 3072 + p];
+        const b3 = b[(j0 + 3) * 3072 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
 export function k88_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 3072;
-      const bRow = r * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }

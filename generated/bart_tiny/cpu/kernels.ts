@@ -95,22 +95,81 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128]
+ * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
  */
 export function k5_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -193,22 +252,81 @@ export function k9_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 512]
+ * c = a @ b: [rows, 128] @ [128, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
 export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -236,22 +354,81 @@ export function k12_act(x0: Float32Array, y: Float32Array, batch: number, src_se
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 128]
+ * c = a @ b: [rows, 512] @ [512, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
 export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -362,22 +539,81 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128]
+ * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
  */
 export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -515,22 +751,81 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 512]
+ * c = a @ b: [rows, 128] @ [128, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
 export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -558,22 +853,81 @@ export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 128]
+ * c = a @ b: [rows, 512] @ [512, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -623,18 +977,81 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:40:3 `head lm tied`.
  */
 export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 2048; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 2048 + nn] = acc;
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -713,43 +1130,161 @@ export function k40_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 128]
+ * c = a @ b: [rows, 2048] @ [2048, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:40:3 `head lm tied`.
  */
 export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 2048; k++) {
-      const aik = a[m * 2048 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 2048; p++) {
+        const a0 = a[i0 * 2048 + p];
+        const a1 = a[(i0 + 1) * 2048 + p];
+        const a2 = a[(i0 + 2) * 2048 + p];
+        const a3 = a[(i0 + 3) * 2048 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 2048; p++) {
+        acc += a[ii * 2048 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:40:3 `head lm tied`.
  */
 export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 262144; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 2048; k++) {
-      const ark = a[r * 2048 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 2048 - 2048 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 2048 + i0];
+        const a1 = a[p * 2048 + (i0 + 1)];
+        const a2 = a[p * 2048 + (i0 + 2)];
+        const a3 = a[p * 2048 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 2048; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 2048 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -807,39 +1342,161 @@ export function k44_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
 export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
 export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 65536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -866,77 +1523,321 @@ export function k48_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
 export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
 export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 65536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  */
 export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  */
 export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 16384; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1036,39 +1937,161 @@ export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  */
 export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 16384; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1244,39 +2267,161 @@ export function k62_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
 export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 65536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1303,39 +2448,161 @@ export function k66_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
 export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
 export function k68_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 65536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }

@@ -120,22 +120,81 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 768]
+ * c = a @ b: [rows, 768] @ [768, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  */
 export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -207,22 +266,81 @@ export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 3072]
+ * c = a @ b: [rows, 768] @ [768, 3072], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function k11_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 3072;
-    for (let nn = 0; nn < 3072; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -250,22 +368,81 @@ export function k13_act(x0: Float32Array, y: Float32Array, batch: number, seq: n
 }
 
 /**
- * c = a @ b: [rows, 3072] @ [3072, 768]
+ * c = a @ b: [rows, 3072] @ [3072, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 3072; k++) {
-      const aik = a[m * 3072 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1016,19 +1193,78 @@ export function k49_take_first(x: Float32Array, y: Float32Array, batch: number, 
   }
 }
 
-/** c = a @ b: [rows, 768] @ [768, 768] */
+/** c = a @ b: [rows, 768] @ [768, 768], 4×4 register tiles */
 export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch - batch % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1059,18 +1295,103 @@ export function k53_act(x0: Float32Array, y: Float32Array, batch: number, seq: n
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [30522, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [30522, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 30522; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 30520; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 30522 + nn] = acc;
+      c[i0 * 30522 + j0] = c00;
+      c[i0 * 30522 + (j0 + 1)] = c01;
+      c[i0 * 30522 + (j0 + 2)] = c02;
+      c[i0 * 30522 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 30522 + j0] = c10;
+      c[(i0 + 1) * 30522 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 30522 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 30522 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 30522 + j0] = c20;
+      c[(i0 + 2) * 30522 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 30522 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 30522 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 30522 + j0] = c30;
+      c[(i0 + 3) * 30522 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 30522 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 30522 + (j0 + 3)] = c33;
+    }
+    for (let jj = 30520; jj < 30522; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc0 += a[i0 * 768 + p] * b[jj * 768 + p];
+      }
+      c[i0 * 30522 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc1 += a[(i0 + 1) * 768 + p] * b[jj * 768 + p];
+      }
+      c[(i0 + 1) * 30522 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc2 += a[(i0 + 2) * 768 + p] * b[jj * 768 + p];
+      }
+      c[(i0 + 2) * 30522 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < 768; p++) {
+        acc3 += a[(i0 + 3) * 768 + p] * b[jj * 768 + p];
+      }
+      c[(i0 + 3) * 30522 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 30522; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 30522 + jj] = acc;
     }
   }
 }
@@ -1170,43 +1491,161 @@ export function k59_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ b: [rows, 30522] @ [30522, 768]
+ * c = a @ b: [rows, 30522] @ [30522, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 30522; k++) {
-      const aik = a[m * 30522 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 30522; p++) {
+        const a0 = a[i0 * 30522 + p];
+        const a1 = a[(i0 + 1) * 30522 + p];
+        const a2 = a[(i0 + 2) * 30522 + p];
+        const a3 = a[(i0 + 3) * 30522 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 30522; p++) {
+        acc += a[ii * 30522 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 23440896; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 30522; k++) {
-      const ark = a[r * 30522 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 30522 - 30522 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 30522 + i0];
+        const a1 = a[p * 30522 + (i0 + 1)];
+        const a2 = a[p * 30522 + (i0 + 2)];
+        const a3 = a[p * 30522 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 30522; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 30522 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1275,77 +1714,321 @@ export function k64_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 589824; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 768 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 3072; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 3072 + nn] = acc;
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function k68_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 3072; k++) {
-      const ark = a[r * 3072 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 3072 - 3072 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 3072 + i0];
+        const a1 = a[p * 3072 + (i0 + 1)];
+        const a2 = a[p * 3072 + (i0 + 2)];
+        const a3 = a[p * 3072 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 3072; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1372,39 +2055,161 @@ export function k70_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 3072; k++) {
-        acc += a[m * 3072 + k] * b[nn * 3072 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[j0 * 3072 + p];
+        const b1 = b[(j0 + 1) * 3072 + p];
+        const b2 = b[(j0 + 2) * 3072 + p];
+        const b3 = b[(j0 + 3) * 3072 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function k72_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 3072;
-      const bRow = r * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }

@@ -84,22 +84,81 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128]
+ * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
  */
 export function k4_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -171,22 +230,81 @@ export function k7_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 512]
+ * c = a @ b: [rows, 128] @ [128, 512], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
 export function k8_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -214,43 +332,183 @@ export function k10_act(x0: Float32Array, y: Float32Array, batch: number, seq: n
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 128]
+ * c = a @ b: [rows, 512] @ [512, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
 export function k11_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 65]
+ * c = a @ b: [rows, 128] @ [128, 65], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
  */
 export function k12_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    const cRow = m * 65;
-    for (let nn = 0; nn < 65; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 65;
-      for (let nn = 0; nn < 65; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 65 + j0];
+        const b1 = b[p * 65 + (j0 + 1)];
+        const b2 = b[p * 65 + (j0 + 2)];
+        const b3 = b[p * 65 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 65 + j0] = c00;
+      c[i0 * 65 + (j0 + 1)] = c01;
+      c[i0 * 65 + (j0 + 2)] = c02;
+      c[i0 * 65 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 65 + j0] = c10;
+      c[(i0 + 1) * 65 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 65 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 65 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 65 + j0] = c20;
+      c[(i0 + 2) * 65 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 65 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 65 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 65 + j0] = c30;
+      c[(i0 + 3) * 65 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 65 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 65 + (j0 + 3)] = c33;
+    }
+    for (let jj = 64; jj < 65; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < 128; p++) {
+        acc0 += a[i0 * 128 + p] * b[p * 65 + jj];
+      }
+      c[i0 * 65 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < 128; p++) {
+        acc1 += a[(i0 + 1) * 128 + p] * b[p * 65 + jj];
+      }
+      c[(i0 + 1) * 65 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < 128; p++) {
+        acc2 += a[(i0 + 2) * 128 + p] * b[p * 65 + jj];
+      }
+      c[(i0 + 2) * 65 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < 128; p++) {
+        acc3 += a[(i0 + 3) * 128 + p] * b[p * 65 + jj];
+      }
+      c[(i0 + 3) * 65 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 65; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 65 + jj];
+      }
+      c[ii * 65 + jj] = acc;
     }
   }
 }
@@ -329,39 +587,183 @@ export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /**
- * c = a @ bᵀ: [rows, 65] @ [128, 65]ᵀ
+ * c = a @ bᵀ: [rows, 65] @ [128, 65]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
  */
 export function k16_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 65; k++) {
-        acc += a[m * 65 + k] * b[nn * 65 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 65; p++) {
+        const a0 = a[i0 * 65 + p];
+        const a1 = a[(i0 + 1) * 65 + p];
+        const a2 = a[(i0 + 2) * 65 + p];
+        const a3 = a[(i0 + 3) * 65 + p];
+        const b0 = b[j0 * 65 + p];
+        const b1 = b[(j0 + 1) * 65 + p];
+        const b2 = b[(j0 + 2) * 65 + p];
+        const b3 = b[(j0 + 3) * 65 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 65; p++) {
+        acc += a[ii * 65 + p] * b[jj * 65 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 65]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 65], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
  */
 export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 8320; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 65;
-      const bRow = r * 65;
-      for (let nn = 0; nn < 65; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 65 + j0];
+        const b1 = b[p * 65 + (j0 + 1)];
+        const b2 = b[p * 65 + (j0 + 2)];
+        const b3 = b[p * 65 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 65 + j0] = c00;
+      c[i0 * 65 + (j0 + 1)] = c01;
+      c[i0 * 65 + (j0 + 2)] = c02;
+      c[i0 * 65 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 65 + j0] = c10;
+      c[(i0 + 1) * 65 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 65 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 65 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 65 + j0] = c20;
+      c[(i0 + 2) * 65 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 65 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 65 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 65 + j0] = c30;
+      c[(i0 + 3) * 65 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 65 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 65 + (j0 + 3)] = c33;
+    }
+    for (let jj = 64; jj < 65; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc0 += a[p * 128 + i0] * b[p * 65 + jj];
+      }
+      c[i0 * 65 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc1 += a[p * 128 + (i0 + 1)] * b[p * 65 + jj];
+      }
+      c[(i0 + 1) * 65 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc2 += a[p * 128 + (i0 + 2)] * b[p * 65 + jj];
+      }
+      c[(i0 + 2) * 65 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc3 += a[p * 128 + (i0 + 3)] * b[p * 65 + jj];
+      }
+      c[(i0 + 3) * 65 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 65; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 65 + jj];
+      }
+      c[ii * 65 + jj] = acc;
     }
   }
 }
@@ -419,39 +821,161 @@ export function k19_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
 export function k20_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
 export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 65536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -478,77 +1002,321 @@ export function k23_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
 export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
 export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 65536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let m = 0; m < batch * seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * seq - batch * seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
  */
 export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 16384; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }

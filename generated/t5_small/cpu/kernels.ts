@@ -68,22 +68,81 @@ export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, ba
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 512]
+ * c = a @ b: [rows, 512] @ [512, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
 export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -157,22 +216,81 @@ export function k6_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 2048]
+ * c = a @ b: [rows, 512] @ [512, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  */
 export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 2048;
-    for (let nn = 0; nn < 2048; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 2048;
-      for (let nn = 0; nn < 2048; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 2048 + j0];
+        const b1 = b[p * 2048 + (j0 + 1)];
+        const b2 = b[p * 2048 + (j0 + 2)];
+        const b3 = b[p * 2048 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 2048 + jj];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -189,22 +307,81 @@ export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 512]
+ * c = a @ b: [rows, 2048] @ [2048, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  */
 export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 2048; k++) {
-      const aik = a[m * 2048 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 2048; p++) {
+        const a0 = a[i0 * 2048 + p];
+        const a1 = a[(i0 + 1) * 2048 + p];
+        const a2 = a[(i0 + 2) * 2048 + p];
+        const a3 = a[(i0 + 3) * 2048 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 2048; p++) {
+        acc += a[ii * 2048 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -376,22 +553,81 @@ export function k23_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, b
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 512]
+ * c = a @ b: [rows, 512] @ [512, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
 export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -520,22 +756,81 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 2048]
+ * c = a @ b: [rows, 512] @ [512, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  */
 export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 2048;
-    for (let nn = 0; nn < 2048; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 512; k++) {
-      const aik = a[m * 512 + k];
-      const bRow = k * 2048;
-      for (let nn = 0; nn < 2048; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[p * 2048 + j0];
+        const b1 = b[p * 2048 + (j0 + 1)];
+        const b2 = b[p * 2048 + (j0 + 2)];
+        const b3 = b[p * 2048 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[p * 2048 + jj];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -552,22 +847,81 @@ export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 512]
+ * c = a @ b: [rows, 2048] @ [2048, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 2048; k++) {
-      const aik = a[m * 2048 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 2048; p++) {
+        const a0 = a[i0 * 2048 + p];
+        const a1 = a[(i0 + 1) * 2048 + p];
+        const a2 = a[(i0 + 2) * 2048 + p];
+        const a3 = a[(i0 + 3) * 2048 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 2048; p++) {
+        acc += a[ii * 2048 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -749,18 +1103,81 @@ export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
  */
 export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 32128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 32128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 32128 + nn] = acc;
+      c[i0 * 32128 + j0] = c00;
+      c[i0 * 32128 + (j0 + 1)] = c01;
+      c[i0 * 32128 + (j0 + 2)] = c02;
+      c[i0 * 32128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 32128 + j0] = c10;
+      c[(i0 + 1) * 32128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 32128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 32128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 32128 + j0] = c20;
+      c[(i0 + 2) * 32128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 32128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 32128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 32128 + j0] = c30;
+      c[(i0 + 3) * 32128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 32128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 32128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 32128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 32128 + jj] = acc;
     }
   }
 }
@@ -850,43 +1267,161 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /**
- * c = a @ b: [rows, 32128] @ [32128, 512]
+ * c = a @ b: [rows, 32128] @ [32128, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
  */
 export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 512;
-    for (let nn = 0; nn < 512; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 32128; k++) {
-      const aik = a[m * 32128 + k];
-      const bRow = k * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 32128; p++) {
+        const a0 = a[i0 * 32128 + p];
+        const a1 = a[(i0 + 1) * 32128 + p];
+        const a2 = a[(i0 + 2) * 32128 + p];
+        const a3 = a[(i0 + 3) * 32128 + p];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 32128; p++) {
+        acc += a[ii * 32128 + p] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 16449536; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 32128; k++) {
-      const ark = a[r * 32128 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 32128 - 32128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 32128 + i0];
+        const a1 = a[p * 32128 + (i0 + 1)];
+        const a2 = a[p * 32128 + (i0 + 2)];
+        const a3 = a[p * 32128 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 32128; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 32128 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -927,39 +1462,161 @@ export function k56_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  */
 export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 2048; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 2048 + nn] = acc;
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  */
 export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 1048576; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 2048; k++) {
-      const ark = a[r * 2048 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 2048 - 2048 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 2048 + i0];
+        const a1 = a[p * 2048 + (i0 + 1)];
+        const a2 = a[p * 2048 + (i0 + 2)];
+        const a3 = a[p * 2048 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 2048; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 2048 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -976,77 +1633,321 @@ export function k59_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
+ * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 2048; k++) {
-        acc += a[m * 2048 + k] * b[nn * 2048 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 2048; p++) {
+        const a0 = a[i0 * 2048 + p];
+        const a1 = a[(i0 + 1) * 2048 + p];
+        const a2 = a[(i0 + 2) * 2048 + p];
+        const a3 = a[(i0 + 3) * 2048 + p];
+        const b0 = b[j0 * 2048 + p];
+        const b1 = b[(j0 + 1) * 2048 + p];
+        const b2 = b[(j0 + 2) * 2048 + p];
+        const b3 = b[(j0 + 3) * 2048 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 2048; p++) {
+        acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  */
 export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 1048576; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 2048;
-      const bRow = r * 2048;
-      for (let nn = 0; nn < 2048; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 2048 + j0];
+        const b1 = b[p * 2048 + (j0 + 1)];
+        const b2 = b[p * 2048 + (j0 + 2)];
+        const b3 = b[p * 2048 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 2048 + jj];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 262144; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1136,39 +2037,161 @@ export function k64_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 262144; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1334,39 +2357,161 @@ export function k71_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
+ * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  */
 export function k72_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 2048; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 512; k++) {
-        acc += a[m * 512 + k] * b[nn * 512 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 512; p++) {
+        const a0 = a[i0 * 512 + p];
+        const a1 = a[(i0 + 1) * 512 + p];
+        const a2 = a[(i0 + 2) * 512 + p];
+        const a3 = a[(i0 + 3) * 512 + p];
+        const b0 = b[j0 * 512 + p];
+        const b1 = b[(j0 + 1) * 512 + p];
+        const b2 = b[(j0 + 2) * 512 + p];
+        const b3 = b[(j0 + 3) * 512 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 2048 + nn] = acc;
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 512; p++) {
+        acc += a[ii * 512 + p] * b[jj * 512 + p];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  */
 export function k73_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 1048576; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 2048; k++) {
-      const ark = a[r * 2048 + k];
-      const cRow = k * 512;
-      const bRow = r * 512;
-      for (let nn = 0; nn < 512; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 2048 - 2048 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 2048 + i0];
+        const a1 = a[p * 2048 + (i0 + 1)];
+        const a2 = a[p * 2048 + (i0 + 2)];
+        const a3 = a[p * 2048 + (i0 + 3)];
+        const b0 = b[p * 512 + j0];
+        const b1 = b[p * 512 + (j0 + 1)];
+        const b2 = b[p * 512 + (j0 + 2)];
+        const b3 = b[p * 512 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 2048; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 2048 + ii] * b[p * 512 + jj];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1383,39 +2528,161 @@ export function k74_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
+ * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  */
 export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 512; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 2048; k++) {
-        acc += a[m * 2048 + k] * b[nn * 2048 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 512; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 2048; p++) {
+        const a0 = a[i0 * 2048 + p];
+        const a1 = a[(i0 + 1) * 2048 + p];
+        const a2 = a[(i0 + 2) * 2048 + p];
+        const a3 = a[(i0 + 3) * 2048 + p];
+        const b0 = b[j0 * 2048 + p];
+        const b1 = b[(j0 + 1) * 2048 + p];
+        const b2 = b[(j0 + 2) * 2048 + p];
+        const b3 = b[(j0 + 3) * 2048 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 512 + nn] = acc;
+      c[i0 * 512 + j0] = c00;
+      c[i0 * 512 + (j0 + 1)] = c01;
+      c[i0 * 512 + (j0 + 2)] = c02;
+      c[i0 * 512 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 512; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 2048; p++) {
+        acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+      }
+      c[ii * 512 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  */
 export function k76_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 1048576; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 512; k++) {
-      const ark = a[r * 512 + k];
-      const cRow = k * 2048;
-      const bRow = r * 2048;
-      for (let nn = 0; nn < 2048; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 512 - 512 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 512 + i0];
+        const a1 = a[p * 512 + (i0 + 1)];
+        const a2 = a[p * 512 + (i0 + 2)];
+        const a3 = a[p * 512 + (i0 + 3)];
+        const b0 = b[p * 2048 + j0];
+        const b1 = b[p * 2048 + (j0 + 1)];
+        const b2 = b[p * 2048 + (j0 + 2)];
+        const b3 = b[p * 2048 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 512; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 512 + ii] * b[p * 2048 + jj];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }

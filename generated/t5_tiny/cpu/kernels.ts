@@ -68,22 +68,81 @@ export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, ba
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128]
+ * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
 export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -157,22 +216,81 @@ export function k6_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 256]
+ * c = a @ b: [rows, 128] @ [128, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  */
 export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 256;
-    for (let nn = 0; nn < 256; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 256;
-      for (let nn = 0; nn < 256; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 256; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 256 + j0];
+        const b1 = b[p * 256 + (j0 + 1)];
+        const b2 = b[p * 256 + (j0 + 2)];
+        const b3 = b[p * 256 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 256 + j0] = c00;
+      c[i0 * 256 + (j0 + 1)] = c01;
+      c[i0 * 256 + (j0 + 2)] = c02;
+      c[i0 * 256 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 256; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 256 + jj];
+      }
+      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -200,22 +318,81 @@ export function k9_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 }
 
 /**
- * c = a @ b: [rows, 256] @ [256, 128]
+ * c = a @ b: [rows, 256] @ [256, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  */
 export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 256; k++) {
-      const aik = a[m * 256 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 256; p++) {
+        const a0 = a[i0 * 256 + p];
+        const a1 = a[(i0 + 1) * 256 + p];
+        const a2 = a[(i0 + 2) * 256 + p];
+        const a3 = a[(i0 + 3) * 256 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 256; p++) {
+        acc += a[ii * 256 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -299,22 +476,81 @@ export function k16_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, b
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128]
+ * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
 export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -443,22 +679,81 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 256]
+ * c = a @ b: [rows, 128] @ [128, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  */
 export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 256;
-    for (let nn = 0; nn < 256; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 256;
-      for (let nn = 0; nn < 256; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 256; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 256 + j0];
+        const b1 = b[p * 256 + (j0 + 1)];
+        const b2 = b[p * 256 + (j0 + 2)];
+        const b3 = b[p * 256 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 256 + j0] = c00;
+      c[i0 * 256 + (j0 + 1)] = c01;
+      c[i0 * 256 + (j0 + 2)] = c02;
+      c[i0 * 256 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 256; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 256 + jj];
+      }
+      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -486,22 +781,81 @@ export function k25_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
 }
 
 /**
- * c = a @ b: [rows, 256] @ [256, 128]
+ * c = a @ b: [rows, 256] @ [256, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 256; k++) {
-      const aik = a[m * 256 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 256; p++) {
+        const a0 = a[i0 * 256 + p];
+        const a1 = a[(i0 + 1) * 256 + p];
+        const a2 = a[(i0 + 2) * 256 + p];
+        const a3 = a[(i0 + 3) * 256 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 256; p++) {
+        acc += a[ii * 256 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -551,18 +905,81 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 2048; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 2048; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 2048 + nn] = acc;
+      c[i0 * 2048 + j0] = c00;
+      c[i0 * 2048 + (j0 + 1)] = c01;
+      c[i0 * 2048 + (j0 + 2)] = c02;
+      c[i0 * 2048 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 2048; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -652,43 +1069,161 @@ export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 128]
+ * c = a @ b: [rows, 2048] @ [2048, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 2048; k++) {
-      const aik = a[m * 2048 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 2048; p++) {
+        const a0 = a[i0 * 2048 + p];
+        const a1 = a[(i0 + 1) * 2048 + p];
+        const a2 = a[(i0 + 2) * 2048 + p];
+        const a3 = a[(i0 + 3) * 2048 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 2048; p++) {
+        acc += a[ii * 2048 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
  */
 export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 262144; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 2048; k++) {
-      const ark = a[r * 2048 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 2048 - 2048 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 2048 + i0];
+        const a1 = a[p * 2048 + (i0 + 1)];
+        const a2 = a[p * 2048 + (i0 + 2)];
+        const a3 = a[p * 2048 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 2048; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 2048 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -729,39 +1264,161 @@ export function k38_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 256; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 256; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 256 + nn] = acc;
+      c[i0 * 256 + j0] = c00;
+      c[i0 * 256 + (j0 + 1)] = c01;
+      c[i0 * 256 + (j0 + 2)] = c02;
+      c[i0 * 256 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 256; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 256 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 32768; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 256; k++) {
-      const ark = a[r * 256 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 256 - 256 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 256 + i0];
+        const a1 = a[p * 256 + (i0 + 1)];
+        const a2 = a[p * 256 + (i0 + 2)];
+        const a3 = a[p * 256 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 256; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 256 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -778,77 +1435,321 @@ export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
+ * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  */
 export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 256; k++) {
-        acc += a[m * 256 + k] * b[nn * 256 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 256; p++) {
+        const a0 = a[i0 * 256 + p];
+        const a1 = a[(i0 + 1) * 256 + p];
+        const a2 = a[(i0 + 2) * 256 + p];
+        const a3 = a[(i0 + 3) * 256 + p];
+        const b0 = b[j0 * 256 + p];
+        const b1 = b[(j0 + 1) * 256 + p];
+        const b2 = b[(j0 + 2) * 256 + p];
+        const b3 = b[(j0 + 3) * 256 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 256; p++) {
+        acc += a[ii * 256 + p] * b[jj * 256 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  */
 export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 32768; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 256;
-      const bRow = r * 256;
-      for (let nn = 0; nn < 256; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 256; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 256 + j0];
+        const b1 = b[p * 256 + (j0 + 1)];
+        const b2 = b[p * 256 + (j0 + 2)];
+        const b3 = b[p * 256 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 256 + j0] = c00;
+      c[i0 * 256 + (j0 + 1)] = c01;
+      c[i0 * 256 + (j0 + 2)] = c02;
+      c[i0 * 256 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 256; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 256 + jj];
+      }
+      c[ii * 256 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let m = 0; m < batch * tgt_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * tgt_seq - batch * tgt_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < 16384; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * tgt_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * tgt_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -938,39 +1839,161 @@ export function k46_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  */
 export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 16384; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1136,39 +2159,161 @@ export function k53_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  */
 export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 256; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 256; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 256 + nn] = acc;
+      c[i0 * 256 + j0] = c00;
+      c[i0 * 256 + (j0 + 1)] = c01;
+      c[i0 * 256 + (j0 + 2)] = c02;
+      c[i0 * 256 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 256; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 256 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 32768; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 256; k++) {
-      const ark = a[r * 256 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 256 - 256 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 256 + i0];
+        const a1 = a[p * 256 + (i0 + 1)];
+        const a2 = a[p * 256 + (i0 + 2)];
+        const a3 = a[p * 256 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 256; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 256 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1185,39 +2330,161 @@ export function k56_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
+ * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  */
 export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let m = 0; m < batch * src_seq; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 256; k++) {
-        acc += a[m * 256 + k] * b[nn * 256 + k];
+  const mFull = batch * src_seq - batch * src_seq % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 256; p++) {
+        const a0 = a[i0 * 256 + p];
+        const a1 = a[(i0 + 1) * 256 + p];
+        const a2 = a[(i0 + 2) * 256 + p];
+        const a3 = a[(i0 + 3) * 256 + p];
+        const b0 = b[j0 * 256 + p];
+        const b1 = b[(j0 + 1) * 256 + p];
+        const b2 = b[(j0 + 2) * 256 + p];
+        const b3 = b[(j0 + 3) * 256 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * src_seq; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 256; p++) {
+        acc += a[ii * 256 + p] * b[jj * 256 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  */
 export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < 32768; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * src_seq; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 256;
-      const bRow = r * 256;
-      for (let nn = 0; nn < 256; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 256; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 256 + j0];
+        const b1 = b[p * 256 + (j0 + 1)];
+        const b2 = b[p * 256 + (j0 + 2)];
+        const b3 = b[p * 256 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 256 + j0] = c00;
+      c[i0 * 256 + (j0 + 1)] = c01;
+      c[i0 * 256 + (j0 + 2)] = c02;
+      c[i0 * 256 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 256; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * src_seq; p++) {
+        acc += a[p * 128 + ii] * b[p * 256 + jj];
+      }
+      c[ii * 256 + jj] = acc;
     }
   }
 }

@@ -44,22 +44,81 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 768]
+ * c = a @ b: [rows, 768] @ [768, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  */
 export function k1_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 196; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 196 - batch * 196 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 196; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -141,22 +200,81 @@ export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 768]
+ * c = a @ b: [rows, 768] @ [768, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  */
 export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 197; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 197 - batch * 197 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 197; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -226,22 +344,81 @@ export function k10_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 3072]
+ * c = a @ b: [rows, 768] @ [768, 3072], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
 export function k11_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 197; m++) {
-    const cRow = m * 3072;
-    for (let nn = 0; nn < 3072; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 197 - batch * 197 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 197; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -269,22 +446,81 @@ export function k13_act(x0: Float32Array, y: Float32Array, batch: number): void 
 }
 
 /**
- * c = a @ b: [rows, 3072] @ [3072, 768]
+ * c = a @ b: [rows, 3072] @ [3072, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
 export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 197; m++) {
-    const cRow = m * 768;
-    for (let nn = 0; nn < 768; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 3072; k++) {
-      const aik = a[m * 3072 + k];
-      const bRow = k * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 197 - batch * 197 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 197; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -303,22 +539,81 @@ export function k15_take_first(x: Float32Array, y: Float32Array, batch: number):
 }
 
 /**
- * c = a @ b: [rows, 768] @ [768, 1000]
+ * c = a @ b: [rows, 768] @ [768, 1000], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  */
 export function k16_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch; m++) {
-    const cRow = m * 1000;
-    for (let nn = 0; nn < 1000; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 768; k++) {
-      const aik = a[m * 768 + k];
-      const bRow = k * 1000;
-      for (let nn = 0; nn < 1000; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch - batch % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 1000; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[p * 1000 + j0];
+        const b1 = b[p * 1000 + (j0 + 1)];
+        const b2 = b[p * 1000 + (j0 + 2)];
+        const b3 = b[p * 1000 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 1000 + j0] = c00;
+      c[i0 * 1000 + (j0 + 1)] = c01;
+      c[i0 * 1000 + (j0 + 2)] = c02;
+      c[i0 * 1000 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 1000 + j0] = c10;
+      c[(i0 + 1) * 1000 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 1000 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 1000 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 1000 + j0] = c20;
+      c[(i0 + 2) * 1000 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 1000 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 1000 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 1000 + j0] = c30;
+      c[(i0 + 3) * 1000 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 1000 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 1000 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch; ii++) {
+    for (let jj = 0; jj < 1000; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[p * 1000 + jj];
+      }
+      c[ii * 1000 + jj] = acc;
     }
   }
 }
@@ -418,39 +713,161 @@ export function k21_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 1000] @ [768, 1000]ᵀ
+ * c = a @ bᵀ: [rows, 1000] @ [768, 1000]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  */
 export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 1000; k++) {
-        acc += a[m * 1000 + k] * b[nn * 1000 + k];
+  const mFull = batch - batch % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 1000; p++) {
+        const a0 = a[i0 * 1000 + p];
+        const a1 = a[(i0 + 1) * 1000 + p];
+        const a2 = a[(i0 + 2) * 1000 + p];
+        const a3 = a[(i0 + 3) * 1000 + p];
+        const b0 = b[j0 * 1000 + p];
+        const b1 = b[(j0 + 1) * 1000 + p];
+        const b2 = b[(j0 + 2) * 1000 + p];
+        const b3 = b[(j0 + 3) * 1000 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 1000; p++) {
+        acc += a[ii * 1000 + p] * b[jj * 1000 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 1000]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 1000], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  */
 export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 768000; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 1000;
-      const bRow = r * 1000;
-      for (let nn = 0; nn < 1000; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 1000; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 1000 + j0];
+        const b1 = b[p * 1000 + (j0 + 1)];
+        const b2 = b[p * 1000 + (j0 + 2)];
+        const b3 = b[p * 1000 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 1000 + j0] = c00;
+      c[i0 * 1000 + (j0 + 1)] = c01;
+      c[i0 * 1000 + (j0 + 2)] = c02;
+      c[i0 * 1000 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 1000 + j0] = c10;
+      c[(i0 + 1) * 1000 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 1000 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 1000 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 1000 + j0] = c20;
+      c[(i0 + 2) * 1000 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 1000 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 1000 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 1000 + j0] = c30;
+      c[(i0 + 3) * 1000 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 1000 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 1000 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 1000; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch; p++) {
+        acc += a[p * 768 + ii] * b[p * 1000 + jj];
+      }
+      c[ii * 1000 + jj] = acc;
     }
   }
 }
@@ -524,39 +941,161 @@ export function k26_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
 export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 197; m++) {
-    for (let nn = 0; nn < 3072; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * 197 - batch * 197 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 3072 + nn] = acc;
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 197; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
 export function k28_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 197; r++) {
-    for (let k = 0; k < 3072; k++) {
-      const ark = a[r * 3072 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 3072 - 3072 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 197; p++) {
+        const a0 = a[p * 3072 + i0];
+        const a1 = a[p * 3072 + (i0 + 1)];
+        const a2 = a[p * 3072 + (i0 + 2)];
+        const a3 = a[p * 3072 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 3072; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 197; p++) {
+        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -583,77 +1122,321 @@ export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 197; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 3072; k++) {
-        acc += a[m * 3072 + k] * b[nn * 3072 + k];
+  const mFull = batch * 197 - batch * 197 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 3072; p++) {
+        const a0 = a[i0 * 3072 + p];
+        const a1 = a[(i0 + 1) * 3072 + p];
+        const a2 = a[(i0 + 2) * 3072 + p];
+        const a3 = a[(i0 + 3) * 3072 + p];
+        const b0 = b[j0 * 3072 + p];
+        const b1 = b[(j0 + 1) * 3072 + p];
+        const b2 = b[(j0 + 2) * 3072 + p];
+        const b3 = b[(j0 + 3) * 3072 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 197; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 3072; p++) {
+        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 2359296; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 197; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 3072;
-      const bRow = r * 3072;
-      for (let nn = 0; nn < 3072; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 3072; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 197; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 3072 + j0];
+        const b1 = b[p * 3072 + (j0 + 1)];
+        const b2 = b[p * 3072 + (j0 + 2)];
+        const b3 = b[p * 3072 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 3072 + j0] = c00;
+      c[i0 * 3072 + (j0 + 1)] = c01;
+      c[i0 * 3072 + (j0 + 2)] = c02;
+      c[i0 * 3072 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 3072; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 197; p++) {
+        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+      }
+      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  */
 export function k33_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 197; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * 197 - batch * 197 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 197; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  */
 export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 589824; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 197; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 197; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 197; p++) {
+        acc += a[p * 768 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -788,39 +1571,161 @@ export function k39_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 196; m++) {
-    for (let nn = 0; nn < 768; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 768; k++) {
-        acc += a[m * 768 + k] * b[nn * 768 + k];
+  const mFull = batch * 196 - batch * 196 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 768; p++) {
+        const a0 = a[i0 * 768 + p];
+        const a1 = a[(i0 + 1) * 768 + p];
+        const a2 = a[(i0 + 2) * 768 + p];
+        const a3 = a[(i0 + 3) * 768 + p];
+        const b0 = b[j0 * 768 + p];
+        const b1 = b[(j0 + 1) * 768 + p];
+        const b2 = b[(j0 + 2) * 768 + p];
+        const b3 = b[(j0 + 3) * 768 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 768 + nn] = acc;
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 196; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 768; p++) {
+        acc += a[ii * 768 + p] * b[jj * 768 + p];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  */
 export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 589824; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 196; r++) {
-    for (let k = 0; k < 768; k++) {
-      const ark = a[r * 768 + k];
-      const cRow = k * 768;
-      const bRow = r * 768;
-      for (let nn = 0; nn < 768; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 768 - 768 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 768; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 196; p++) {
+        const a0 = a[p * 768 + i0];
+        const a1 = a[p * 768 + (i0 + 1)];
+        const a2 = a[p * 768 + (i0 + 2)];
+        const a3 = a[p * 768 + (i0 + 3)];
+        const b0 = b[p * 768 + j0];
+        const b1 = b[p * 768 + (j0 + 1)];
+        const b2 = b[p * 768 + (j0 + 2)];
+        const b3 = b[p * 768 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 768 + j0] = c00;
+      c[i0 * 768 + (j0 + 1)] = c01;
+      c[i0 * 768 + (j0 + 2)] = c02;
+      c[i0 * 768 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 768; ii++) {
+    for (let jj = 0; jj < 768; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 196; p++) {
+        acc += a[p * 768 + ii] * b[p * 768 + jj];
+      }
+      c[ii * 768 + jj] = acc;
     }
   }
 }

@@ -44,22 +44,81 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ b: [rows, 49] @ [49, 64]
+ * c = a @ b: [rows, 49] @ [49, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  */
 export function k1_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 16; m++) {
-    const cRow = m * 64;
-    for (let nn = 0; nn < 64; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 49; k++) {
-      const aik = a[m * 49 + k];
-      const bRow = k * 64;
-      for (let nn = 0; nn < 64; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 16 - batch * 16 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 49; p++) {
+        const a0 = a[i0 * 49 + p];
+        const a1 = a[(i0 + 1) * 49 + p];
+        const a2 = a[(i0 + 2) * 49 + p];
+        const a3 = a[(i0 + 3) * 49 + p];
+        const b0 = b[p * 64 + j0];
+        const b1 = b[p * 64 + (j0 + 1)];
+        const b2 = b[p * 64 + (j0 + 2)];
+        const b3 = b[p * 64 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 16; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 49; p++) {
+        acc += a[ii * 49 + p] * b[p * 64 + jj];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -152,22 +211,81 @@ export function k7_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
 }
 
 /**
- * c = a @ b: [rows, 64] @ [64, 64]
+ * c = a @ b: [rows, 64] @ [64, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  */
 export function k8_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 17; m++) {
-    const cRow = m * 64;
-    for (let nn = 0; nn < 64; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 64; k++) {
-      const aik = a[m * 64 + k];
-      const bRow = k * 64;
-      for (let nn = 0; nn < 64; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 17 - batch * 17 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 64; p++) {
+        const a0 = a[i0 * 64 + p];
+        const a1 = a[(i0 + 1) * 64 + p];
+        const a2 = a[(i0 + 2) * 64 + p];
+        const a3 = a[(i0 + 3) * 64 + p];
+        const b0 = b[p * 64 + j0];
+        const b1 = b[p * 64 + (j0 + 1)];
+        const b2 = b[p * 64 + (j0 + 2)];
+        const b3 = b[p * 64 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 17; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 64; p++) {
+        acc += a[ii * 64 + p] * b[p * 64 + jj];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -248,22 +366,81 @@ export function k12_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
 }
 
 /**
- * c = a @ b: [rows, 64] @ [64, 128]
+ * c = a @ b: [rows, 64] @ [64, 128], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
 export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 17; m++) {
-    const cRow = m * 128;
-    for (let nn = 0; nn < 128; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 64; k++) {
-      const aik = a[m * 64 + k];
-      const bRow = k * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 17 - batch * 17 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 64; p++) {
+        const a0 = a[i0 * 64 + p];
+        const a1 = a[(i0 + 1) * 64 + p];
+        const a2 = a[(i0 + 2) * 64 + p];
+        const a3 = a[(i0 + 3) * 64 + p];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 17; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 64; p++) {
+        acc += a[ii * 64 + p] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -291,22 +468,81 @@ export function k15_act(x0: Float32Array, y: Float32Array, batch: number): void 
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 64]
+ * c = a @ b: [rows, 128] @ [128, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
 export function k16_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 17; m++) {
-    const cRow = m * 64;
-    for (let nn = 0; nn < 64; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 128; k++) {
-      const aik = a[m * 128 + k];
-      const bRow = k * 64;
-      for (let nn = 0; nn < 64; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch * 17 - batch * 17 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[p * 64 + j0];
+        const b1 = b[p * 64 + (j0 + 1)];
+        const b2 = b[p * 64 + (j0 + 2)];
+        const b3 = b[p * 64 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 17; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[p * 64 + jj];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -402,22 +638,103 @@ export function k24_take_first(x: Float32Array, y: Float32Array, batch: number):
 }
 
 /**
- * c = a @ b: [rows, 64] @ [64, 10]
+ * c = a @ b: [rows, 64] @ [64, 10], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  */
 export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch; m++) {
-    const cRow = m * 10;
-    for (let nn = 0; nn < 10; nn++) {
-      c[cRow + nn] = 0;
-    }
-    for (let k = 0; k < 64; k++) {
-      const aik = a[m * 64 + k];
-      const bRow = k * 10;
-      for (let nn = 0; nn < 10; nn++) {
-        c[cRow + nn] += aik * b[bRow + nn];
+  const mFull = batch - batch % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 8; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 64; p++) {
+        const a0 = a[i0 * 64 + p];
+        const a1 = a[(i0 + 1) * 64 + p];
+        const a2 = a[(i0 + 2) * 64 + p];
+        const a3 = a[(i0 + 3) * 64 + p];
+        const b0 = b[p * 10 + j0];
+        const b1 = b[p * 10 + (j0 + 1)];
+        const b2 = b[p * 10 + (j0 + 2)];
+        const b3 = b[p * 10 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 10 + j0] = c00;
+      c[i0 * 10 + (j0 + 1)] = c01;
+      c[i0 * 10 + (j0 + 2)] = c02;
+      c[i0 * 10 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 10 + j0] = c10;
+      c[(i0 + 1) * 10 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 10 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 10 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 10 + j0] = c20;
+      c[(i0 + 2) * 10 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 10 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 10 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 10 + j0] = c30;
+      c[(i0 + 3) * 10 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 10 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 10 + (j0 + 3)] = c33;
+    }
+    for (let jj = 8; jj < 10; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc0 += a[i0 * 64 + p] * b[p * 10 + jj];
+      }
+      c[i0 * 10 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc1 += a[(i0 + 1) * 64 + p] * b[p * 10 + jj];
+      }
+      c[(i0 + 1) * 10 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc2 += a[(i0 + 2) * 64 + p] * b[p * 10 + jj];
+      }
+      c[(i0 + 2) * 10 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc3 += a[(i0 + 3) * 64 + p] * b[p * 10 + jj];
+      }
+      c[(i0 + 3) * 10 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < batch; ii++) {
+    for (let jj = 0; jj < 10; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 64; p++) {
+        acc += a[ii * 64 + p] * b[p * 10 + jj];
+      }
+      c[ii * 10 + jj] = acc;
     }
   }
 }
@@ -517,39 +834,183 @@ export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 10] @ [64, 10]ᵀ
+ * c = a @ bᵀ: [rows, 10] @ [64, 10]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch; m++) {
-    for (let nn = 0; nn < 64; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 10; k++) {
-        acc += a[m * 10 + k] * b[nn * 10 + k];
+  const mFull = batch - batch % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 10; p++) {
+        const a0 = a[i0 * 10 + p];
+        const a1 = a[(i0 + 1) * 10 + p];
+        const a2 = a[(i0 + 2) * 10 + p];
+        const a3 = a[(i0 + 3) * 10 + p];
+        const b0 = b[j0 * 10 + p];
+        const b1 = b[(j0 + 1) * 10 + p];
+        const b2 = b[(j0 + 2) * 10 + p];
+        const b3 = b[(j0 + 3) * 10 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 64 + nn] = acc;
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 10; p++) {
+        acc += a[ii * 10 + p] * b[jj * 10 + p];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 10]
+ * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 10], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 640; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch; r++) {
-    for (let k = 0; k < 64; k++) {
-      const ark = a[r * 64 + k];
-      const cRow = k * 10;
-      const bRow = r * 10;
-      for (let nn = 0; nn < 10; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 64 - 64 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 8; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch; p++) {
+        const a0 = a[p * 64 + i0];
+        const a1 = a[p * 64 + (i0 + 1)];
+        const a2 = a[p * 64 + (i0 + 2)];
+        const a3 = a[p * 64 + (i0 + 3)];
+        const b0 = b[p * 10 + j0];
+        const b1 = b[p * 10 + (j0 + 1)];
+        const b2 = b[p * 10 + (j0 + 2)];
+        const b3 = b[p * 10 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 10 + j0] = c00;
+      c[i0 * 10 + (j0 + 1)] = c01;
+      c[i0 * 10 + (j0 + 2)] = c02;
+      c[i0 * 10 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 10 + j0] = c10;
+      c[(i0 + 1) * 10 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 10 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 10 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 10 + j0] = c20;
+      c[(i0 + 2) * 10 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 10 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 10 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 10 + j0] = c30;
+      c[(i0 + 3) * 10 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 10 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 10 + (j0 + 3)] = c33;
+    }
+    for (let jj = 8; jj < 10; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < batch; p++) {
+        acc0 += a[p * 64 + i0] * b[p * 10 + jj];
+      }
+      c[i0 * 10 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < batch; p++) {
+        acc1 += a[p * 64 + (i0 + 1)] * b[p * 10 + jj];
+      }
+      c[(i0 + 1) * 10 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < batch; p++) {
+        acc2 += a[p * 64 + (i0 + 2)] * b[p * 10 + jj];
+      }
+      c[(i0 + 2) * 10 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < batch; p++) {
+        acc3 += a[p * 64 + (i0 + 3)] * b[p * 10 + jj];
+      }
+      c[(i0 + 3) * 10 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < 64; ii++) {
+    for (let jj = 0; jj < 10; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch; p++) {
+        acc += a[p * 64 + ii] * b[p * 10 + jj];
+      }
+      c[ii * 10 + jj] = acc;
     }
   }
 }
@@ -623,39 +1084,161 @@ export function k35_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ
+ * c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 17; m++) {
-    for (let nn = 0; nn < 128; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 64; k++) {
-        acc += a[m * 64 + k] * b[nn * 64 + k];
+  const mFull = batch * 17 - batch * 17 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 64; p++) {
+        const a0 = a[i0 * 64 + p];
+        const a1 = a[(i0 + 1) * 64 + p];
+        const a2 = a[(i0 + 2) * 64 + p];
+        const a3 = a[(i0 + 3) * 64 + p];
+        const b0 = b[j0 * 64 + p];
+        const b1 = b[(j0 + 1) * 64 + p];
+        const b2 = b[(j0 + 2) * 64 + p];
+        const b3 = b[(j0 + 3) * 64 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 128 + nn] = acc;
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 17; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 64; p++) {
+        acc += a[ii * 64 + p] * b[jj * 64 + p];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64]
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
 export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 8192; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 17; r++) {
-    for (let k = 0; k < 128; k++) {
-      const ark = a[r * 128 + k];
-      const cRow = k * 64;
-      const bRow = r * 64;
-      for (let nn = 0; nn < 64; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 128 - 128 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 17; p++) {
+        const a0 = a[p * 128 + i0];
+        const a1 = a[p * 128 + (i0 + 1)];
+        const a2 = a[p * 128 + (i0 + 2)];
+        const a3 = a[p * 128 + (i0 + 3)];
+        const b0 = b[p * 64 + j0];
+        const b1 = b[p * 64 + (j0 + 1)];
+        const b2 = b[p * 64 + (j0 + 2)];
+        const b3 = b[p * 64 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 128; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 17; p++) {
+        acc += a[p * 128 + ii] * b[p * 64 + jj];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -682,77 +1265,321 @@ export function k39_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ
+ * c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 17; m++) {
-    for (let nn = 0; nn < 64; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 128; k++) {
-        acc += a[m * 128 + k] * b[nn * 128 + k];
+  const mFull = batch * 17 - batch * 17 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 128; p++) {
+        const a0 = a[i0 * 128 + p];
+        const a1 = a[(i0 + 1) * 128 + p];
+        const a2 = a[(i0 + 2) * 128 + p];
+        const a3 = a[(i0 + 3) * 128 + p];
+        const b0 = b[j0 * 128 + p];
+        const b1 = b[(j0 + 1) * 128 + p];
+        const b2 = b[(j0 + 2) * 128 + p];
+        const b3 = b[(j0 + 3) * 128 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 64 + nn] = acc;
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 17; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 128; p++) {
+        acc += a[ii * 128 + p] * b[jj * 128 + p];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
 export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 8192; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 17; r++) {
-    for (let k = 0; k < 64; k++) {
-      const ark = a[r * 64 + k];
-      const cRow = k * 128;
-      const bRow = r * 128;
-      for (let nn = 0; nn < 128; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 64 - 64 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 128; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 17; p++) {
+        const a0 = a[p * 64 + i0];
+        const a1 = a[p * 64 + (i0 + 1)];
+        const a2 = a[p * 64 + (i0 + 2)];
+        const a3 = a[p * 64 + (i0 + 3)];
+        const b0 = b[p * 128 + j0];
+        const b1 = b[p * 128 + (j0 + 1)];
+        const b2 = b[p * 128 + (j0 + 2)];
+        const b3 = b[p * 128 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 128 + j0] = c00;
+      c[i0 * 128 + (j0 + 1)] = c01;
+      c[i0 * 128 + (j0 + 2)] = c02;
+      c[i0 * 128 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 64; ii++) {
+    for (let jj = 0; jj < 128; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 17; p++) {
+        acc += a[p * 64 + ii] * b[p * 128 + jj];
+      }
+      c[ii * 128 + jj] = acc;
     }
   }
 }
 
 /**
- * c = a @ bᵀ: [rows, 64] @ [64, 64]ᵀ
+ * c = a @ bᵀ: [rows, 64] @ [64, 64]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  */
 export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 17; m++) {
-    for (let nn = 0; nn < 64; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 64; k++) {
-        acc += a[m * 64 + k] * b[nn * 64 + k];
+  const mFull = batch * 17 - batch * 17 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 64; p++) {
+        const a0 = a[i0 * 64 + p];
+        const a1 = a[(i0 + 1) * 64 + p];
+        const a2 = a[(i0 + 2) * 64 + p];
+        const a3 = a[(i0 + 3) * 64 + p];
+        const b0 = b[j0 * 64 + p];
+        const b1 = b[(j0 + 1) * 64 + p];
+        const b2 = b[(j0 + 2) * 64 + p];
+        const b3 = b[(j0 + 3) * 64 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 64 + nn] = acc;
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < batch * 17; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 64; p++) {
+        acc += a[ii * 64 + p] * b[jj * 64 + p];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 64]
+ * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  */
 export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 4096; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 17; r++) {
-    for (let k = 0; k < 64; k++) {
-      const ark = a[r * 64 + k];
-      const cRow = k * 64;
-      const bRow = r * 64;
-      for (let nn = 0; nn < 64; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 64 - 64 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 17; p++) {
+        const a0 = a[p * 64 + i0];
+        const a1 = a[p * 64 + (i0 + 1)];
+        const a2 = a[p * 64 + (i0 + 2)];
+        const a3 = a[p * 64 + (i0 + 3)];
+        const b0 = b[p * 64 + j0];
+        const b1 = b[p * 64 + (j0 + 1)];
+        const b2 = b[p * 64 + (j0 + 2)];
+        const b3 = b[p * 64 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 64; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 17; p++) {
+        acc += a[p * 64 + ii] * b[p * 64 + jj];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -887,39 +1714,183 @@ export function k48_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /**
- * c = a @ bᵀ: [rows, 64] @ [49, 64]ᵀ
+ * c = a @ bᵀ: [rows, 64] @ [49, 64]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  */
 export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let m = 0; m < batch * 16; m++) {
-    for (let nn = 0; nn < 49; nn++) {
-      let acc = 0;
-      for (let k = 0; k < 64; k++) {
-        acc += a[m * 64 + k] * b[nn * 64 + k];
+  const mFull = batch * 16 - batch * 16 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 48; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < 64; p++) {
+        const a0 = a[i0 * 64 + p];
+        const a1 = a[(i0 + 1) * 64 + p];
+        const a2 = a[(i0 + 2) * 64 + p];
+        const a3 = a[(i0 + 3) * 64 + p];
+        const b0 = b[j0 * 64 + p];
+        const b1 = b[(j0 + 1) * 64 + p];
+        const b2 = b[(j0 + 2) * 64 + p];
+        const b3 = b[(j0 + 3) * 64 + p];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      c[m * 49 + nn] = acc;
+      c[i0 * 49 + j0] = c00;
+      c[i0 * 49 + (j0 + 1)] = c01;
+      c[i0 * 49 + (j0 + 2)] = c02;
+      c[i0 * 49 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 49 + j0] = c10;
+      c[(i0 + 1) * 49 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 49 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 49 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 49 + j0] = c20;
+      c[(i0 + 2) * 49 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 49 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 49 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 49 + j0] = c30;
+      c[(i0 + 3) * 49 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 49 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 49 + (j0 + 3)] = c33;
+    }
+    for (let jj = 48; jj < 49; jj++) {
+      let acc0 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc0 += a[i0 * 64 + p] * b[jj * 64 + p];
+      }
+      c[i0 * 49 + jj] = acc0;
+      let acc1 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc1 += a[(i0 + 1) * 64 + p] * b[jj * 64 + p];
+      }
+      c[(i0 + 1) * 49 + jj] = acc1;
+      let acc2 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc2 += a[(i0 + 2) * 64 + p] * b[jj * 64 + p];
+      }
+      c[(i0 + 2) * 49 + jj] = acc2;
+      let acc3 = 0;
+      for (let p = 0; p < 64; p++) {
+        acc3 += a[(i0 + 3) * 64 + p] * b[jj * 64 + p];
+      }
+      c[(i0 + 3) * 49 + jj] = acc3;
+    }
+  }
+  for (let ii = mFull; ii < batch * 16; ii++) {
+    for (let jj = 0; jj < 49; jj++) {
+      let acc = 0;
+      for (let p = 0; p < 64; p++) {
+        acc += a[ii * 64 + p] * b[jj * 64 + p];
+      }
+      c[ii * 49 + jj] = acc;
     }
   }
 }
 
 /**
- * c = aᵀ @ b: [rows, 49]ᵀ @ [rows, 64]
+ * c = aᵀ @ b: [rows, 49]ᵀ @ [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  */
 export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
-  for (let o = 0; o < 3136; o++) {
-    c[o] = 0;
-  }
-  for (let r = 0; r < batch * 16; r++) {
-    for (let k = 0; k < 49; k++) {
-      const ark = a[r * 49 + k];
-      const cRow = k * 64;
-      const bRow = r * 64;
-      for (let nn = 0; nn < 64; nn++) {
-        c[cRow + nn] += ark * b[bRow + nn];
+  const mFull = 49 - 49 % 4;
+  for (let i0 = 0; i0 < mFull; i0 += 4) {
+    for (let j0 = 0; j0 < 64; j0 += 4) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let p = 0; p < batch * 16; p++) {
+        const a0 = a[p * 49 + i0];
+        const a1 = a[p * 49 + (i0 + 1)];
+        const a2 = a[p * 49 + (i0 + 2)];
+        const a3 = a[p * 49 + (i0 + 3)];
+        const b0 = b[p * 64 + j0];
+        const b1 = b[p * 64 + (j0 + 1)];
+        const b2 = b[p * 64 + (j0 + 2)];
+        const b3 = b[p * 64 + (j0 + 3)];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
+      c[i0 * 64 + j0] = c00;
+      c[i0 * 64 + (j0 + 1)] = c01;
+      c[i0 * 64 + (j0 + 2)] = c02;
+      c[i0 * 64 + (j0 + 3)] = c03;
+      c[(i0 + 1) * 64 + j0] = c10;
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+      c[(i0 + 2) * 64 + j0] = c20;
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+      c[(i0 + 3) * 64 + j0] = c30;
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
+  }
+  for (let ii = mFull; ii < 49; ii++) {
+    for (let jj = 0; jj < 64; jj++) {
+      let acc = 0;
+      for (let p = 0; p < batch * 16; p++) {
+        acc += a[p * 49 + ii] * b[p * 64 + jj];
+      }
+      c[ii * 64 + jj] = acc;
     }
   }
 }
