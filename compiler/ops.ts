@@ -205,3 +205,12 @@ export function emit(g: Graph, op: string, inputs: Value[], attrs: Record<string
   if (!def) throw new Error(`internal: unknown op ${op}`);
   return g.add(op, inputs, def.infer(inputs, attrs), attrs, span);
 }
+
+// Fused ops (introduced by compiler/passes/fuse.ts after autodiff; they have no gradient rule).
+OPS.matmul_epilogue = {
+  infer: ([a, b], at) => {
+    const shape = matmulShape(a, b, false, !!at.tb);
+    return at.act ? [{ shape }, { shape }] : [{ shape }];
+  },
+};
+OPS.add_norm = { infer: ([x]) => [{ shape: x.shape }, { shape: x.shape }] };

@@ -605,6 +605,15 @@ const KERNELS: Record<string, Kernel> = {
     out.data.fill(node.attrs.value as number);
     return [out];
   },
+  matmul_epilogue: ([a, b, bias], node, dims) => {
+    const [pre] = KERNELS.add([KERNELS.matmul([a, b], { ...node, attrs: { tb: node.attrs.tb } }, dims)[0], bias], node, dims);
+    if (!node.attrs.act) return [pre];
+    return [pre, KERNELS.act([pre], { ...node, attrs: { kind: node.attrs.act } }, dims)[0]];
+  },
+  add_norm: ([x, y, ...norm], node, dims) => {
+    const [sum] = KERNELS.add([x, y], node, dims);
+    return [sum, KERNELS[node.attrs.kind as string]([sum, ...norm], node, dims)[0]];
+  },
   sum_all: ([x]) => [{ shape: [], data: Float64Array.of((x.data as Float64Array).reduce((s, v) => s + v, 0)) }],
 };
 

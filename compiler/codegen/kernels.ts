@@ -141,8 +141,9 @@ const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr }> =
 /** Register-blocked matmul: C[i, j] = Σ_p A(i, p) · B(p, j) in 4×4 tiles held in 16 scalar
  *  accumulators (loads of A and B are reused 4 times each), with scalar loops for the edges.
  *  The index functions give the three layouts one schedule. */
-function blockedMatmul(o: { M: KExpr; N: number; P: KExpr; A: (i: KExpr, p: KExpr) => KExpr; B: (p: KExpr, j: KExpr) => KExpr; C: (i: KExpr, j: KExpr) => KExpr; T?: number }): KStmt[] {
+function blockedMatmul(o: { M: KExpr; N: number; P: KExpr; A: (i: KExpr, p: KExpr) => KExpr; B: (p: KExpr, j: KExpr) => KExpr; C: (i: KExpr, j: KExpr) => KExpr; T?: number; epilogue?: (acc: KExpr, i: KExpr, j: KExpr, tag: string) => KStmt[] }): KStmt[] {
   const T = o.T ?? 4;
+  const put = (idx: KExpr, acc: KExpr, ii: KExpr, jj: KExpr, tag: string): KStmt[] => (o.epilogue ? o.epilogue(acc, ii, jj, tag) : [store('c', idx, acc)]);
   const R = [...Array(T).keys()];
   const nFull = o.N - (o.N % T);
   const tile: KStmt[] = [
@@ -152,9 +153,9 @@ function blockedMatmul(o: { M: KExpr; N: number; P: KExpr; A: (i: KExpr, p: KExp
       ...R.map((b) => let_(`b${b}`, load('b', o.B(v('p'), add(v('j0'), i(b)))))),
       ...R.flatMap((a) => R.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
     ]),
-    ...R.flatMap((a) => R.map((b) => store('c', o.C(add(v('i0'), i(a)), add(v('j0'), i(b))), v(`c${a}${b}`)))),
+    ...R.flatMap((a) => R.flatMap((b) => put(o.C(add(v('i0'), i(a)), add(v('j0'), i(b))), v(`c${a}${b}`), add(v('i0'), i(a)), add(v('j0'), i(b)), `${a}${b}`))),
   ];
-  const dot = (ii: KExpr, jj: KExpr, tag = ''): KStmt[] => [let_(`acc${tag}`, f(0), 'f32', true), loop('p', o.P, [set(`acc${tag}`, mul(load('a', o.A(ii, v('p'))), load('b', o.B(v('p'), jj))), '+')]), store('c', o.C(ii, jj), v(`acc${tag}`))];
+  const dot = (ii: KExpr, jj: KExpr, tag = ''): KStmt[] => [let_(`acc${tag}`, f(0), 'f32', true), loop('p', o.P, [set(`acc${tag}`, mul(load('a', o.A(ii, v('p'))), load('b', o.B(v('p'), jj))), '+')]), ...put(o.C(ii, jj), v(`acc${tag}`), ii, jj, `e${tag}`)];
   return [
     let_('mFull', sub(o.M, bin('%', o.M, i(T))), 'i32'),
     { k: 'for', v: 'i0', from: i(0), to: v('mFull'), step: T, parallel: true, body: [
@@ -394,7 +395,82 @@ function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dim
   };
 }
 
+/** matmul with its epilogue: pre = a @ b + bias, post = act(pre), written in the same pass. */
+function matmulEpilogueKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const [a, b] = n.inputs;
+  const tb = !!n.attrs.tb;
+  const K = lastOf(a.shape);
+  const N = tb ? (b.shape[0] as number) : lastOf(b.shape);
+  const act = n.attrs.act as string | null;
+  const epilogue = (acc: KExpr, _i: KExpr, j: KExpr, tag: string): KStmt[] => {
+    const idx = add(mul(_i, i(N)), j);
+    const pre = `pre${tag}`;
+    return [let_(pre, add(acc, load('bias', j))), store('c', idx, v(pre)), ...(act ? [store('post', idx, ACT[act].f(v(pre)))] : [])];
+  };
+  return {
+    doc: `fused c = a @ b${tb ? 'ᵀ' : ''} + bias${act ? `, post = ${act}(c)` : ''}: [rows, ${K}] → [rows, ${N}], 4×4 register tiles`,
+    buffers: [rd('a'), rd('b'), rd('bias'), wr('c'), ...(act ? [wr('post')] : [])],
+    body: blockedMatmul({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: tb ? (p, j) => add(mul(j, i(K)), p) : (p, j) => add(mul(p, i(N)), j), C: (r, j) => add(mul(r, i(N)), j), epilogue }),
+  };
+}
+
+/** Residual add then layernorm / rmsnorm of each row, in one pass over the row. */
+function addNormKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const kind = n.attrs.kind as 'layernorm' | 'rmsnorm';
+  const x = n.inputs[0];
+  const D = lastOf(x.shape);
+  const hasBias = n.inputs.length === 4; // x, y, g[, b]
+  const xhat = mul(sub(load('sum', add(v('o'), v('k'))), v('mean')), v('rstd'));
+  const stats = rowStats(kind, D, n.attrs.eps as number).map((s) => renameLoads(s, 'x', 'sum'));
+  return {
+    doc: `fused residual add + ${kind} over the last dim (${D}): writes the sum and the normed row`,
+    buffers: [rd('x'), rd('y'), rd('g'), ...(hasBias ? [rd('b')] : []), wr('sum'), wr('out')],
+    body: [
+      loop('r', rowsOf(x.shape), [
+        let_('o', mul(v('r'), i(D)), 'i32'),
+        loop('k', i(D), [store('sum', add(v('o'), v('k')), add(load('x', add(v('o'), v('k'))), load('y', add(v('o'), v('k')))))]),
+        ...stats,
+        loop('k', i(D), [store('out', add(v('o'), v('k')), add(mul(xhat, load('g', v('k'))), hasBias ? load('b', v('k')) : f(0)))]),
+      ], true),
+    ],
+  };
+}
+
+function renameLoads(s: KStmt, from: string, to: string): KStmt {
+  const e = (x: KExpr): KExpr => {
+    switch (x.k) {
+      case 'load':
+        return { ...x, buf: x.buf === from ? to : x.buf, idx: e(x.idx) };
+      case 'bin':
+        return { ...x, a: e(x.a), b: e(x.b) };
+      case 'neg':
+        return { ...x, a: e(x.a) };
+      case 'call':
+        return { ...x, args: x.args.map(e) };
+      case 'select':
+        return { ...x, c: e(x.c), a: e(x.a), b: e(x.b) };
+      default:
+        return x;
+    }
+  };
+  switch (s.k) {
+    case 'for':
+      return { ...s, from: e(s.from), to: e(s.to), body: s.body.map((b) => renameLoads(b, from, to)) };
+    case 'let':
+    case 'set':
+      return { ...s, e: e(s.e) };
+    case 'store':
+      return { ...s, idx: e(s.idx), e: e(s.e) };
+    case 'if':
+      return { ...s, c: e(s.c), then: s.then.map((b) => renameLoads(b, from, to)), else: s.else?.map((b) => renameLoads(b, from, to)) };
+    default:
+      return s;
+  }
+}
+
 const BUILDERS: Record<string, Builder> = {
+  matmul_epilogue: matmulEpilogueKernel,
+  add_norm: addNormKernel,
   take_first: (n) => {
     const [B, T, D] = n.inputs[0].shape;
     return { doc: 'the first position of every sequence (<cls>)', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [store('y', add(mul(v('b'), i(D as number)), v('k')), load('x', add(mul(mul(v('b'), d(T)), i(D as number)), v('k'))))])], true)] };
