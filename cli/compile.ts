@@ -7,6 +7,7 @@ import { compileCpu } from '../compiler/codegen/compile.ts';
 import { emitCpu } from '../compiler/codegen/emit.ts';
 import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
+import { peakBytes } from '../compiler/passes/plan.ts';
 import { printGraph } from '../compiler/print.ts';
 import { renderHuman } from '../compiler/render/human.ts';
 
@@ -32,7 +33,12 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
       else if (opts.emit === 'ts') process.stdout.write(compiled.source);
       else {
         const written = emitCpu(compiled, join(opts.out, m.model.name, opts.target));
-        console.error(`${m.model.name}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps → ${written.join(', ')}`);
+        // Peak training memory at batch 1 and the full context, with and without buffer reuse.
+        const ctx = m.model.inputs.tokens?.context?.value ?? 128;
+        const dims = { batch: 1, seq: ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx };
+        const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+        const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
+        console.error(`${m.model.name}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);
       }
     } catch (e) {
       if (!(e instanceof MissingKernel || e instanceof LoweringError)) throw e;

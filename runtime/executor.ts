@@ -51,6 +51,12 @@ export class Executor {
       if (p.decay) this.decayMask.fill(1, offset, offset + n);
       offset += n;
     }
+    // Intermediates share the slots of the compiler's memory plan (liveness-based reuse).
+    const slots = program.memory.slots.map((s) => {
+      const n = resolveShape(s.shape, dims).reduce((a, x) => a * x, 1);
+      return s.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n);
+    });
+    for (const [id, slot] of Object.entries(program.memory.assignment)) views.set(Number(id), slots[slot]);
     this.buffers = program.buffers.map((b) => views.get(b.id) ?? (b.dtype === 'i32' ? new Int32Array(sizeOf(b.id)) : new Float32Array(sizeOf(b.id))));
     this.calls = program.steps.map((s) => {
       const fn = kernels[s.kernel];
