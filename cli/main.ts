@@ -10,6 +10,7 @@ import type { SourceMap } from '../compiler/source.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import { formatParams } from './params-table.ts';
 import { compileCommand } from './compile.ts';
+import { CliError, convertCommand, forwardCommand, WeightsError } from './weights.ts';
 
 class UsageError extends Error {}
 
@@ -40,7 +41,7 @@ function summary(diags: Diagnostic[], files: number, models: number): string {
   return `${errors ? 'failed' : 'ok'}: ${plural(files, 'file')}, ${plural(models, 'model')}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('tfm')
     .description('A compiler for Transformer models: .tfm specs, static shape checks, fused kernels.')
@@ -106,13 +107,38 @@ Exit codes:
       exitCode = compileCommand(expand(patterns), opts, useColor());
     });
 
+  program
+    .command('forward')
+    .description('run one forward pass (dropout off) and write the logits, and the loss when targets are given')
+    .argument('<spec>', 'spec file')
+    .requiredOption('-c, --checkpoint <file>', 'weights: safetensors with tfm or Hugging Face GPT-2 names')
+    .requiredOption('--tokens <file>', 'token ids: JSON ([..] or [[..], ..]) or text (whitespace-separated, a row per line)')
+    .option('--targets <file>', 'target ids of the same shape, for the loss')
+    .option('-o, --out <file>', 'write logits to .json or .npy')
+    .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }) => forwardCommand(spec, opts));
+
+  for (const direction of ['export', 'import'] as const) {
+    program
+      .command(direction)
+      .description(direction === 'export' ? 'write weights under Hugging Face names and layouts (GPT-2 for decoders)' : 'read weights under Hugging Face names into tfm names')
+      .argument('<spec>', 'spec file')
+      .option('-c, --checkpoint <file>', 'input safetensors')
+      .option('--seed <n>', direction === 'export' ? 'export a freshly initialised model instead' : 'unused')
+      .requiredOption('-o, --out <file>', 'output safetensors')
+      .action(async (spec: string, opts: { checkpoint?: string; seed?: string; out: string }) => convertCommand(direction, spec, opts));
+  }
+
   try {
-    program.parse(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
     if (e instanceof UsageError) {
       console.error(`error: ${e.message}`);
       return 2;
+    }
+    if (e instanceof CliError || e instanceof WeightsError) {
+      console.error(`error[${e.code}]: ${e.message}`);
+      return 1;
     }
     throw e;
   }
@@ -120,5 +146,5 @@ Exit codes:
 }
 
 if (process.argv[1]?.endsWith('cli/main.ts')) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 }

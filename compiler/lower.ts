@@ -28,14 +28,22 @@ export class LoweringError extends Error {
 
 const INIT_STD = 0.02;
 
-export function lowerModel(checked: CheckedModel): Lowered {
-  return new Lowerer(checked.model).run();
+export interface LowerOptions {
+  /** Training graph (dropout on, the default) or evaluation graph (dropout off). */
+  train?: boolean;
+}
+
+export function lowerModel(checked: CheckedModel, opts: LowerOptions = {}): Lowered {
+  return new Lowerer(checked.model, opts.train ?? true).run();
 }
 
 class Lowerer {
   private readonly g: Graph;
   private salt = 0;
-  constructor(private readonly m: Model) {
+  constructor(
+    private readonly m: Model,
+    private readonly train: boolean,
+  ) {
     this.g = new Graph(m.name);
   }
 
@@ -55,7 +63,7 @@ class Lowerer {
   }
 
   private dropout(x: Value, p: number | undefined, span?: Span): Value {
-    if (!p) return x;
+    if (!p || !this.train) return x;
     const seed = this.g.input('seed', [1], 'i32');
     return this.op('dropout', [x, seed], { p, salt: this.salt++ }, span);
   }
@@ -216,6 +224,9 @@ class Lowerer {
   normLayer = (prefix: string, x: Value, n: Norm) => this.norm(prefix, x, n);
   dropoutLayer = (x: Value, p: number | undefined, span?: Span) => this.dropout(x, p, span);
   nextSalt = () => this.salt++;
+  get training(): boolean {
+    return this.train;
+  }
   graph = () => this.g;
   /** A dim expression the checker has already validated, folded with the model's dims. */
   constant = (e: Expr): number => {
@@ -361,7 +372,7 @@ class BlockLowerer {
     }
     if (attrs.has_prefix) inputs.push(this.l.graph().input('prefix_len', ['batch'], 'i32'));
     if (self && this.ctx.rotary) Object.assign(attrs, { rotary: true, rotary_base: 10000 });
-    if (a.dropout?.value) {
+    if (a.dropout?.value && this.l.training) {
       // Dropout on the attention probabilities, inside the fused attention op.
       Object.assign(attrs, { p_drop: a.dropout.value, salt: this.l.nextSalt() });
       inputs.push(this.l.graph().input('seed', [1], 'i32'));

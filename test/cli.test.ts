@@ -109,3 +109,47 @@ describe('help', () => {
     expect(tfm('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
+
+describe('tfm export / import / forward', () => {
+  it('round-trips weights through Hugging Face names and runs a forward pass from either', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/tfm-cli-`);
+    const seed = String(Math.floor(Math.random() * 1e6));
+    expect(tfm('export', 'specs/gpt_tiny.tfm', '--seed', seed, '-o', `${dir}/hf.safetensors`).code).toBe(0);
+    const file = readFileSync(`${dir}/hf.safetensors`);
+    const header = file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString('utf8');
+    expect(header).toContain('"h.0.attn.c_attn.weight"');
+    expect(header).toContain('"lm_head.weight"');
+    expect(tfm('import', 'specs/gpt_tiny.tfm', '-c', `${dir}/hf.safetensors`, '-o', `${dir}/tfm.safetensors`).code).toBe(0);
+    writeFileSync(`${dir}/tokens.json`, JSON.stringify([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]));
+    const a = tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/hf.safetensors`, '--tokens', `${dir}/tokens.json`, '--targets', `${dir}/tokens.json`, '-o', `${dir}/a.json`);
+    const b = tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/tfm.safetensors`, '--tokens', `${dir}/tokens.json`, '--targets', `${dir}/tokens.json`, '-o', `${dir}/b.json`);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const la = JSON.parse(readFileSync(`${dir}/a.json`, 'utf8'));
+    const lb = JSON.parse(readFileSync(`${dir}/b.json`, 'utf8'));
+    expect(la.shape).toEqual([2, 5, 65]);
+    expect(la.logits).toEqual(lb.logits);
+    expect(la.loss).toBeGreaterThan(3.5); // ≈ ln 65 at initialisation
+    expect(la.loss).toBeLessThan(5);
+  });
+
+  it('refuses a missing or corrupt checkpoint with a coded error and exit 1', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/tfm-cli-`);
+    writeFileSync(`${dir}/tokens.json`, '[1, 2, 3]');
+    const missing = tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/none.safetensors`, '--tokens', `${dir}/tokens.json`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/error\[TFM5006\]: cannot read checkpoint/);
+    const bytes = new Uint8Array(64);
+    new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true); // a header length far beyond the file
+    writeFileSync(`${dir}/bad.safetensors`, bytes);
+    const bad = tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/bad.safetensors`, '--tokens', `${dir}/tokens.json`);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error\[TFM5002\]: .*header length/);
+    writeFileSync(`${dir}/ids.json`, '[1, 2, 999]');
+    expect(tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/bad.safetensors`, '--tokens', `${dir}/ids.json`).stderr).toMatch(/TFM5008.*outside the vocabulary/);
+  });
+});

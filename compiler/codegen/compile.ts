@@ -66,10 +66,12 @@ export interface CompiledCpu {
 export interface CompileOptions {
   /** Run the fusion passes (default on); off gives one kernel per unfused op. */
   fuse?: boolean;
+  /** Training graph with dropout (default) or an evaluation graph without. */
+  train?: boolean;
 }
 
 export function compileCpu(checked: CheckedModel, sources?: SourceMap, opts: CompileOptions = {}): CompiledCpu {
-  const { graph, loss } = lowerModel(checked);
+  const { graph, loss } = lowerModel(checked, { train: opts.train ?? true });
   const firstBackwardId = graph.nodes.length;
   differentiate(graph, loss);
   // Each parameter's gradient gets a buffer of its own (the runtime packs them into one arena

@@ -1,0 +1,121 @@
+// `tfm forward`, `tfm import`, `tfm export`: one forward pass for debugging and checking
+// against other implementations, and conversion between internal and Hugging Face names.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { checkFiles, type CheckedModel } from '../compiler/check.ts';
+import { compileCpu } from '../compiler/codegen/compile.ts';
+import { emitCpu } from '../compiler/codegen/emit.ts';
+import { renderHuman } from '../compiler/render/human.ts';
+import { resolveShape } from '../compiler/ir.ts';
+import { Executor } from '../runtime/executor.ts';
+import { initParams } from '../runtime/init.ts';
+import { loadCompiled } from '../runtime/load.ts';
+import { readWeights, writeWeights, WeightsError, type Naming } from '../runtime/weights.ts';
+
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function checkedModel(spec: string): CheckedModel {
+  const r = checkFiles([spec]);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    for (const d of errors) console.error(renderHuman(d, r.program.sources) + '\n');
+    throw new CliError('TFM1000', `\`${spec}\` has errors`);
+  }
+  if (r.models.length !== 1) throw new CliError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
+  return r.models[0];
+}
+
+async function executorFor(m: CheckedModel, dims: Record<string, number>, train: boolean): Promise<Executor> {
+  const dir = mkdtempSync(join(tmpdir(), 'tfm-'));
+  // An ES module folder, so that the generated kernels.ts loads as ESM wherever it is.
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  emitCpu(compileCpu(m, undefined, { train }), dir);
+  const { program, kernels } = await loadCompiled(dir);
+  return new Executor(program, kernels, dims);
+}
+
+/** Token ids from JSON (`[1, 2]` or `[[1, 2], [3, 4]]`) or text (whitespace-separated; one row per line). */
+function readIds(path: string): number[][] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError('TFM5006', `cannot read \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`);
+  }
+  let rows: unknown;
+  if (extname(path) === '.json') {
+    try {
+      rows = JSON.parse(text);
+    } catch (e) {
+      throw new CliError('TFM5008', `\`${path}\` is not valid JSON: ${(e as Error).message}`);
+    }
+    if (Array.isArray(rows) && rows.every((x) => typeof x === 'number')) rows = [rows];
+  } else rows = text.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  if (!Array.isArray(rows) || rows.length === 0 || !rows.every((r) => Array.isArray(r) && r.length === (rows as unknown[][])[0].length && r.every((x) => Number.isInteger(x)))) {
+    throw new CliError('TFM5008', `\`${path}\` must hold integer token ids: one row, or rows of equal length`);
+  }
+  return rows as number[][];
+}
+
+export async function forwardCommand(spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }): Promise<void> {
+  const m = checkedModel(spec);
+  if (m.model.layout?.value === 'encoder_decoder' || m.model.embed?.patches) throw new CliError('TFM4002', '`tfm forward` runs token models with one stack (decoder or encoder) so far');
+  const rows = readIds(opts.tokens);
+  const vocab = m.model.embed!.tokens!.vocab.value;
+  const bad = rows.flat().find((t) => t < 0 || t >= vocab);
+  if (bad !== undefined) throw new CliError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
+  const targets = opts.targets ? readIds(opts.targets) : undefined;
+  if (targets && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new CliError('TFM5008', 'targets must have the shape of the tokens');
+  const ctx = m.model.inputs.tokens?.context?.value;
+  if (ctx && rows[0].length > ctx) throw new CliError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
+  const dims = { batch: rows.length, seq: rows[0].length };
+  const ex = await executorFor(m, dims, false);
+  const { params } = readWeights(opts.checkpoint, ex.program);
+  for (const [name, t] of params) ex.param(name).set(t.data);
+  ex.input('tokens').set(rows.flat());
+  ex.input('targets').set(targets ? targets.flat() : rows.flat().map(() => -100));
+  for (const name of ['key_mask']) if (ex.hasInput(name)) (ex.input(name) as Float32Array).fill(1);
+  const loss = ex.forward();
+  const logits = ex.output('logits') as Float32Array;
+  const shape = [dims.batch, dims.seq, logits.length / (dims.batch * dims.seq)];
+  if (opts.out?.endsWith('.npy')) writeFileSync(opts.out, npy(logits, shape));
+  else if (opts.out) writeFileSync(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n');
+  console.log(JSON.stringify({ shape, ...(targets ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
+}
+
+/** NumPy .npy v1.0: magic, header dict padded to 64 bytes, little-endian float32 data. */
+function npy(data: Float32Array, shape: number[]): Uint8Array {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + data.byteLength);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
+  return out;
+}
+
+export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
+  const m = checkedModel(spec);
+  if (m.model.layout?.value !== 'decoder') throw new CliError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
+  const ex = await executorFor(m, { batch: 1, seq: 1 }, false);
+  if (opts.checkpoint) {
+    const { params } = readWeights(opts.checkpoint, ex.program);
+    for (const [name, t] of params) ex.param(name).set(t.data);
+  } else if (direction === 'export' && opts.seed !== undefined) initParams(ex, Number(opts.seed));
+  else throw new CliError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
+  const params = new Map(ex.program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: ex.param(p.name) }]));
+  const naming: Naming = direction === 'export' ? 'hf-gpt2' : 'internal';
+  writeWeights(opts.out, params, naming, { format: 'pt', model: m.model.name });
+  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'hf-gpt2' ? 'Hugging Face GPT-2 names' : 'tfm names'})`);
+}
+
+export { WeightsError };
