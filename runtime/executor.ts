@@ -104,12 +104,35 @@ export class Executor {
     for (const c of this.calls) if (c.phase === 'backward') c.fn(...c.args);
   }
 
-  /** One AdamW step over all parameters from the current gradients; returns the gradient norm. */
-  optimizerStep(s: AdamWSettings): number {
+  private accArena?: Float32Array;
+
+  /** Adds the current gradients, scaled, into the accumulation arena (the first call resets it). */
+  accumulate(scale: number, first: boolean): void {
+    this.accArena ??= new Float32Array(this.gradArena.length);
+    this.kernels[this.program.optimizer.accumulate](this.accArena, this.gradArena, this.gradArena.length, scale, first ? 1 : 0);
+  }
+
+  /** One AdamW step over all parameters from the current gradients (or the accumulated ones);
+   *  returns the global gradient norm before clipping. */
+  optimizerStep(s: AdamWSettings, opts: { accumulated?: boolean } = {}): number {
     const n = this.paramArena.length;
+    const grads = opts.accumulated ? this.accArena! : this.gradArena;
     this.steps++;
-    this.kernels[this.program.optimizer.gradNorm](this.gradArena, this.clip, n, s.maxNorm);
-    this.kernels[this.program.optimizer.adamw](this.paramArena, this.gradArena, this.moments[0], this.moments[1], this.decayMask, this.clip, n, s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps);
+    this.kernels[this.program.optimizer.gradNorm](grads, this.clip, n, s.maxNorm);
+    this.kernels[this.program.optimizer.adamw](this.paramArena, grads, this.moments[0], this.moments[1], this.decayMask, this.clip, n, s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps);
     return this.clip[1];
+  }
+
+  /** One training step over micro-batches (gradient accumulation): each `load(k)` fills the
+   *  inputs of micro-batch k; gradients are averaged; returns the mean loss. */
+  trainStep(micro: number, load: (k: number) => void, s: AdamWSettings): { loss: number; gradNorm: number } {
+    let loss = 0;
+    for (let k = 0; k < micro; k++) {
+      load(k);
+      loss += this.forward() / micro;
+      this.backward();
+      if (micro > 1) this.accumulate(1 / micro, k === 0);
+    }
+    return { loss, gradNorm: this.optimizerStep(s, { accumulated: micro > 1 }) };
   }
 }

@@ -49,7 +49,7 @@ export interface CpuProgram {
   outputs: Record<string, number>;
   steps: ProgramStep[];
   /** Kernels of the optimizer step over the parameter arena. */
-  optimizer: { gradNorm: string; adamw: string };
+  optimizer: { gradNorm: string; adamw: string; accumulate: string };
   /** Liveness-based reuse of intermediate buffers (compiler/passes/plan.ts). */
   memory: MemoryPlan;
 }
@@ -130,7 +130,7 @@ export function compileCpu(checked: CheckedModel, sources?: SourceMap, opts: Com
     inputs: graph.inputs.map((i) => ({ name: i.name, buffer: bufferOf(i.value) })),
     outputs,
     steps,
-    optimizer: { gradNorm: 'opt_grad_norm', adamw: 'opt_adamw' },
+    optimizer: { gradNorm: 'opt_grad_norm', adamw: 'opt_adamw', accumulate: 'opt_accumulate' },
     memory: { assignment: {}, slots: [] },
   };
   program.memory = planMemory(program);

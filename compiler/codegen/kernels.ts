@@ -47,7 +47,15 @@ export function optimizerKernels(): Kernel[] {
       ], true),
     ],
   };
-  return [gradNorm, adamw];
+  const accumulate: Kernel = {
+    name: 'opt_accumulate',
+    doc: 'gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads',
+    buffers: [{ name: 'acc', t: 'f32', access: 'readwrite' }, rd('grads')],
+    dims: ['n'],
+    scalars: ['scale', 'first'],
+    body: [loop('o', n, [store('acc', v('o'), add(select(bin('!=', arg('first'), f(0)), f(0), load('acc', v('o'))), mul(arg('scale'), load('grads', v('o')))))], true)],
+  };
+  return [gradNorm, adamw, accumulate];
 }
 
 export function buildKernel(n: Node, name: string): Kernel {
