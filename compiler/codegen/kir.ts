@@ -92,3 +92,42 @@ function fold(e: KExpr & { k: 'bin' }): KExpr {
 export function sizeExpr(shape: (number | string)[]): KExpr {
   return shape.reduce<KExpr>((acc, d) => mul(acc, typeof d === 'number' ? i(d) : dim(d)), i(1));
 }
+
+/** Buffers a statement list stores to and loads from. */
+function touched(stmts: KStmt[]): { stores: Set<string>; loads: Set<string> } {
+  const stores = new Set<string>();
+  const loads = new Set<string>();
+  const e = (x: KExpr): void => {
+    if (x.k === 'load') {
+      loads.add(x.buf);
+      e(x.idx);
+    } else if (x.k === 'bin') (e(x.a), e(x.b));
+    else if (x.k === 'neg') e(x.a);
+    else if (x.k === 'call') x.args.forEach(e);
+    else if (x.k === 'select') (e(x.c), e(x.a), e(x.b));
+  };
+  const s = (x: KStmt): void => {
+    if (x.k === 'for') (e(x.from), e(x.to), x.body.forEach(s));
+    else if (x.k === 'let' || x.k === 'set') e(x.e);
+    else if (x.k === 'store') (stores.add(x.buf), e(x.idx), e(x.e));
+    else if (x.k === 'if') (e(x.c), x.then.forEach(s), x.else?.forEach(s));
+  };
+  stmts.forEach(s);
+  return { stores, loads };
+}
+
+/**
+ * Whether a kernel can be split across threads, and at which top-level statement: the body
+ * must be statements that store nothing, then one loop marked `parallel` (its iterations
+ * write disjoint data by construction of the builders), then statements that do not read
+ * anything the kernel writes (they run once, in the last part, alongside the others).
+ */
+export function parallelSplit(k: Kernel): number | undefined {
+  const at = k.body.findIndex((s) => s.k === 'for' && s.parallel);
+  if (at < 0) return undefined;
+  if (touched(k.body.slice(0, at)).stores.size > 0) return undefined;
+  const written = new Set(k.buffers.filter((b) => b.access !== 'read').map((b) => b.name));
+  const after = touched(k.body.slice(at + 1));
+  if ([...after.loads].some((b) => written.has(b))) return undefined;
+  return at;
+}

@@ -3,7 +3,7 @@
 // table and the prelude of helpers (erf, the dropout hash) that kernels may call.
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
 import type { SourceMap } from '../source.ts';
-import type { KExpr, Kernel, KStmt } from './kir.ts';
+import { parallelSplit, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
 
@@ -20,7 +20,7 @@ const MATH: Record<string, (args: string[]) => string> = {
   sin: (a) => `Math.sin(${a[0]})`,
   cos: (a) => `Math.cos(${a[0]})`,
   pow: (a) => `Math.pow(${a[0]}, ${a[1]})`,
-  idiv: (a) => `((${a[0]} / ${a[1]}) | 0)`,
+  idiv: (a) => `(((${a[0]}) / (${a[1]})) | 0)`,
   hash_uniform: (a) => `hashUniform(${a.join(', ')})`,
 };
 
@@ -59,13 +59,18 @@ export function renderTs(kernels: Kernel[], opts: RenderTsOptions): string {
   file.insertText(0, `${opts.header.map((l) => `// ${l}`).join('\n')}\n/* eslint-disable */\n${PRELUDE}`);
   for (const k of kernels) {
     const where = k.span && opts.sources ? location(k, opts.sources) : undefined;
+    const split = parallelSplit(k);
     file.addFunction({
       isExported: true,
       name: k.name,
-      docs: [`${k.doc}${where ? `\n\nFrom ${where}.` : ''}`],
-      parameters: [...k.buffers.map((b) => ({ name: b.name, type: ARRAY[b.t] })), ...[...k.dims, ...(k.scalars ?? [])].map((d) => ({ name: d, type: 'number' }))],
+      docs: [`${k.doc}${where ? `\n\nFrom ${where}.` : ''}${split !== undefined ? '\n\nSplits across threads: part `part` of `parts` runs its share of the parallel loop.' : ''}`],
+      parameters: [
+        ...k.buffers.map((b) => ({ name: b.name, type: ARRAY[b.t] })),
+        ...[...k.dims, ...(k.scalars ?? [])].map((d) => ({ name: d, type: 'number' })),
+        ...(split !== undefined ? [{ name: 'part', type: 'number', initializer: '0' }, { name: 'parts', type: 'number', initializer: '1' }] : []),
+      ],
       returnType: 'void',
-      statements: body(k.body),
+      statements: body(split === undefined ? k.body : splitBody(k.body, split)),
     });
   }
   return file.getFullText();
@@ -79,6 +84,23 @@ function location(k: Kernel, sources: SourceMap): string | undefined {
   // Spec text in a comment: close no comment, start no new one.
   const safe = text.replace(/\*\//g, '* /').replace(/[^\x20-\x7e]/g, '?');
   return `${k.span!.file}:${p.line}:${p.col} \`${safe}\``;
+}
+
+/** The parallel loop runs iterations [count·part/parts, count·(part+1)/parts); statements
+ *  after it run in the last part only. */
+function splitBody(stmts: KStmt[], at: number): KStmt[] {
+  const loop = stmts[at] as KStmt & { k: 'for' };
+  const step = loop.step ?? 1;
+  const count: KExpr = step === 1 ? { k: 'bin', op: '-', a: loop.to, b: loop.from } : { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '-', a: { k: 'bin', op: '+', a: loop.to, b: { k: 'num', v: step - 1, t: 'i32' } }, b: loop.from }, { k: 'num', v: step, t: 'i32' }] };
+  const bound = (part: KExpr): KExpr => ({ k: 'bin', op: '+', a: loop.from, b: { k: 'bin', op: '*', a: { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '*', a: { k: 'var', name: '__count' }, b: part }, { k: 'var', name: 'parts' }] }, b: { k: 'num', v: step, t: 'i32' } } });
+  const lastPart: KExpr = { k: 'bin', op: '==', a: { k: 'var', name: 'part' }, b: { k: 'bin', op: '-', a: { k: 'var', name: 'parts' }, b: { k: 'num', v: 1, t: 'i32' } } };
+  const rest = stmts.slice(at + 1);
+  return [
+    ...stmts.slice(0, at),
+    { k: 'let', v: '__count', t: 'i32', e: count },
+    { ...loop, from: bound({ k: 'var', name: 'part' }), to: { k: 'call', fn: 'min', args: [loop.to, bound({ k: 'bin', op: '+', a: { k: 'var', name: 'part' }, b: { k: 'num', v: 1, t: 'i32' } })] } },
+    ...(rest.length ? [{ k: 'if' as const, c: lastPart, then: rest }] : []),
+  ];
 }
 
 function body(stmts: KStmt[]): WriterFunction {

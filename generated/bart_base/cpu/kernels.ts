@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 50265, 768]
  *
  * From specs/bart_base.tfm:19:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * rows [2, 2 + src_seq) of a [1026, 768] table
  *
  * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number): void {
-  for (let o = 0; o < src_seq * 768; o++) {
+export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o + 1536];
   }
 }
@@ -51,9 +57,12 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: num
  * y = a + b (broadcast)
  *
  * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (src_seq * 768)];
   }
 }
@@ -62,9 +71,12 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * layernorm over the last dim (768), eps 0.00001
  *
  * From specs/bart_base.tfm:21:5 `norm layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -87,9 +99,12 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/bart_base.tfm:18:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -98,10 +113,13 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -179,14 +197,16 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -195,11 +215,14 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -239,9 +262,12 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -250,9 +276,12 @@ export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + layernorm over the last dim (768): writes the sum and the normed row
  *
  * From specs/bart_base.tfm:26:7 `norm post layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -278,10 +307,13 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number): void {
+export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -375,15 +407,17 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 3072 + jj] = pree;
+        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 3072 + jj] = pree;
-      post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -392,10 +426,13 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -473,14 +510,16 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -489,9 +528,12 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -500,9 +542,12 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -511,9 +556,12 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -522,9 +570,12 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -533,9 +584,12 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -544,9 +598,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -555,9 +612,12 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -566,9 +626,12 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -577,9 +640,12 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -588,9 +654,12 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -599,9 +668,12 @@ export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -610,9 +682,12 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * token embedding lookup: [vocab 50265, 768]
  *
  * From specs/bart_base.tfm:19:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k22_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -624,9 +699,12 @@ export function k22_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  * rows [2, 2 + tgt_seq) of a [1026, 768] table
  *
  * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number): void {
-  for (let o = 0; o < tgt_seq * 768; o++) {
+export function k23_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o + 1536];
   }
 }
@@ -635,9 +713,12 @@ export function k23_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: nu
  * y = a + b (broadcast)
  *
  * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k24_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (tgt_seq * 768)];
   }
 }
@@ -646,9 +727,12 @@ export function k24_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * layernorm over the last dim (768), eps 0.00001
  *
  * From specs/bart_base.tfm:21:5 `norm layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k25_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -671,9 +755,12 @@ export function k25_layernorm(x: Float32Array, g: Float32Array, b: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 13, index)
  *
  * From specs/bart_base.tfm:18:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 13, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -682,10 +769,13 @@ export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k27_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -763,14 +853,16 @@ export function k27_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -779,11 +871,14 @@ export function k27_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused attention (causal): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -823,9 +918,12 @@ export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -834,9 +932,12 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused residual add + layernorm over the last dim (768): writes the sum and the normed row
  *
  * From specs/bart_base.tfm:34:7 `norm post layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k30_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -862,11 +963,14 @@ export function k30_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k31_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -906,9 +1010,12 @@ export function k31_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k32_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -917,10 +1024,13 @@ export function k32_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number): void {
+export function k33_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1014,15 +1124,17 @@ export function k33_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 3072 + jj] = pree;
+        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 3072 + jj] = pree;
-      post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -1031,10 +1143,13 @@ export function k33_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k34_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1112,14 +1227,16 @@ export function k34_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -1128,9 +1245,12 @@ export function k34_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 16, index)
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 16, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1139,9 +1259,12 @@ export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1150,9 +1273,12 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1161,9 +1287,12 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 19, index)
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 19, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1172,9 +1301,12 @@ export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1183,9 +1315,12 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1194,9 +1329,12 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 22, index)
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 22, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1205,9 +1343,12 @@ export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1216,9 +1357,12 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1227,9 +1371,12 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 25, index)
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 25, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1238,9 +1385,12 @@ export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1249,9 +1399,12 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1260,9 +1413,12 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 28, index)
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 28, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1271,9 +1427,12 @@ export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1282,9 +1441,12 @@ export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1293,9 +1455,12 @@ export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 31, index)
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k50_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+export function k50_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 31, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1304,10 +1469,13 @@ export function k50_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ bᵀ: [rows, 768] @ [50265, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 50264; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1391,13 +1559,15 @@ export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 50265 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 50265; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 50265; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 50265 + jj] = acc;
       }
-      c[ii * 50265 + jj] = acc;
     }
   }
 }
@@ -1443,8 +1613,10 @@ export function k53_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/bart_base.tfm:42:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k54_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number): void {
+export function k54_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1452,7 +1624,8 @@ export function k54_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * tgt_seq; r++) {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 50265; c++) {
@@ -1479,10 +1652,13 @@ export function k54_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  * c = a @ b: [rows, 50265] @ [50265, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1544,13 +1720,15 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 50265; p++) {
-        acc += a[ii * 50265 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 50265; p++) {
+          acc += a[ii * 50265 + p] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1559,10 +1737,13 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 50265]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 50265 - 50265 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1624,13 +1805,15 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 50265; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 50265 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 50265; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 50265 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1691,10 +1874,13 @@ export function k58_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1756,13 +1942,15 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -1771,10 +1959,13 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1836,13 +2027,15 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 3072; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 3072; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1851,9 +2044,12 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 3072; o++) {
+export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 3072 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1872,10 +2068,13 @@ export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1937,13 +2136,15 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1952,10 +2153,13 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2017,20 +2221,27 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k65_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k65_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2039,10 +2250,13 @@ export function k65_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2104,13 +2318,15 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2119,10 +2335,13 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2184,13 +2403,15 @@ export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2207,7 +2428,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2293,10 +2514,13 @@ export function k69_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2358,13 +2582,15 @@ export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2373,10 +2599,13 @@ export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2438,20 +2667,27 @@ export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2468,7 +2704,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2577,9 +2813,14 @@ export function k76_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
   }
 }
 
-/** y = a + b (broadcast) */
-export function k77_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 38603520; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k77_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 38603520 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(38603520, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2630,10 +2871,13 @@ export function k78_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k79_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k79_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2695,13 +2939,15 @@ export function k79_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -2710,10 +2956,13 @@ export function k79_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k80_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k80_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2775,13 +3024,15 @@ export function k80_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 3072; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 3072; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2790,9 +3041,12 @@ export function k80_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k81_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 3072; o++) {
+export function k81_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 3072 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2811,10 +3065,13 @@ export function k82_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2876,13 +3133,15 @@ export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2891,10 +3150,13 @@ export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k84_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k84_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2956,13 +3218,15 @@ export function k84_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -2979,7 +3243,7 @@ export function k85_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3100,12 +3364,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3116,9 +3385,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 2048, 128]
  *
  * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * rows [2, 2 + src_seq) of a [130, 128] table
  *
  * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number): void {
-  for (let o = 0; o < src_seq * 128; o++) {
+export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o + 256];
   }
 }
@@ -51,9 +57,12 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: num
  * y = a + b (broadcast)
  *
  * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (src_seq * 128)];
   }
 }
@@ -62,9 +71,12 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * layernorm over the last dim (128), eps 0.00001
  *
  * From specs/bart_tiny.tfm:20:5 `norm layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -87,9 +99,12 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/bart_tiny.tfm:17:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -98,10 +113,13 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused c = a @ b + bias: [rows, 128] → [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -179,14 +197,16 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -195,11 +215,14 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -239,9 +262,12 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -250,9 +276,12 @@ export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
  * From specs/bart_tiny.tfm:25:7 `norm post layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -278,10 +307,13 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number): void {
+export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -375,15 +407,17 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 512 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 512 + jj] = pree;
+        post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 512 + jj] = pree;
-      post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -392,10 +426,13 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused c = a @ b + bias: [rows, 512] → [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -473,14 +510,16 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -489,9 +528,12 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -500,9 +542,12 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -511,9 +556,12 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -522,9 +570,12 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * token embedding lookup: [vocab 2048, 128]
  *
  * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -536,9 +587,12 @@ export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  * rows [2, 2 + tgt_seq) of a [130, 128] table
  *
  * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number): void {
-  for (let o = 0; o < tgt_seq * 128; o++) {
+export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o + 256];
   }
 }
@@ -547,9 +601,12 @@ export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: nu
  * y = a + b (broadcast)
  *
  * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (tgt_seq * 128)];
   }
 }
@@ -558,9 +615,12 @@ export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * layernorm over the last dim (128), eps 0.00001
  *
  * From specs/bart_tiny.tfm:20:5 `norm layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -583,9 +643,12 @@ export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/bart_tiny.tfm:17:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -594,10 +657,13 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused c = a @ b + bias: [rows, 128] → [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -675,14 +741,16 @@ export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -691,11 +759,14 @@ export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused attention (causal): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -735,9 +806,12 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -746,9 +820,12 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
  * From specs/bart_tiny.tfm:33:7 `norm post layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -774,11 +851,14 @@ export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -818,9 +898,12 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -829,10 +912,13 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number): void {
+export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -926,15 +1012,17 @@ export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 512 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 512 + jj] = pree;
+        post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 512 + jj] = pree;
-      post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -943,10 +1031,13 @@ export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ b + bias: [rows, 512] → [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1024,14 +1115,16 @@ export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -1040,9 +1133,12 @@ export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1051,9 +1147,12 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1062,9 +1161,12 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1073,9 +1175,12 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1084,10 +1189,13 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1149,13 +1257,15 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -1201,8 +1311,10 @@ export function k33_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number): void {
+export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1210,7 +1322,8 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * tgt_seq; r++) {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2048; c++) {
@@ -1237,10 +1350,13 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  * c = a @ b: [rows, 2048] @ [2048, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1302,13 +1418,15 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2048; p++) {
-        acc += a[ii * 2048 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2048; p++) {
+          acc += a[ii * 2048 + p] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1317,10 +1435,13 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1382,13 +1503,15 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 2048; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 2048 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 2048; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 2048 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1449,10 +1572,13 @@ export function k38_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1514,13 +1640,15 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1529,10 +1657,13 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1594,13 +1725,15 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1609,9 +1742,12 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1630,10 +1766,13 @@ export function k42_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1695,13 +1834,15 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1710,10 +1851,13 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1775,20 +1919,27 @@ export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1797,10 +1948,13 @@ export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1862,13 +2016,15 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1877,10 +2033,13 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1942,13 +2101,15 @@ export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1965,7 +2126,7 @@ export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2051,10 +2212,13 @@ export function k49_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2116,13 +2280,15 @@ export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -2131,10 +2297,13 @@ export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2196,20 +2365,27 @@ export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2226,7 +2402,7 @@ export function k53_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2335,9 +2511,14 @@ export function k56_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
   }
 }
 
-/** y = a + b (broadcast) */
-export function k57_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 262144; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k57_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 262144 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(262144, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2388,10 +2569,13 @@ export function k58_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2453,13 +2637,15 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -2468,10 +2654,13 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2533,13 +2722,15 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -2548,9 +2739,12 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2569,10 +2763,13 @@ export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2634,13 +2831,15 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -2649,10 +2848,13 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2714,13 +2916,15 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -2737,7 +2941,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2858,12 +3062,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2874,9 +3083,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

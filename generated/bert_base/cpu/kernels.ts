@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 30522, 768]
  *
  * From specs/bert_base.tfm:21:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * token embedding lookup: [vocab 2, 768]
  *
  * From specs/bert_base.tfm:22:5 `segments type_vocab`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -54,9 +60,12 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * y = a + b (broadcast)
  *
  * From specs/bert_base.tfm:22:5 `segments type_vocab`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -65,9 +74,12 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * rows [0, 0 + seq) of a [512, 768] table
  *
  * From specs/bert_base.tfm:23:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number): void {
-  for (let o = 0; o < seq * 768; o++) {
+export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o];
   }
 }
@@ -76,9 +88,12 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number)
  * y = a + b (broadcast)
  *
  * From specs/bert_base.tfm:23:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (seq * 768)];
   }
 }
@@ -87,9 +102,12 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * layernorm over the last dim (768), eps 1e-12
  *
  * From specs/bert_base.tfm:24:5 `norm layernorm eps 1e-12`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -112,9 +130,12 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/bert_base.tfm:20:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -123,10 +144,13 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -204,14 +228,16 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -220,11 +246,14 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -264,9 +293,12 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -275,9 +307,12 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + layernorm over the last dim (768): writes the sum and the normed row
  *
  * From specs/bert_base.tfm:28:5 `norm post layernorm eps 1e-12`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -303,10 +338,13 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number): void {
+export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -400,15 +438,17 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 3072 + jj] = pree;
+        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 3072 + jj] = pree;
-      post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -417,10 +457,13 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -498,14 +541,16 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -514,9 +559,12 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -525,11 +573,14 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -569,9 +620,12 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -580,9 +634,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -591,11 +648,14 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -635,9 +695,12 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -646,9 +709,12 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -657,11 +723,14 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -701,9 +770,12 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -712,9 +784,12 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -723,11 +798,14 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -767,9 +845,12 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -778,9 +859,12 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -789,11 +873,14 @@ export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -833,9 +920,12 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -844,9 +934,12 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -855,11 +948,14 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -899,9 +995,12 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -910,9 +1009,12 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -921,11 +1023,14 @@ export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -965,9 +1070,12 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -976,9 +1084,12 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -987,11 +1098,14 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1031,9 +1145,12 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1042,9 +1159,12 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1053,11 +1173,14 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1097,9 +1220,12 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1108,9 +1234,12 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1119,11 +1248,14 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1163,9 +1295,12 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 32, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1174,9 +1309,12 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 33, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1185,11 +1323,14 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1229,9 +1370,12 @@ export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 35, index)
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1240,26 +1384,39 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 36, index)
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
 
-/** the first position of every sequence (<cls>) */
-export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+/**
+ * the first position of every sequence (<cls>)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 768 + k] = x[b * seq * 768 + k];
     }
   }
 }
 
-/** fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768], 4×4 register tiles */
-export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number): void {
+/**
+ * fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768], 4×4 register tiles
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1353,15 +1510,17 @@ export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 768 + (j0 + 3)] = Math.tanh(pre33);
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
+        post[ii * 768 + jj] = Math.tanh(pree);
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
-      post[ii * 768 + jj] = Math.tanh(pree);
     }
   }
 }
@@ -1370,10 +1529,13 @@ export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k49_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number): void {
+export function k49_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1467,15 +1629,17 @@ export function k49_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 768 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
+        post[ii * 768 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
-      post[ii * 768 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -1484,10 +1648,13 @@ export function k49_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ bᵀ + bias: [rows, 768] → [rows, 30522], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 30520; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1591,14 +1758,16 @@ export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 30522 + jj] = pree3;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 30522; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 30522; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 30522 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 30522 + jj] = pree;
     }
   }
 }
@@ -1644,8 +1813,10 @@ export function k52_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/bert_base.tfm:35:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number): void {
+export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1653,7 +1824,8 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * seq; r++) {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 30522; c++) {
@@ -1690,10 +1862,13 @@ export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ b: [rows, 30522] @ [30522, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1755,13 +1930,15 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 30522; p++) {
-        acc += a[ii * 30522 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 30522; p++) {
+          acc += a[ii * 30522 + p] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1770,10 +1947,13 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 30522 - 30522 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1835,13 +2015,15 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 30522; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 30522 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 30522; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 30522 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1892,9 +2074,12 @@ export function k57_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  * gelu backward
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1913,10 +2098,13 @@ export function k59_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1978,13 +2166,15 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1993,10 +2183,13 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2058,13 +2251,15 @@ export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2073,10 +2268,13 @@ export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2138,13 +2336,15 @@ export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -2153,10 +2353,13 @@ export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2218,13 +2421,15 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 3072; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 3072; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2233,9 +2438,12 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 3072; o++) {
+export function k64_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 3072 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2254,10 +2462,13 @@ export function k65_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2319,13 +2530,15 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2334,10 +2547,13 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2399,13 +2615,15 @@ export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -2422,7 +2640,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2506,7 +2724,7 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2590,7 +2808,7 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2674,7 +2892,7 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2758,7 +2976,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2842,7 +3060,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2926,7 +3144,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3010,7 +3228,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3094,7 +3312,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3178,7 +3396,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3262,7 +3480,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3346,7 +3564,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3472,9 +3690,14 @@ export function k83_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
   }
 }
 
-/** y = a + b (broadcast) */
-export function k84_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 23440896; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k84_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 23440896 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(23440896, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -3505,12 +3728,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3521,9 +3749,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

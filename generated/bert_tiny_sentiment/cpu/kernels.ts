@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 30522, 128]
  *
  * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * token embedding lookup: [vocab 2, 128]
  *
  * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -54,9 +60,12 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * y = a + b (broadcast)
  *
  * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -65,9 +74,12 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * rows [0, 0 + seq) of a [128, 128] table
  *
  * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number): void {
-  for (let o = 0; o < seq * 128; o++) {
+export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o];
   }
 }
@@ -76,9 +88,12 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number)
  * y = a + b (broadcast)
  *
  * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (seq * 128)];
   }
 }
@@ -87,9 +102,12 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * layernorm over the last dim (128), eps 1e-12
  *
  * From specs/bert_tiny.tfm:22:5 `norm layernorm eps 1e-12`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -112,9 +130,12 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/bert_tiny.tfm:18:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -123,10 +144,13 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused c = a @ b + bias: [rows, 128] → [rows, 128], 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -204,14 +228,16 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -220,11 +246,14 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 2; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -264,9 +293,12 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -275,9 +307,12 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
  * From specs/bert_tiny.tfm:26:5 `norm post layernorm eps 1e-12`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -303,10 +338,13 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512], 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number): void {
+export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -400,15 +438,17 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 512 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 512 + jj] = pree;
+        post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 512 + jj] = pree;
-      post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -417,10 +457,13 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ b + bias: [rows, 512] → [rows, 128], 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -498,14 +541,16 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -514,9 +559,12 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -525,11 +573,14 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 2; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -569,9 +620,12 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -580,9 +634,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -591,9 +648,12 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * the first position of every sequence (<cls>)
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let k = 0; k < 128; k++) {
       y[b * 128 + k] = x[b * seq * 128 + k];
     }
@@ -604,10 +664,13 @@ export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, 
  * fused c = a @ b + bias, post = tanh(c): [rows, 128] → [rows, 128], 4×4 register tiles
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number): void {
+export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -701,15 +764,17 @@ export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 128 + (j0 + 3)] = Math.tanh(pre33);
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
+        post[ii * 128 + jj] = Math.tanh(pree);
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
-      post[ii * 128 + jj] = Math.tanh(pree);
     }
   }
 }
@@ -718,9 +783,12 @@ export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 128; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -729,10 +797,13 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused c = a @ b + bias: [rows, 128] → [rows, 2], 4×4 register tiles
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k20_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -836,14 +907,16 @@ export function k20_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 2 + jj] = pree3;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 2; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 2 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 2; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 2 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 2 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 2 + jj] = pree;
     }
   }
 }
@@ -889,8 +962,10 @@ export function k22_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/bert_tiny_sentiment.tfm:7:3 `objective classify`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number): void {
+export function k23_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -898,7 +973,8 @@ export function k23_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch; r++) {
+  const __count = batch - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2; c++) {
@@ -935,10 +1011,13 @@ export function k24_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 2] @ [128, 2]ᵀ, 4×4 register tiles
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1000,13 +1079,15 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2; p++) {
-        acc += a[ii * 2 + p] * b[jj * 2 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2; p++) {
+          acc += a[ii * 2 + p] * b[jj * 2 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1015,10 +1096,13 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 2], 4×4 register tiles
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1102,13 +1186,15 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 2; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch; p++) {
-        acc += a[p * 128 + ii] * b[p * 2 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 2; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch; p++) {
+          acc += a[p * 128 + ii] * b[p * 2 + jj];
+        }
+        c[ii * 2 + jj] = acc;
       }
-      c[ii * 2 + jj] = acc;
     }
   }
 }
@@ -1117,9 +1203,12 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * tanh backward
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 128; o++) {
+export function k27_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (1 - Math.tanh(x0[o]) * Math.tanh(x0[o])) * x1[o];
   }
 }
@@ -1138,10 +1227,13 @@ export function k28_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1203,13 +1295,15 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1218,10 +1312,13 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1283,13 +1380,15 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1366,10 +1465,13 @@ export function k33_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1431,13 +1533,15 @@ export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1446,10 +1550,13 @@ export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1511,13 +1618,15 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1526,9 +1635,12 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 512; o++) {
+export function k36_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1547,10 +1659,13 @@ export function k37_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1612,13 +1727,15 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1627,10 +1744,13 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1692,13 +1812,15 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1707,10 +1829,13 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1772,13 +1897,15 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1787,10 +1914,13 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1852,13 +1982,15 @@ export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1875,7 +2007,7 @@ export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 2; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -1959,7 +2091,7 @@ export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 2; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -2097,12 +2229,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2113,9 +2250,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

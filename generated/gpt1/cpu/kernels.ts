@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 40478, 768]
  *
  * From specs/gpt1.tfm:17:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * rows [0, 0 + seq) of a [512, 768] table
  *
  * From specs/gpt1.tfm:18:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number): void {
-  for (let o = 0; o < seq * 768; o++) {
+export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o];
   }
 }
@@ -51,9 +57,12 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number)
  * y = a + b (broadcast)
  *
  * From specs/gpt1.tfm:18:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (seq * 768)];
   }
 }
@@ -62,9 +71,12 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/gpt1.tfm:16:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k3_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -73,10 +85,13 @@ export function k3_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -154,14 +169,16 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -170,11 +187,14 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -214,9 +234,12 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -225,9 +248,12 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + layernorm over the last dim (768): writes the sum and the normed row
  *
  * From specs/gpt1.tfm:22:5 `norm post layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k7_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -253,10 +279,13 @@ export function k7_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number): void {
+export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -350,15 +379,17 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 3072 + jj] = pree;
+        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 3072 + jj] = pree;
-      post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -367,10 +398,13 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -448,14 +482,16 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -464,9 +500,12 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -475,11 +514,14 @@ export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k11_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -519,9 +561,12 @@ export function k11_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -530,9 +575,12 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -541,11 +589,14 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -585,9 +636,12 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -596,9 +650,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -607,11 +664,14 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -651,9 +711,12 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -662,9 +725,12 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -673,11 +739,14 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -717,9 +786,12 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -728,9 +800,12 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -739,11 +814,14 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -783,9 +861,12 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -794,9 +875,12 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -805,11 +889,14 @@ export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -849,9 +936,12 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -860,9 +950,12 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -871,11 +964,14 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -915,9 +1011,12 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -926,9 +1025,12 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -937,11 +1039,14 @@ export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -981,9 +1086,12 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -992,9 +1100,12 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1003,11 +1114,14 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1047,9 +1161,12 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1058,9 +1175,12 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1069,11 +1189,14 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1113,9 +1236,12 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 32, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1124,9 +1250,12 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 33, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1135,11 +1264,14 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1179,9 +1311,12 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 35, index)
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1190,9 +1325,12 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 36, index)
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1201,10 +1339,13 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ bᵀ: [rows, 768] @ [40478, 768]ᵀ, 4×4 register tiles
  *
  * From specs/gpt1.tfm:27:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 40476; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1288,13 +1429,15 @@ export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 40478 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 40478; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 40478; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 40478 + jj] = acc;
       }
-      c[ii * 40478 + jj] = acc;
     }
   }
 }
@@ -1340,8 +1483,10 @@ export function k46_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/gpt1.tfm:28:3 `objective clm`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number): void {
+export function k47_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1349,7 +1494,8 @@ export function k47_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * seq; r++) {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 40478; c++) {
@@ -1376,10 +1522,13 @@ export function k47_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  * c = a @ b: [rows, 40478] @ [40478, 768], 4×4 register tiles
  *
  * From specs/gpt1.tfm:27:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1441,13 +1590,15 @@ export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 40478; p++) {
-        acc += a[ii * 40478 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 40478; p++) {
+          acc += a[ii * 40478 + p] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1456,10 +1607,13 @@ export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 40478]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/gpt1.tfm:27:3 `head lm tied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 40478 - 40478 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1521,13 +1675,15 @@ export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 40478; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 40478 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 40478; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 40478 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1588,10 +1744,13 @@ export function k51_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1653,13 +1812,15 @@ export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -1668,10 +1829,13 @@ export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k53_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k53_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1733,13 +1897,15 @@ export function k53_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 3072; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 3072; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1748,9 +1914,12 @@ export function k53_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k54_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 3072; o++) {
+export function k54_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 3072 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1769,10 +1938,13 @@ export function k55_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1834,13 +2006,15 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1849,10 +2023,13 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1914,20 +2091,27 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k58_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k58_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1936,10 +2120,13 @@ export function k58_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2001,13 +2188,15 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2016,10 +2205,13 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2081,13 +2273,15 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 768 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 768 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -2104,7 +2298,7 @@ export function k61_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2188,7 +2382,7 @@ export function k62_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2272,7 +2466,7 @@ export function k63_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2356,7 +2550,7 @@ export function k64_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2440,7 +2634,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2524,7 +2718,7 @@ export function k66_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2608,7 +2802,7 @@ export function k67_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2692,7 +2886,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2776,7 +2970,7 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2860,7 +3054,7 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2944,7 +3138,7 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3028,7 +3222,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3137,9 +3331,14 @@ export function k75_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
   }
 }
 
-/** y = a + b (broadcast) */
-export function k76_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 31087104; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k76_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 31087104 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(31087104, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -3156,12 +3355,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3172,9 +3376,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

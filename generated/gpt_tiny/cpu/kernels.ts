@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 65, 128]
  *
  * From specs/gpt_tiny.tfm:17:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * rows [0, 0 + seq) of a [64, 128] table
  *
  * From specs/gpt_tiny.tfm:18:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number): void {
-  for (let o = 0; o < seq * 128; o++) {
+export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o];
   }
 }
@@ -51,9 +57,12 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number)
  * y = a + b (broadcast)
  *
  * From specs/gpt_tiny.tfm:18:5 `positions learned ctx`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % (seq * 128)];
   }
 }
@@ -62,9 +71,12 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * layernorm over the last dim (128), eps 0.00001
  *
  * From specs/gpt_tiny.tfm:22:5 `norm pre layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -87,10 +99,13 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * fused c = a @ b + bias: [rows, 128] → [rows, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -168,14 +183,16 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -184,11 +201,14 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (causal): scale, mask, online softmax, weighted sum of values
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -228,9 +248,12 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
  * From specs/gpt_tiny.tfm:22:5 `norm pre layernorm eps 1e-5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number): void {
-  for (let r = 0; r < batch * seq; r++) {
+export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -256,10 +279,13 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  * fused c = a @ b + bias, post = gelu_tanh(c): [rows, 128] → [rows, 512], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number): void {
+export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -353,15 +379,17 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + Math.tanh(0.7978845608028654 * (pre33 + 0.044715 * (pre33 * (pre33 * pre33)))));
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 512 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 512 + jj] = pree;
+        post[ii * 512 + jj] = 0.5 * pree * (1 + Math.tanh(0.7978845608028654 * (pree + 0.044715 * (pree * (pree * pree)))));
       }
-      const pree = acc + bias[jj];
-      c[ii * 512 + jj] = pree;
-      post[ii * 512 + jj] = 0.5 * pree * (1 + Math.tanh(0.7978845608028654 * (pree + 0.044715 * (pree * (pree * pree)))));
     }
   }
 }
@@ -370,10 +398,13 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused c = a @ b + bias: [rows, 512] → [rows, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -451,14 +482,16 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
     }
   }
 }
@@ -467,10 +500,13 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * c = a @ b: [rows, 128] @ [128, 65], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -554,13 +590,15 @@ export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
       c[(i0 + 3) * 65 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 65; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 65 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 65; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 65 + jj];
+        }
+        c[ii * 65 + jj] = acc;
       }
-      c[ii * 65 + jj] = acc;
     }
   }
 }
@@ -606,8 +644,10 @@ export function k11_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/gpt_tiny.tfm:29:3 `objective clm`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number): void {
+export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -615,7 +655,8 @@ export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * seq; r++) {
+  const __count = batch * seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 65; c++) {
@@ -642,10 +683,13 @@ export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  * c = a @ bᵀ: [rows, 65] @ [128, 65]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -707,13 +751,15 @@ export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 65; p++) {
-        acc += a[ii * 65 + p] * b[jj * 65 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 65; p++) {
+          acc += a[ii * 65 + p] * b[jj * 65 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -722,10 +768,13 @@ export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 65], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -809,13 +858,15 @@ export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 65 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 65; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 65 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 65; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 65 + jj];
+        }
+        c[ii * 65 + jj] = acc;
       }
-      c[ii * 65 + jj] = acc;
     }
   }
 }
@@ -876,10 +927,13 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -941,13 +995,15 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -956,10 +1012,13 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1021,13 +1080,15 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1036,9 +1097,12 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu_tanh backward
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 512; o++) {
+export function k19_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) + 0.5 * x0[o] * (1 - Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o])))) * Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) * (0.7978845608028654 * (1 + 0.134145 * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1057,10 +1121,13 @@ export function k20_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1122,13 +1189,15 @@ export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1137,10 +1206,13 @@ export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1202,20 +1274,27 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1224,10 +1303,13 @@ export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1289,13 +1371,15 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1304,10 +1388,13 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number): void {
+export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1369,13 +1456,15 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1392,7 +1481,7 @@ export function k26_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -1513,12 +1602,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -1529,9 +1623,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 32128, 512]
  *
  * From specs/t5_small.tfm:21:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 512;
     for (let k = 0; k < 512; k++) {
       y[r * 512 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/t5_small.tfm:20:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -51,9 +57,12 @@ export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * rmsnorm over the last dim (512), eps 0.000001
  *
  * From specs/t5_small.tfm:28:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
@@ -71,10 +80,13 @@ export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, ba
  * c = a @ b: [rows, 512] @ [512, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -136,13 +148,15 @@ export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -151,11 +165,14 @@ export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -197,9 +214,12 @@ export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -208,9 +228,12 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + rmsnorm over the last dim (512): writes the sum and the normed row
  *
  * From specs/t5_small.tfm:28:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 512;
     for (let k = 0; k < 512; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -231,10 +254,13 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, s
  * c = a @ b: [rows, 512] @ [512, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -296,13 +322,15 @@ export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 2048 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 2048 + jj];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -311,9 +339,12 @@ export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  * relu
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 2048; o++) {
+export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 2048 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (x0[o] > 0 ? x0[o] : 0);
   }
 }
@@ -322,10 +353,13 @@ export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq
  * c = a @ b: [rows, 2048] @ [2048, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -387,13 +421,15 @@ export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2048; p++) {
-        acc += a[ii * 2048 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2048; p++) {
+          acc += a[ii * 2048 + p] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -402,9 +438,12 @@ export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -413,9 +452,12 @@ export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -424,9 +466,12 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -435,9 +480,12 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -446,9 +494,12 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -457,9 +508,12 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -468,9 +522,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -479,9 +536,12 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -490,9 +550,12 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -501,9 +564,12 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -512,9 +578,12 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -523,9 +592,12 @@ export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * token embedding lookup: [vocab 32128, 512]
  *
  * From specs/t5_small.tfm:21:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k21_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 512;
     for (let k = 0; k < 512; k++) {
       y[r * 512 + k] = table[src + k];
@@ -537,9 +609,12 @@ export function k21_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  * dropout p = 0.1 (mask from the counter hash of seed, site 13, index)
  *
  * From specs/t5_small.tfm:20:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 13, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -548,9 +623,12 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * rmsnorm over the last dim (512), eps 0.000001
  *
  * From specs/t5_small.tfm:38:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k23_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
@@ -568,10 +646,13 @@ export function k23_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, b
  * c = a @ b: [rows, 512] @ [512, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -633,13 +714,15 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -648,11 +731,14 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention (causal): scale, mask, online softmax, weighted sum of values
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k25_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -694,9 +780,12 @@ export function k25_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -705,9 +794,12 @@ export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused residual add + rmsnorm over the last dim (512): writes the sum and the normed row
  *
  * From specs/t5_small.tfm:38:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k27_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 512;
     for (let k = 0; k < 512; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -728,11 +820,14 @@ export function k27_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -772,9 +867,12 @@ export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -783,10 +881,13 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ b: [rows, 512] @ [512, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -848,13 +949,15 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[p * 2048 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[p * 2048 + jj];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -863,9 +966,12 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * relu
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 2048; o++) {
+export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 2048 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (x0[o] > 0 ? x0[o] : 0);
   }
 }
@@ -874,10 +980,13 @@ export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
  * c = a @ b: [rows, 2048] @ [2048, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -939,13 +1048,15 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2048; p++) {
-        acc += a[ii * 2048 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2048; p++) {
+          acc += a[ii * 2048 + p] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -954,9 +1065,12 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * dropout p = 0.1 (mask from the counter hash of seed, site 16, index)
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 16, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -965,9 +1079,12 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -976,9 +1093,12 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -987,9 +1107,12 @@ export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 19, index)
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 19, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -998,9 +1121,12 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1009,9 +1135,12 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1020,9 +1149,12 @@ export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 22, index)
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 22, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1031,9 +1163,12 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1042,9 +1177,12 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1053,9 +1191,12 @@ export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 25, index)
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 25, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1064,9 +1205,12 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1075,9 +1219,12 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1086,9 +1233,12 @@ export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 28, index)
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 28, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1097,9 +1247,12 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1108,9 +1261,12 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1119,9 +1275,12 @@ export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 31, index)
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 31, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1130,10 +1289,13 @@ export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 32128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1195,13 +1357,15 @@ export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 32128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 32128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 32128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 32128 + jj] = acc;
       }
-      c[ii * 32128 + jj] = acc;
     }
   }
 }
@@ -1210,9 +1374,12 @@ export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * y = 0.044194173824159216 · x
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k50_scale(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 32128; o++) {
+export function k50_scale(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 32128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 32128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] * 0.044194173824159216;
   }
 }
@@ -1258,8 +1425,10 @@ export function k52_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/t5_small.tfm:47:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 100)`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number): void {
+export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1267,7 +1436,8 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * tgt_seq; r++) {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 32128; c++) {
@@ -1294,10 +1464,13 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  * c = a @ b: [rows, 32128] @ [32128, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1359,13 +1532,15 @@ export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 32128; p++) {
-        acc += a[ii * 32128 + p] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 32128; p++) {
+          acc += a[ii * 32128 + p] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1374,10 +1549,13 @@ export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 32128 - 32128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1439,13 +1617,15 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 32128; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 32128 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 32128; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 32128 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1489,10 +1669,13 @@ export function k56_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1554,13 +1737,15 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -1569,10 +1754,13 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1634,13 +1822,15 @@ export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 2048; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 2048 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 2048; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 2048 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1649,9 +1839,12 @@ export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * relu backward
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 2048; o++) {
+export function k59_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 2048 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (x0[o] > 0 ? 1 : 0) * x1[o];
   }
 }
@@ -1660,10 +1853,13 @@ export function k59_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1725,13 +1921,15 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2048; p++) {
-        acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2048; p++) {
+          acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1740,10 +1938,13 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1805,20 +2006,27 @@ export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 2048 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 2048 + jj];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k62_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k62_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1827,10 +2035,13 @@ export function k62_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1892,13 +2103,15 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1907,10 +2120,13 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1972,13 +2188,15 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -1995,7 +2213,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -2071,10 +2289,13 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2136,13 +2357,15 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -2151,10 +2374,13 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2216,20 +2442,27 @@ export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k68_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k68_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 512 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2249,7 +2482,7 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -2328,9 +2561,14 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
 }
 
-/** y = a + b (broadcast) */
-export function k70_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 256; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k70_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2352,9 +2590,14 @@ export function k71_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
   }
 }
 
-/** y = a + b (broadcast) */
-export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 16449536; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 16449536 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(16449536, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2398,10 +2641,13 @@ export function k73_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k74_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k74_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2463,13 +2709,15 @@ export function k74_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 512; p++) {
-        acc += a[ii * 512 + p] * b[jj * 512 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 512; p++) {
+          acc += a[ii * 512 + p] * b[jj * 512 + p];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -2478,10 +2726,13 @@ export function k74_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2543,13 +2794,15 @@ export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 2048; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 2048 + ii] * b[p * 512 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 2048; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 2048 + ii] * b[p * 512 + jj];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -2558,9 +2811,12 @@ export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * relu backward
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k76_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 2048; o++) {
+export function k76_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 2048 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (x0[o] > 0 ? 1 : 0) * x1[o];
   }
 }
@@ -2569,10 +2825,13 @@ export function k76_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ, 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k77_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k77_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2634,13 +2893,15 @@ export function k77_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 512 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 512; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2048; p++) {
-        acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 512; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2048; p++) {
+          acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+        }
+        c[ii * 512 + jj] = acc;
       }
-      c[ii * 512 + jj] = acc;
     }
   }
 }
@@ -2649,10 +2910,13 @@ export function k77_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048], 4×4 register tiles
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k78_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k78_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2714,13 +2978,15 @@ export function k78_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 512; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 512 + ii] * b[p * 2048 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 512; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 512 + ii] * b[p * 2048 + jj];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -2740,7 +3006,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -2848,12 +3114,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2864,9 +3135,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * token embedding lookup: [vocab 2048, 128]
  *
  * From specs/t5_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -40,9 +43,12 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/t5_tiny.tfm:18:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -51,9 +57,12 @@ export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * rmsnorm over the last dim (128), eps 0.000001
  *
  * From specs/t5_tiny.tfm:26:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
@@ -71,10 +80,13 @@ export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, ba
  * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -136,13 +148,15 @@ export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -151,11 +165,14 @@ export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -197,9 +214,12 @@ export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -208,9 +228,12 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + rmsnorm over the last dim (128): writes the sum and the normed row
  *
  * From specs/t5_tiny.tfm:26:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number): void {
-  for (let r = 0; r < batch * src_seq; r++) {
+export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -231,10 +254,13 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, s
  * c = a @ b: [rows, 128] @ [128, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -296,13 +322,15 @@ export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
       c[(i0 + 3) * 256 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 256; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 256 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 256; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 256 + jj];
+        }
+        c[ii * 256 + jj] = acc;
       }
-      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -311,9 +339,12 @@ export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  * gelu
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 256; o++) {
+export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = 0.5 * x0[o] * (1 + erf(x0[o] * 0.7071067811865476));
   }
 }
@@ -322,9 +353,12 @@ export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq
  * y = a · b (broadcast)
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 256; o++) {
+export function k9_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] * x1[o];
   }
 }
@@ -333,10 +367,13 @@ export function k9_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * c = a @ b: [rows, 256] @ [256, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -398,13 +435,15 @@ export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 256; p++) {
-        acc += a[ii * 256 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 256; p++) {
+          acc += a[ii * 256 + p] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -413,9 +452,12 @@ export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -424,9 +466,12 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -435,9 +480,12 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -446,9 +494,12 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * token embedding lookup: [vocab 2048, 128]
  *
  * From specs/t5_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -460,9 +511,12 @@ export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/t5_tiny.tfm:18:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -471,9 +525,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * rmsnorm over the last dim (128), eps 0.000001
  *
  * From specs/t5_tiny.tfm:36:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k16_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
@@ -491,10 +548,13 @@ export function k16_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, b
  * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -556,13 +616,15 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -571,11 +633,14 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention (causal): scale, mask, online softmax, weighted sum of values
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k18_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -617,9 +682,12 @@ export function k18_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -628,9 +696,12 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * fused residual add + rmsnorm over the last dim (128): writes the sum and the normed row
  *
  * From specs/t5_tiny.tfm:36:7 `norm pre rmsnorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number): void {
-  for (let r = 0; r < batch * tgt_seq; r++) {
+export function k20_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -651,11 +722,14 @@ export function k20_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k21_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -695,9 +769,12 @@ export function k21_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -706,10 +783,13 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ b: [rows, 128] @ [128, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -771,13 +851,15 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 256 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 256; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 256 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 256; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 256 + jj];
+        }
+        c[ii * 256 + jj] = acc;
       }
-      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -786,9 +868,12 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_act(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 256; o++) {
+export function k24_act(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = 0.5 * x0[o] * (1 + erf(x0[o] * 0.7071067811865476));
   }
 }
@@ -797,9 +882,12 @@ export function k24_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
  * y = a · b (broadcast)
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 256; o++) {
+export function k25_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] * x1[o];
   }
 }
@@ -808,10 +896,13 @@ export function k25_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ b: [rows, 256] @ [256, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -873,13 +964,15 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 256; p++) {
-        acc += a[ii * 256 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 256; p++) {
+          acc += a[ii * 256 + p] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -888,9 +981,12 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -899,9 +995,12 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -910,9 +1009,12 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -921,9 +1023,12 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -932,10 +1037,13 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -997,13 +1105,15 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 2048; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 2048; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 2048 + jj] = acc;
       }
-      c[ii * 2048 + jj] = acc;
     }
   }
 }
@@ -1012,9 +1122,12 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * y = 0.08838834764831843 · x
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_scale(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 2048; o++) {
+export function k32_scale(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 2048 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] * 0.08838834764831843;
   }
 }
@@ -1060,8 +1173,10 @@ export function k34_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/t5_tiny.tfm:45:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 32)`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number): void {
+export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1069,7 +1184,8 @@ export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch * tgt_seq; r++) {
+  const __count = batch * tgt_seq - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2048; c++) {
@@ -1096,10 +1212,13 @@ export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  * c = a @ b: [rows, 2048] @ [2048, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1161,13 +1280,15 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 2048; p++) {
-        acc += a[ii * 2048 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 2048; p++) {
+          acc += a[ii * 2048 + p] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1176,10 +1297,13 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1241,13 +1365,15 @@ export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 2048; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 2048 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 2048; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 2048 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1291,10 +1417,13 @@ export function k38_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1356,13 +1485,15 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 256 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 256; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 256; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 256 + jj] = acc;
       }
-      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -1371,10 +1502,13 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1436,13 +1570,15 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 256; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 256 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 256; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 256 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1451,9 +1587,12 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 256; o++) {
+export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1462,10 +1601,13 @@ export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1527,13 +1669,15 @@ export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 256; p++) {
-        acc += a[ii * 256 + p] * b[jj * 256 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 256; p++) {
+          acc += a[ii * 256 + p] * b[jj * 256 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1542,10 +1686,13 @@ export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1607,20 +1754,27 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 256 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 256; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 256 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 256; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 256 + jj];
+        }
+        c[ii * 256 + jj] = acc;
       }
-      c[ii * 256 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k44_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k44_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * tgt_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1629,10 +1783,13 @@ export function k44_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1694,13 +1851,15 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * tgt_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * tgt_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1709,10 +1868,13 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number): void {
+export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1774,13 +1936,15 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * tgt_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * tgt_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1797,7 +1961,7 @@ export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -1873,10 +2037,13 @@ export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1938,13 +2105,15 @@ export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1953,10 +2122,13 @@ export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2018,20 +2190,27 @@ export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k50_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k50_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2051,7 +2230,7 @@ export function k51_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2130,9 +2309,14 @@ export function k51_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
 }
 
-/** y = a + b (broadcast) */
-export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 128; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2154,9 +2338,14 @@ export function k53_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
   }
 }
 
-/** y = a + b (broadcast) */
-export function k54_add(x0: Float32Array, x1: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 262144; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k54_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 262144 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(262144, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2200,10 +2389,13 @@ export function k55_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2265,13 +2457,15 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 256 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 256; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 256; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 256 + jj] = acc;
       }
-      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -2280,10 +2474,13 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2345,13 +2542,15 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 256; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 256 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 256; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 256 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -2360,9 +2559,12 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 256; o++) {
+export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * src_seq * 256 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2371,10 +2573,13 @@ export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ, 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2436,13 +2641,15 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * src_seq; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 256; p++) {
-        acc += a[ii * 256 + p] * b[jj * 256 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * src_seq; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 256; p++) {
+          acc += a[ii * 256 + p] * b[jj * 256 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -2451,10 +2658,13 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256], 4×4 register tiles
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number): void {
+export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2516,13 +2726,15 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 256 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 256; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * src_seq; p++) {
-        acc += a[p * 128 + ii] * b[p * 256 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 256; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * src_seq; p++) {
+          acc += a[p * 128 + ii] * b[p * 256 + jj];
+        }
+        c[ii * 256 + jj] = acc;
       }
-      c[ii * 256 + jj] = acc;
     }
   }
 }
@@ -2542,7 +2754,7 @@ export function k61_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2650,12 +2862,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2666,9 +2883,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * cut [3, 224, 224] images into 196 patches of 16×16 (channel-major features, as a conv weight flattens)
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_patchify(img: Float32Array, y: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let py = 0; py < 14; py++) {
       for (let px = 0; px < 14; px++) {
         for (let c = 0; c < 3; c++) {
@@ -47,10 +50,13 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number): 
  * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -128,14 +134,16 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * 196; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 196; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -144,9 +152,12 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * prepend a learned row (<cls>) to every sequence
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 197 * 768 + k] = row[k];
     }
@@ -162,9 +173,12 @@ export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, 
  * rows [0, 0 + 197) of a [197, 768] table
  *
  * From specs/vit_base_patch16.tfm:20:5 `positions learned`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 151296; o++) {
+export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 151296 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(151296, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o];
   }
 }
@@ -173,9 +187,12 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array): void {
  * y = a + b (broadcast)
  *
  * From specs/vit_base_patch16.tfm:20:5 `positions learned`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 197 * 768; o++) {
+export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 197 * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 197 * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % 151296];
   }
 }
@@ -184,9 +201,12 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * layernorm over the last dim (768), eps 1e-12
  *
  * From specs/vit_base_patch16.tfm:24:5 `norm pre layernorm eps 1e-12`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number): void {
-  for (let r = 0; r < batch * 197; r++) {
+export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 197 - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 197, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -209,10 +229,13 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -290,14 +313,16 @@ export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * 197; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 197; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -306,11 +331,14 @@ export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (none): scale, mask, online softmax, weighted sum of values
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < 197; qi++) {
         const qo = (b * 197 + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -348,9 +376,12 @@ export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * fused residual add + layernorm over the last dim (768): writes the sum and the normed row
  *
  * From specs/vit_base_patch16.tfm:24:5 `norm pre layernorm eps 1e-12`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number): void {
-  for (let r = 0; r < batch * 197; r++) {
+export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 197 - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 197, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -376,10 +407,13 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number): void {
+export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -473,15 +507,17 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * 197; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 197; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 3072 + jj] = pree;
+        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 3072 + jj] = pree;
-      post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -490,10 +526,13 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -571,14 +610,16 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * 197; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 197; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 768 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 768 + jj] = pree;
     }
   }
 }
@@ -587,9 +628,12 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * the first position of every sequence (<cls>)
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_take_first(x: Float32Array, y: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k11_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 768 + k] = x[b * 197 * 768 + k];
     }
@@ -600,10 +644,13 @@ export function k11_take_first(x: Float32Array, y: Float32Array, batch: number):
  * fused c = a @ b + bias: [rows, 768] → [rows, 1000], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 1000; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -681,14 +728,16 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 1000 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 1000; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[p * 1000 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 1000; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[p * 1000 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 1000 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 1000 + jj] = pree;
     }
   }
 }
@@ -734,8 +783,10 @@ export function k14_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/vit_base_patch16.tfm:31:3 `objective classify`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number): void {
+export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -743,7 +794,8 @@ export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch; r++) {
+  const __count = batch - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 1000; c++) {
@@ -780,10 +832,13 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 1000] @ [768, 1000]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -845,13 +900,15 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 1000; p++) {
-        acc += a[ii * 1000 + p] * b[jj * 1000 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 1000; p++) {
+          acc += a[ii * 1000 + p] * b[jj * 1000 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -860,10 +917,13 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 1000], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 1000; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -925,13 +985,15 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 1000 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 1000; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch; p++) {
-        acc += a[p * 768 + ii] * b[p * 1000 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 1000; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch; p++) {
+          acc += a[p * 768 + ii] * b[p * 1000 + jj];
+        }
+        c[ii * 1000 + jj] = acc;
       }
-      c[ii * 1000 + jj] = acc;
     }
   }
 }
@@ -1008,10 +1070,13 @@ export function k21_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1073,13 +1138,15 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 197; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 197; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
@@ -1088,10 +1155,13 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1153,13 +1223,15 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 3072; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 197; p++) {
-        acc += a[p * 3072 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 3072; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 197; p++) {
+          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1168,9 +1240,12 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 197 * 3072; o++) {
+export function k24_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 197 * 3072 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 197 * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1189,10 +1264,13 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1254,13 +1332,15 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 197; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 3072; p++) {
-        acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 197; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 3072; p++) {
+          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1269,10 +1349,13 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1334,20 +1417,27 @@ export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 3072; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 197; p++) {
-        acc += a[p * 768 + ii] * b[p * 3072 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 3072; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 197; p++) {
+          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+        }
+        c[ii * 3072 + jj] = acc;
       }
-      c[ii * 3072 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 197 * 768; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 197 * 768 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 197 * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1356,10 +1446,13 @@ export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1421,13 +1514,15 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 197; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 197; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1436,10 +1531,13 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1501,13 +1599,15 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 197; p++) {
-        acc += a[p * 768 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 197; p++) {
+          acc += a[p * 768 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1524,7 +1624,7 @@ export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < 197; qi++) {
         const qo = (b * 197 + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1645,10 +1745,13 @@ export function k35_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1710,13 +1813,15 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 196; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 768; p++) {
-        acc += a[ii * 768 + p] * b[jj * 768 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 196; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 768; p++) {
+          acc += a[ii * 768 + p] * b[jj * 768 + p];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1725,10 +1830,13 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1790,13 +1898,15 @@ export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 768 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 768; ii++) {
-    for (let jj = 0; jj < 768; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 196; p++) {
-        acc += a[p * 768 + ii] * b[p * 768 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 768; ii++) {
+      for (let jj = 0; jj < 768; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 196; p++) {
+          acc += a[p * 768 + ii] * b[p * 768 + jj];
+        }
+        c[ii * 768 + jj] = acc;
       }
-      c[ii * 768 + jj] = acc;
     }
   }
 }
@@ -1813,12 +1923,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -1829,9 +1944,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

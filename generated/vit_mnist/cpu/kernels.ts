@@ -26,9 +26,12 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * cut [1, 28, 28] images into 16 patches of 7×7 (channel-major features, as a conv weight flattens)
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_patchify(img: Float32Array, y: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let py = 0; py < 4; py++) {
       for (let px = 0; px < 4; px++) {
         for (let c = 0; c < 1; c++) {
@@ -47,10 +50,13 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number): 
  * fused c = a @ b + bias: [rows, 49] → [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -128,14 +134,16 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 64 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * 16; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 49; p++) {
-        acc += a[ii * 49 + p] * b[p * 64 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 16; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 49; p++) {
+          acc += a[ii * 49 + p] * b[p * 64 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 64 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 64 + jj] = pree;
     }
   }
 }
@@ -144,9 +152,12 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * prepend a learned row (<cls>) to every sequence
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let k = 0; k < 64; k++) {
       y[b * 17 * 64 + k] = row[k];
     }
@@ -162,9 +173,12 @@ export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, 
  * rows [0, 0 + 17) of a [17, 64] table
  *
  * From specs/vit_mnist.tfm:18:5 `positions learned`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array): void {
-  for (let o = 0; o < 1088; o++) {
+export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 1088 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(1088, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = table[o];
   }
 }
@@ -173,9 +187,12 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array): void {
  * y = a + b (broadcast)
  *
  * From specs/vit_mnist.tfm:18:5 `positions learned`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o % 1088];
   }
 }
@@ -184,9 +201,12 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
  * From specs/vit_mnist.tfm:16:3 `embed {`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -195,9 +215,12 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * layernorm over the last dim (64), eps 0.000001
  *
  * From specs/vit_mnist.tfm:22:5 `norm pre layernorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number): void {
-  for (let r = 0; r < batch * 17; r++) {
+export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 17, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 64;
     let mean = 0;
     for (let k = 0; k < 64; k++) {
@@ -220,10 +243,13 @@ export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * fused c = a @ b + bias: [rows, 64] → [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -301,14 +327,16 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
       c[(i0 + 3) * 64 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * 17; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 64; p++) {
-        acc += a[ii * 64 + p] * b[p * 64 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 17; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 64; p++) {
+          acc += a[ii * 64 + p] * b[p * 64 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 64 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 64 + jj] = pree;
     }
   }
 }
@@ -317,11 +345,14 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * fused attention (none): scale, mask, online softmax, weighted sum of values
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < 17; qi++) {
         const qo = (b * 17 + qi) * 64 + h * 16;
         let m = -Infinity;
@@ -359,9 +390,12 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -370,9 +404,12 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * fused residual add + layernorm over the last dim (64): writes the sum and the normed row
  *
  * From specs/vit_mnist.tfm:22:5 `norm pre layernorm eps 1e-6`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number): void {
-  for (let r = 0; r < batch * 17; r++) {
+export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 17, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const o = r * 64;
     for (let k = 0; k < 64; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -398,10 +435,13 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * fused c = a @ b + bias, post = gelu(c): [rows, 64] → [rows, 128], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number): void {
+export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -495,15 +535,17 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       post[(i0 + 3) * 128 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
     }
   }
-  for (let ii = mFull; ii < batch * 17; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 64; p++) {
-        acc += a[ii * 64 + p] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 17; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 64; p++) {
+          acc += a[ii * 64 + p] * b[p * 128 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 128 + jj] = pree;
+        post[ii * 128 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
       }
-      const pree = acc + bias[jj];
-      c[ii * 128 + jj] = pree;
-      post[ii * 128 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
     }
   }
 }
@@ -512,10 +554,13 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * fused c = a @ b + bias: [rows, 128] → [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -593,14 +638,16 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 64 + (j0 + 3)] = pre33;
     }
   }
-  for (let ii = mFull; ii < batch * 17; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[p * 64 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 17; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[p * 64 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 64 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 64 + jj] = pree;
     }
   }
 }
@@ -609,9 +656,12 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -620,9 +670,12 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -631,9 +684,12 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -642,9 +698,12 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -653,9 +712,12 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -664,9 +726,12 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -675,9 +740,12 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -686,9 +754,12 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * the first position of every sequence (<cls>)
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_take_first(x: Float32Array, y: Float32Array, batch: number): void {
-  for (let b = 0; b < batch; b++) {
+export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
     for (let k = 0; k < 64; k++) {
       y[b * 64 + k] = x[b * 17 * 64 + k];
     }
@@ -699,10 +770,13 @@ export function k20_take_first(x: Float32Array, y: Float32Array, batch: number):
  * fused c = a @ b + bias: [rows, 64] → [rows, 10], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number): void {
+export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -806,14 +880,16 @@ export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
       c[(i0 + 3) * 10 + jj] = pree3;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 10; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 64; p++) {
-        acc += a[ii * 64 + p] * b[p * 10 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 10; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 64; p++) {
+          acc += a[ii * 64 + p] * b[p * 10 + jj];
+        }
+        const pree = acc + bias[jj];
+        c[ii * 10 + jj] = pree;
       }
-      const pree = acc + bias[jj];
-      c[ii * 10 + jj] = pree;
     }
   }
 }
@@ -859,8 +935,10 @@ export function k23_fill(y: Float32Array): void {
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
  * From specs/vit_mnist.tfm:29:3 `objective classify`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number): void {
+export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -868,7 +946,8 @@ export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  for (let r = 0; r < batch; r++) {
+  const __count = batch - 0;
+  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 10; c++) {
@@ -905,10 +984,13 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 10] @ [64, 10]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -970,13 +1052,15 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 64 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 10; p++) {
-        acc += a[ii * 10 + p] * b[jj * 10 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 10; p++) {
+          acc += a[ii * 10 + p] * b[jj * 10 + p];
+        }
+        c[ii * 64 + jj] = acc;
       }
-      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -985,10 +1069,13 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 10], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1072,13 +1159,15 @@ export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 10 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < 64; ii++) {
-    for (let jj = 0; jj < 10; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch; p++) {
-        acc += a[p * 64 + ii] * b[p * 10 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 64; ii++) {
+      for (let jj = 0; jj < 10; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch; p++) {
+          acc += a[p * 64 + ii] * b[p * 10 + jj];
+        }
+        c[ii * 10 + jj] = acc;
       }
-      c[ii * 10 + jj] = acc;
     }
   }
 }
@@ -1155,10 +1244,13 @@ export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1220,13 +1312,15 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 17; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 64; p++) {
-        acc += a[ii * 64 + p] * b[jj * 64 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 17; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 64; p++) {
+          acc += a[ii * 64 + p] * b[jj * 64 + p];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
@@ -1235,10 +1329,13 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1300,13 +1397,15 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 64 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 128; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 17; p++) {
-        acc += a[p * 128 + ii] * b[p * 64 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 128; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 17; p++) {
+          acc += a[p * 128 + ii] * b[p * 64 + jj];
+        }
+        c[ii * 64 + jj] = acc;
       }
-      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -1315,9 +1414,12 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * gelu backward
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 128; o++) {
+export function k33_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 128 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1336,10 +1438,13 @@ export function k34_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1401,13 +1506,15 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 64 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 17; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 128; p++) {
-        acc += a[ii * 128 + p] * b[jj * 128 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 17; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 128; p++) {
+          acc += a[ii * 128 + p] * b[jj * 128 + p];
+        }
+        c[ii * 64 + jj] = acc;
       }
-      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -1416,10 +1523,13 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1481,20 +1591,27 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 128 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 64; ii++) {
-    for (let jj = 0; jj < 128; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 17; p++) {
-        acc += a[p * 64 + ii] * b[p * 128 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 64; ii++) {
+      for (let jj = 0; jj < 128; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 17; p++) {
+          acc += a[p * 64 + ii] * b[p * 128 + jj];
+        }
+        c[ii * 128 + jj] = acc;
       }
-      c[ii * 128 + jj] = acc;
     }
   }
 }
 
-/** y = a + b (broadcast) */
-export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
+/**
+ * y = a + b (broadcast)
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch * 17 * 64 - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1503,10 +1620,13 @@ export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * c = a @ bᵀ: [rows, 64] @ [64, 64]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1568,13 +1688,15 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 64 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < batch * 17; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 64; p++) {
-        acc += a[ii * 64 + p] * b[jj * 64 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 17; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 64; p++) {
+          acc += a[ii * 64 + p] * b[jj * 64 + p];
+        }
+        c[ii * 64 + jj] = acc;
       }
-      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -1583,10 +1705,13 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1648,13 +1773,15 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 64 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 64; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 17; p++) {
-        acc += a[p * 64 + ii] * b[p * 64 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 64; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 17; p++) {
+          acc += a[p * 64 + ii] * b[p * 64 + jj];
+        }
+        c[ii * 64 + jj] = acc;
       }
-      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -1671,7 +1798,7 @@ export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
   }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = ((h / 1) | 0);
+      const kh = (((h) / (1)) | 0);
       for (let qi = 0; qi < 17; qi++) {
         const qo = (b * 17 + qi) * 64 + h * 16;
         let m = -Infinity;
@@ -1792,10 +1919,13 @@ export function k44_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  * c = a @ bᵀ: [rows, 64] @ [49, 64]ᵀ, 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 48; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1879,13 +2009,15 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 49 + jj] = acc3;
     }
   }
-  for (let ii = mFull; ii < batch * 16; ii++) {
-    for (let jj = 0; jj < 49; jj++) {
-      let acc = 0;
-      for (let p = 0; p < 64; p++) {
-        acc += a[ii * 64 + p] * b[jj * 64 + p];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < batch * 16; ii++) {
+      for (let jj = 0; jj < 49; jj++) {
+        let acc = 0;
+        for (let p = 0; p < 64; p++) {
+          acc += a[ii * 64 + p] * b[jj * 64 + p];
+        }
+        c[ii * 49 + jj] = acc;
       }
-      c[ii * 49 + jj] = acc;
     }
   }
 }
@@ -1894,10 +2026,13 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * c = aᵀ @ b: [rows, 49]ᵀ @ [rows, 64], 4×4 register tiles
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number): void {
+export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 49 - 49 % 4;
-  for (let i0 = 0; i0 < mFull; i0 += 4) {
+  const __count = (((mFull + 3 - 0) / (4)) | 0);
+  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1959,13 +2094,15 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
       c[(i0 + 3) * 64 + (j0 + 3)] = c33;
     }
   }
-  for (let ii = mFull; ii < 49; ii++) {
-    for (let jj = 0; jj < 64; jj++) {
-      let acc = 0;
-      for (let p = 0; p < batch * 16; p++) {
-        acc += a[p * 49 + ii] * b[p * 64 + jj];
+  if (part === parts - 1) {
+    for (let ii = mFull; ii < 49; ii++) {
+      for (let jj = 0; jj < 64; jj++) {
+        let acc = 0;
+        for (let p = 0; p < batch * 16; p++) {
+          acc += a[p * 49 + ii] * b[p * 64 + jj];
+        }
+        c[ii * 64 + jj] = acc;
       }
-      c[ii * 64 + jj] = acc;
     }
   }
 }
@@ -1982,12 +2119,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
   clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
 }
 
-/** AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0] */
-export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void {
+/**
+ * AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  for (let o = 0; o < n; o++) {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -1998,9 +2140,14 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   }
 }
 
-/** gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads */
-export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number): void {
-  for (let o = 0; o < n; o++) {
+/**
+ * gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
+  const __count = n - 0;
+  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }
