@@ -24,6 +24,7 @@ interface Case {
 const CASES: Case[] = [
   { name: 'add, general broadcast [3, 1] + [2, 3, 4]', op: 'add', inputs: [{ shape: [3, 1] }, { shape: [2, 3, 4] }] },
   { name: 'mul, broadcast [2, 1, 4] · [3, 1]', op: 'mul', inputs: [{ shape: [2, 1, 4] }, { shape: [3, 1] }] },
+  { name: 'add, broadcast over symbolic strides [batch, 1, 1] + [batch, seq, 5]', op: 'add', inputs: [{ shape: ['batch', 1, 1] }, { shape: ['batch', 'seq', 5] }], dims: { batch: 3, seq: 4 } },
   { name: 'sub, symbolic dims', op: 'sub', inputs: [{ shape: ['batch', 'seq', 5] }, { shape: ['seq', 5] }], dims: { batch: 3, seq: 7 } },
   { name: 'reduce_to a middle axis [2, 3, 4] → [3, 1]', op: 'reduce_to', inputs: [{ shape: [2, 3, 4] }], attrs: { shape: [3, 1] } },
   { name: 'matmul with edges (rows 7, cols 9, inner 5)', op: 'matmul', inputs: [{ shape: [7, 5] }, { shape: [5, 9] }] },
