@@ -38,13 +38,13 @@ function measure(name: string, step: (t: Int32Array, y: Int32Array) => number): 
   return { name, tokensPerSec: (tokensPerStep / median) * 1000, firstLoss, lastLoss };
 }
 
-async function ours() {
+async function ours(threads: number) {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
   const compiled = compileCpu(r.models[0], r.program.sources);
   // The committed generated/ program is what users run; it must equal this compile.
-  const { program, kernels } = await loadCompiled('generated/gpt_tiny/cpu');
+  const { program, kernels, kernelsUrl } = await loadCompiled('generated/gpt_tiny/cpu');
   if (JSON.stringify(program) !== JSON.stringify(compiled.program)) throw new Error('generated/gpt_tiny is stale: run npm run generate');
-  const ex = new Executor(program, kernels, { batch: cfg.batch, seq: cfg.seq });
+  const ex = await Executor.create(program, kernels, { batch: cfg.batch, seq: cfg.seq }, { threads, kernelsUrl });
   initParams(ex, 1);
   return (tokens: Int32Array, targets: Int32Array) => {
     ex.input('tokens').set(tokens);
@@ -56,14 +56,15 @@ async function ours() {
   };
 }
 
-const results = [measure('tfm (generated TypeScript, 1 thread)', await ours())];
+const results = [measure('tfm (generated TypeScript, 1 thread)', await ours(1)), measure('tfm (generated TypeScript, 2 threads)', await ours(2))];
 results.push(measure('TensorFlow.js wasm', (await tfjsStep(cfg)).step));
 results.push(measure('jax-js wasm (1 thread)', jaxStep(cfg).step));
 
-const [us, ...peers] = results;
+const [, us, ...peers] = results;
 console.log(`\nGPT-mini training (vocab ${cfg.vocab}, d_model ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, batch ${cfg.batch} × ${cfg.seq} tokens), median of ${STEPS} steps:`);
 for (const r of results) console.log(`  ${r.name.padEnd(40)} ${r.tokensPerSec.toFixed(0).padStart(6)} tokens/s   loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`);
-for (const p of peers) console.log(`  ratio ours / ${p.name.padEnd(30)} ${(us.tokensPerSec / p.tokensPerSec).toFixed(2)}`);
+for (const p of peers) console.log(`  ratio ours (2 threads) / ${p.name.padEnd(28)} ${(us.tokensPerSec / p.tokensPerSec).toFixed(2)}`);
+console.log('  (jax-js runs on one thread here: its wasm threads need a global Worker, which Node 20 lacks)');
 
 console.log('\ncompile time per spec (check + lower + autodiff + fuse + plan + TypeScript):');
 for (const f of readdirSync('specs').filter((x) => x.endsWith('.tfm')).sort()) {

@@ -1,10 +1,12 @@
 // The thin executor: owns the buffers of a compiled program and calls its generated kernels
-// in order. It holds no arithmetic of its own — every number is computed by a kernel.
+// in order. It holds no arithmetic of its own — every number is computed by a kernel. With
+// `threads > 1` all memory is shared and splittable kernels run on every core (threads.ts).
 import type { CpuProgram } from '../compiler/codegen/compile.ts';
 import { resolveShape } from '../compiler/ir.ts';
+import { ThreadPool, type Task } from './threads.ts';
 
 export type KernelFn = (...args: (Float32Array | Int32Array | number)[]) => void;
-export type KernelModule = Record<string, KernelFn>;
+export type KernelModule = Record<string, KernelFn> & { [k: string]: unknown };
 type Buffer = Float32Array | Int32Array;
 
 export interface AdamWSettings {
@@ -17,16 +19,78 @@ export interface AdamWSettings {
   maxNorm: number;
 }
 
-export class Executor {
-  readonly buffers: Buffer[];
+/** Every buffer of a program for given run-time dims. */
+export interface Memory {
+  buffers: Buffer[];
   /** All parameters, packed in program order; each parameter buffer is a view into it. */
-  readonly paramArena: Float32Array;
-  readonly gradArena: Float32Array;
-  private readonly moments: [Float32Array, Float32Array];
-  private readonly decayMask: Float32Array;
-  private readonly clip = new Float32Array(2);
-  private readonly calls: { fn: KernelFn; args: (Buffer | number)[]; phase: 'forward' | 'backward' }[];
-  private readonly kernels: KernelModule;
+  params: Float32Array;
+  grads: Float32Array;
+  acc: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  decay: Float32Array;
+  clip: Float32Array;
+}
+
+export function allocate(program: CpuProgram, dims: Record<string, number>, shared: boolean): Memory {
+  const f32 = (n: number) => (shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
+  const i32 = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n));
+  const count = (shape: (number | string)[]) => resolveShape(shape, dims).reduce((a, x) => a * x, 1);
+  const total = program.params.reduce((s, p) => s + count(program.buffers[p.buffer].shape), 0);
+  const mem = { params: f32(total), grads: f32(total), acc: f32(total), m: f32(total), v: f32(total), decay: f32(total), clip: f32(2) };
+  const views = new Map<number, Buffer>();
+  let offset = 0;
+  for (const p of program.params) {
+    const n = count(program.buffers[p.buffer].shape);
+    views.set(p.buffer, mem.params.subarray(offset, offset + n));
+    views.set(p.grad, mem.grads.subarray(offset, offset + n));
+    if (p.decay) mem.decay.fill(1, offset, offset + n);
+    offset += n;
+  }
+  // Intermediates share the slots of the compiler's memory plan (liveness-based reuse).
+  const slots = program.memory.slots.map((s) => (s.dtype === 'i32' ? i32(count(s.shape)) : f32(count(s.shape))));
+  for (const [id, slot] of Object.entries(program.memory.assignment)) views.set(Number(id), slots[slot]);
+  const buffers = program.buffers.map((b) => views.get(b.id) ?? (b.dtype === 'i32' ? i32(count(b.shape)) : f32(count(b.shape))));
+  return { ...mem, buffers };
+}
+
+/** Optimizer tasks follow the program's steps; their scalars are read from `scalars`. */
+export const OPT = { gradNorm: 0, adamw: 1, gradNormAcc: 2, adamwAcc: 3, accumulate: 4 } as const;
+
+export function bindTasks(program: CpuProgram, kernels: KernelModule, dims: Record<string, number>, mem: Memory, scalars: Float64Array): Task[] {
+  const fn = (name: string) => {
+    const f = kernels[name];
+    if (typeof f !== 'function') throw new Error(`generated module has no kernel ${name}: regenerate it`);
+    return f as KernelFn;
+  };
+  const split = new Set(program.splittable);
+  const splittable = (name: string) => split.has(name);
+  const tasks: Task[] = program.steps.map((s) => {
+    const args = [...s.args.map((id) => mem.buffers[id]), ...s.dims.map((d) => dims[d])];
+    return { fn: fn(s.kernel), args, split: splittable(s.kernel), work: Math.max(...s.args.map((id) => mem.buffers[id].length)) };
+  });
+  const n = mem.params.length;
+  const o = program.optimizer;
+  const dynamic = (name: string, bufs: () => Buffer[], nScalars: number): Task => {
+    const f = fn(name);
+    return { fn: (...extra: unknown[]) => f(...bufs(), n, ...Array.from(scalars.subarray(0, nScalars)), ...(extra as number[])), args: [], split: splittable(name), work: n };
+  };
+  tasks.push(
+    dynamic(o.gradNorm, () => [mem.grads, mem.clip], 1),
+    dynamic(o.adamw, () => [mem.params, mem.grads, mem.m, mem.v, mem.decay, mem.clip], 6),
+    dynamic(o.gradNorm, () => [mem.acc, mem.clip], 1),
+    dynamic(o.adamw, () => [mem.params, mem.acc, mem.m, mem.v, mem.decay, mem.clip], 6),
+    dynamic(o.accumulate, () => [mem.acc, mem.grads], 2),
+  );
+  return tasks;
+}
+
+export class Executor {
+  readonly mem: Memory;
+  private readonly tasks: Task[];
+  private readonly scalars: Float64Array;
+  private readonly forwardSteps: number[];
+  private readonly backwardSteps: number[];
   /** Optimizer steps taken (AdamW's bias correction counts from 1). */
   steps = 0;
 
@@ -34,41 +98,48 @@ export class Executor {
     readonly program: CpuProgram,
     kernels: KernelModule,
     readonly dims: Record<string, number>,
+    private readonly pool?: ThreadPool,
+    memory?: Memory,
   ) {
-    this.kernels = kernels;
-    const sizeOf = (id: number) => resolveShape(program.buffers[id].shape, dims).reduce((a, x) => a * x, 1);
-    const total = program.params.reduce((s, p) => s + sizeOf(p.buffer), 0);
-    this.paramArena = new Float32Array(total);
-    this.gradArena = new Float32Array(total);
-    this.moments = [new Float32Array(total), new Float32Array(total)];
-    this.decayMask = new Float32Array(total);
-    const views = new Map<number, Buffer>();
-    let offset = 0;
-    for (const p of program.params) {
-      const n = sizeOf(p.buffer);
-      views.set(p.buffer, this.paramArena.subarray(offset, offset + n));
-      views.set(p.grad, this.gradArena.subarray(offset, offset + n));
-      if (p.decay) this.decayMask.fill(1, offset, offset + n);
-      offset += n;
-    }
-    // Intermediates share the slots of the compiler's memory plan (liveness-based reuse).
-    const slots = program.memory.slots.map((s) => {
-      const n = resolveShape(s.shape, dims).reduce((a, x) => a * x, 1);
-      return s.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n);
-    });
-    for (const [id, slot] of Object.entries(program.memory.assignment)) views.set(Number(id), slots[slot]);
-    this.buffers = program.buffers.map((b) => views.get(b.id) ?? (b.dtype === 'i32' ? new Int32Array(sizeOf(b.id)) : new Float32Array(sizeOf(b.id))));
-    this.calls = program.steps.map((s) => {
-      const fn = kernels[s.kernel];
-      if (!fn) throw new Error(`generated module has no kernel ${s.kernel}: regenerate it`);
-      return { fn, args: [...s.args.map((id) => this.buffers[id]), ...s.dims.map((d) => dims[d])], phase: s.phase };
-    });
+    this.mem = memory ?? allocate(program, dims, false);
+    this.scalars = pool?.scalars ?? new Float64Array(16);
+    this.tasks = bindTasks(program, kernels, dims, this.mem, this.scalars);
+    this.forwardSteps = program.steps.flatMap((s, k) => (s.phase === 'forward' ? [k] : []));
+    this.backwardSteps = program.steps.flatMap((s, k) => (s.phase === 'backward' ? [k] : []));
+  }
+
+  /** An executor whose splittable kernels run on `threads` threads (this one and workers). */
+  static async create(program: CpuProgram, kernels: KernelModule, dims: Record<string, number>, opts: { threads?: number; kernelsUrl?: string } = {}): Promise<Executor> {
+    const threads = opts.threads ?? 1;
+    if (threads <= 1 || !opts.kernelsUrl) return new Executor(program, kernels, dims);
+    const memory = allocate(program, dims, true);
+    const pool = await ThreadPool.start(threads, { program, dims, memory, kernelsUrl: opts.kernelsUrl });
+    return new Executor(program, kernels, dims, pool, memory);
+  }
+
+  close(): void {
+    this.pool?.close();
+  }
+
+  private run(index: number): void {
+    if (this.pool) this.pool.run(this.tasks, index);
+    else this.tasks[index].fn(...this.tasks[index].args);
+  }
+
+  get buffers(): Buffer[] {
+    return this.mem.buffers;
+  }
+  get paramArena(): Float32Array {
+    return this.mem.params;
+  }
+  get gradArena(): Float32Array {
+    return this.mem.grads;
   }
 
   private byRole(role: string): Buffer {
     const b = this.program.buffers.find((x) => x.role === role);
     if (!b) throw new Error(`program has no ${role}`);
-    return this.buffers[b.id];
+    return this.mem.buffers[b.id];
   }
 
   param(name: string): Float32Array {
@@ -86,7 +157,7 @@ export class Executor {
   output(name: string): Buffer {
     const id = this.program.outputs[name];
     if (id === undefined) throw new Error(`program has no output ${name}`);
-    return this.buffers[id];
+    return this.mem.buffers[id];
   }
 
   grad(name: string): Float32Array {
@@ -95,32 +166,32 @@ export class Executor {
 
   /** Runs the forward pass and the loss; returns the loss. */
   forward(): number {
-    for (const c of this.calls) if (c.phase === 'forward') c.fn(...c.args);
+    for (const k of this.forwardSteps) this.run(k);
     return this.output('loss')[0];
   }
 
   /** Runs the backward pass (after `forward`), filling every `grad:<param>` output. */
   backward(): void {
-    for (const c of this.calls) if (c.phase === 'backward') c.fn(...c.args);
+    for (const k of this.backwardSteps) this.run(k);
   }
 
-  private accArena?: Float32Array;
+  private optimizer(task: number, scalars: number[]): void {
+    this.scalars.set(scalars);
+    this.run(this.program.steps.length + task);
+  }
 
   /** Adds the current gradients, scaled, into the accumulation arena (the first call resets it). */
   accumulate(scale: number, first: boolean): void {
-    this.accArena ??= new Float32Array(this.gradArena.length);
-    this.kernels[this.program.optimizer.accumulate](this.accArena, this.gradArena, this.gradArena.length, scale, first ? 1 : 0);
+    this.optimizer(OPT.accumulate, [scale, first ? 1 : 0]);
   }
 
   /** One AdamW step over all parameters from the current gradients (or the accumulated ones);
    *  returns the global gradient norm before clipping. */
   optimizerStep(s: AdamWSettings, opts: { accumulated?: boolean } = {}): number {
-    const n = this.paramArena.length;
-    const grads = opts.accumulated ? this.accArena! : this.gradArena;
     this.steps++;
-    this.kernels[this.program.optimizer.gradNorm](grads, this.clip, n, s.maxNorm);
-    this.kernels[this.program.optimizer.adamw](this.paramArena, grads, this.moments[0], this.moments[1], this.decayMask, this.clip, n, s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps);
-    return this.clip[1];
+    this.optimizer(opts.accumulated ? OPT.gradNormAcc : OPT.gradNorm, [s.maxNorm]);
+    this.optimizer(opts.accumulated ? OPT.adamwAcc : OPT.adamw, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps]);
+    return this.mem.clip[1];
   }
 
   /** One training step over micro-batches (gradient accumulation): each `load(k)` fills the

@@ -49,6 +49,29 @@ describe('training runtime', () => {
     expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
   });
 
+  it('two threads train bit-identically to one (splits write disjoint outputs)', async () => {
+    const { program, kernels } = await gptTiny();
+    const { kernelsUrl } = await loadCompiled('out/test-training/gpt_tiny');
+    const dims = { batch: 8, seq: 32 };
+    const tokens = Int32Array.from({ length: 8 * 32 }, () => Math.floor(Math.random() * 65));
+    const settings = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 };
+    const seed = Math.floor(Math.random() * 1e9);
+    const runs: Float32Array[] = [];
+    for (const threads of [1, 2]) {
+      const ex = await Executor.create(program, kernels, dims, { threads, kernelsUrl });
+      try {
+        initParams(ex, seed);
+        ex.input('tokens').set(tokens);
+        ex.input('targets').set(tokens);
+        for (let s = 0; s < 2; s++) ex.trainStep(1, () => {}, settings);
+        runs.push(Float32Array.from(ex.paramArena));
+      } finally {
+        ex.close();
+      }
+    }
+    expect(Buffer.from(runs[1].buffer).equals(Buffer.from(runs[0].buffer))).toBe(true);
+  });
+
   it('initialisation is seeded: same seed, same weights; another seed, other weights', async () => {
     const { program, kernels } = await gptTiny();
     const a = new Executor(program, kernels, { batch: 1, seq: 4 });

@@ -1,0 +1,16 @@
+// A worker thread of the executor (see threads.ts). Plain JavaScript so that it can register
+// tsx's loader before importing the TypeScript runtime and the generated kernels.
+import { workerData, parentPort } from 'node:worker_threads';
+import { register } from 'tsx/esm/api';
+
+register();
+try {
+  const { bindTasks } = await import('./executor.ts');
+  const { serve } = await import('./threads.ts');
+  const kernels = await import(workerData.kernelsUrl);
+  const tasks = bindTasks(workerData.program, kernels, workerData.dims, workerData.memory, workerData.scalars);
+  parentPort.postMessage('ready');
+  serve(workerData.ctrl, tasks, workerData.part);
+} catch (e) {
+  parentPort.postMessage(`worker failed: ${e?.stack ?? e}`);
+}
