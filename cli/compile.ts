@@ -7,6 +7,7 @@ import { compileCpu } from '../compiler/codegen/compile.ts';
 import { emitCpu } from '../compiler/codegen/emit.ts';
 import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
+import { fuseKernels } from '../compiler/passes/fuse.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
 import { printGraph } from '../compiler/print.ts';
 import { renderHuman } from '../compiler/render/human.ts';
@@ -23,7 +24,8 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
     try {
       if (opts.dumpAfter) {
         const { graph, loss } = lowerModel(m);
-        if (opts.dumpAfter === 'autodiff') differentiate(graph, loss);
+        if (opts.dumpAfter !== 'lower') differentiate(graph, loss);
+        if (opts.dumpAfter === 'fuse') fuseKernels(graph);
         process.stdout.write(printGraph(graph, result.program.sources));
         continue;
       }

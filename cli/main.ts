@@ -101,7 +101,7 @@ Exit codes:
     .argument('<files...>', 'spec files or globs')
     .addOption(new Option('-t, --target <target>', 'code generation target').choices(['cpu']).default('cpu'))
     .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the TypeScript').choices(['ir', 'kernels', 'ts']))
-    .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff']))
+    .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
     .action((patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {
       exitCode = compileCommand(expand(patterns), opts, useColor());

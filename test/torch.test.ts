@@ -89,4 +89,30 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     for (let s = 0; s < adamw.steps; s++) expect(Math.abs(ours[s] - theirs[s]) / theirs[s], `loss at step ${s}: ${ours[s]} vs ${theirs[s]}, seed ${seed}`).toBeLessThan(1e-4);
     expect(ours[adamw.steps - 1]).toBeLessThan(ours[0]);
   });
+
+  it.skipIf(!hasTorch)('weights drawn and written by PyTorch under Hugging Face names load with import and give its logits', async () => {
+    const dir = 'out/test-torch-import';
+    mkdirSync(dir, { recursive: true });
+    const r = checkFiles(['specs/gpt_tiny.tfm']);
+    emitCpu(compileCpu(r.models[0], r.program.sources), `${dir}/gpt_tiny`);
+    const { program, kernels } = await loadCompiled(`${dir}/gpt_tiny`);
+    const dims = { batch: 2, seq: 24 };
+    const n = dims.batch * dims.seq;
+    const tokens = Int32Array.from({ length: n }, () => Math.floor(Math.random() * 65));
+    const targets = Int32Array.from({ length: n }, () => Math.floor(Math.random() * 65));
+    writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(new Map([['tokens', { shape: [dims.batch, dims.seq], data: tokens }], ['targets', { shape: [dims.batch, dims.seq], data: targets }]])));
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    writeFileSync(`${dir}/config.json`, JSON.stringify({ vocab: 65, ctx: 64, d: 128, n_layers: 4, heads: 4, eps: 1e-5, seed }));
+    const py = spawnSync(PYTHON, ['test/torch/gpt_reference.py', 'init', `${dir}/config.json`, `${dir}/batch.safetensors`, `${dir}/torch-weights.safetensors`, `${dir}/torch-logits.safetensors`], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const imported = importGpt(decodeSafetensors(readFileSync(`${dir}/torch-weights.safetensors`)).tensors, new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)])));
+    const ex = new Executor(program, kernels, dims);
+    for (const [name, t] of imported) ex.param(name).set(t.data);
+    ex.input('tokens').set(tokens);
+    ex.input('targets').set(targets);
+    const loss = ex.forward();
+    const torch = decodeSafetensors(readFileSync(`${dir}/torch-logits.safetensors`)).tensors;
+    expect(relErr(ex.output('logits'), torch.get('logits')!.data), `logits, seed ${seed}`).toBeLessThan(1e-4);
+    expect(Math.abs(loss - torch.get('loss')!.data[0]) / torch.get('loss')!.data[0], `loss, seed ${seed}`).toBeLessThan(1e-4);
+  });
 });

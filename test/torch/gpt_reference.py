@@ -73,7 +73,37 @@ def forward(p, tokens, targets, cfg):
     return logits, loss
 
 
+def init_weights(cfg, seed):
+    """Fresh GPT-2 weights drawn by PyTorch itself, under Hugging Face names and layouts."""
+    g = torch.Generator().manual_seed(seed)
+    V, C, D, L = cfg["vocab"], cfg["ctx"], cfg["d"], cfg["n_layers"]
+    r = lambda *shape: torch.randn(*shape, generator=g) * 0.05
+    p = {"wte.weight": r(V, D), "wpe.weight": r(C, D), "ln_f.weight": 1 + r(D), "ln_f.bias": r(D), "lm_head.weight": r(V, D)}
+    for i in range(L):
+        p.update({
+            f"h.{i}.ln_1.weight": 1 + r(D), f"h.{i}.ln_1.bias": r(D),
+            f"h.{i}.attn.c_attn.weight": r(D, 3 * D), f"h.{i}.attn.c_attn.bias": r(3 * D),
+            f"h.{i}.attn.c_proj.weight": r(D, D), f"h.{i}.attn.c_proj.bias": r(D),
+            f"h.{i}.ln_2.weight": 1 + r(D), f"h.{i}.ln_2.bias": r(D),
+            f"h.{i}.mlp.c_fc.weight": r(D, 4 * D), f"h.{i}.mlp.c_fc.bias": r(4 * D),
+            f"h.{i}.mlp.c_proj.weight": r(4 * D, D), f"h.{i}.mlp.c_proj.bias": r(D),
+        })
+    return p
+
+
 def main():
+    if sys.argv[1] == "init":
+        # init <config.json> <batch.safetensors> <weights-out> <logits-out>
+        config_path, batch_path, weights_out, logits_out = sys.argv[2:6]
+        cfg = json.load(open(config_path))
+        p = init_weights(cfg, cfg["seed"])
+        write_safetensors(weights_out, p)
+        batch = read_safetensors(batch_path)
+        cfg["layers"] = cfg["n_layers"]
+        with torch.no_grad():
+            logits, loss = forward(p, batch["tokens"].long(), batch["targets"], cfg)
+        write_safetensors(logits_out, {"logits": logits, "loss": loss.reshape(1)})
+        return
     weights, batch_path, config_path, out_path = sys.argv[1:5]
     cfg = json.load(open(config_path))
     torch.manual_seed(0)
