@@ -346,10 +346,12 @@ class BlockLowerer {
     const heads = a.heads!.value;
     const hd = a.headDim?.value ?? d / heads;
     const kvHeads = a.kvHeads?.value ?? heads;
-    const q = this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, INIT_STD, a.span);
-    const k = this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
-    const v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
     const self = a.kind.value === 'self';
+    // Rotary positions rotate queries and keys of self attention by their positions.
+    const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
+    const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, INIT_STD, a.span));
+    const k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span));
+    const v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
     const mask: Mask | undefined = self ? a.masks[this.layer % Math.max(1, a.masks.length)] : undefined;
     const attrs: Record<string, AttrValue> = { heads, kv_heads: kvHeads, head_dim: hd, scale: a.scale?.value ?? 1 / Math.sqrt(hd), mask: 'none' };
     const inputs = [q, k, v];
@@ -371,7 +373,6 @@ class BlockLowerer {
       inputs.push(this.ctx.keyMask);
     }
     if (attrs.has_prefix) inputs.push(this.l.graph().input('prefix_len', ['batch'], 'i32'));
-    if (self && this.ctx.rotary) Object.assign(attrs, { rotary: true, rotary_base: 10000 });
     if (a.dropout?.value && this.l.training) {
       // Dropout on the attention probabilities, inside the fused attention op.
       Object.assign(attrs, { p_drop: a.dropout.value, salt: this.l.nextSalt() });

@@ -149,6 +149,10 @@ export const OPS: Record<string, OpDef> = {
       return out;
     },
   },
+  rotary: {
+    infer: same,
+    backward: (g, n, [dy]) => [g.add('rotary', [dy!], [{ shape: dy!.shape }], { ...n.attrs, inverse: !n.attrs.inverse }, n.span)[0]],
+  },
   attention_grad: { infer: (inputs, a) => inputs.slice(0, a.has_bias ? 4 : 3).map((x) => ({ shape: x.shape })) },
   softmax_xent: {
     infer: ([logits, targets]) => {

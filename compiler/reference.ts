@@ -223,13 +223,15 @@ function rotary(x: Float64Array, off: number, hd: number, pos: number, sign: num
   }
 }
 
-/** Copies q or k, rotating every head vector by its position when rotary is on. */
-function maybeRotate(t: Tensor, heads: number, hd: number, a: Node['attrs'], sign: number): Float64Array {
-  const out = Float64Array.from(t.data as Float64Array);
-  if (!a.rotary) return out;
-  const [B, T] = t.shape;
-  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let h = 0; h < heads; h++) rotary(out, (b * T + i) * heads * hd + h * hd, hd, i, sign, (a.rotary_base as number) ?? 10000);
-  return out;
+/** Rotary positions: every head vector of x [B, T, H·hd] rotated by its position;
+ *  `inverse` applies the transposed rotation (the gradient). */
+function rotaryKernel([x]: Tensor[], node: Node): Tensor[] {
+  const out = Float64Array.from(x.data as Float64Array);
+  const [B, T] = x.shape;
+  const hd = node.attrs.head_dim as number;
+  const heads = x.shape[2] / hd;
+  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let h = 0; h < heads; h++) rotary(out, (b * T + i) * heads * hd + h * hd, hd, i, node.attrs.inverse ? -1 : 1, node.attrs.base as number);
+  return [{ shape: x.shape, data: out }];
 }
 
 /** Softmax probabilities for one (b, h, i) row; masked keys get 0; an all-masked row is all 0. */
@@ -264,8 +266,8 @@ const attentionKernel: Kernel = (ins, node) => {
   const a = node.attrs;
   const { bias, keyMask, prefix, s, seed } = attnInputs(ins, a);
   const { B, Tq, Tk, H, KV, hd } = s;
-  const q = maybeRotate(ins[0], H, hd, a, 1);
-  const k = maybeRotate(ins[1], KV, hd, a, 1);
+  const q = ins[0].data as Float64Array;
+  const k = ins[1].data as Float64Array;
   const v = ins[2].data;
   const out = f64([B, Tq, H * hd]);
   for (let b = 0; b < B; b++)
@@ -290,8 +292,8 @@ const attentionGradKernel: Kernel = (ins, node) => {
   const { bias, keyMask, prefix, s, seed } = attnInputs(ins, a);
   const { B, Tq, Tk, H, KV, hd } = s;
   const dOut = ins[ins.length - 1].data;
-  const q = maybeRotate(ins[0], H, hd, a, 1);
-  const k = maybeRotate(ins[1], KV, hd, a, 1);
+  const q = ins[0].data as Float64Array;
+  const k = ins[1].data as Float64Array;
   const v = ins[2].data;
   const dq = f64(ins[0].shape);
   const dk = f64(ins[1].shape);
@@ -329,11 +331,6 @@ const attentionGradKernel: Kernel = (ins, node) => {
         }
       }
     }
-  // Gradients were taken with respect to the rotated q and k; rotate them back.
-  if (a.rotary) {
-    dq.data = maybeRotate(dq, H, hd, a, -1);
-    dk.data = maybeRotate(dk, KV, hd, a, -1);
-  }
   return dbias ? [dq, dk, dv, dbias] : [dq, dk, dv];
 };
 
@@ -489,6 +486,7 @@ const KERNELS: Record<string, Kernel> = {
     return [dx, dg];
   },
   attention: attentionKernel,
+  rotary: rotaryKernel,
   attention_grad: attentionGradKernel,
   softmax_xent: ([logits, targets], node) => {
     const V = lastDim(logits);

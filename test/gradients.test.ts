@@ -145,7 +145,16 @@ describe('backward rules match finite differences (float64)', () => {
     attn({ mask: 'none', has_bias: true, rel_buckets: 8, rel_max_distance: 16, rel_bidirectional: true, scale: 1 });
     attn({ mask: 'causal', has_bias: true, rel_buckets: 8, rel_max_distance: 16, rel_bidirectional: false, scale: 1 });
   });
-  it('attention: rotary positions', () => attn({ mask: 'causal', rotary: true, rotary_base: 10000 }));
+  it('rotary positions (and attention over rotated queries and keys)', () => {
+    gradCheck({ params: { x: [2, 5, 12] }, build: (g, v) => op(g, 'rotary', [v.x], { head_dim: 4, base: 10000, inverse: false }) });
+    gradCheck({
+      params: { q: [2, 5, 8], k: [2, 5, 8], v: [2, 5, 8] },
+      build: (g, v) => {
+        const rot = (x: Value) => op(g, 'rotary', [x], { head_dim: 4, base: 100, inverse: false });
+        return op(g, 'attention', [rot(v.q), rot(v.k), v.v], { heads: 2, kv_heads: 2, head_dim: 4, scale: 0.5, mask: 'causal' });
+      },
+    });
+  });
   it('attention: dropout on the probabilities', () => attn({ mask: 'causal', p_drop: 0.25, salt: 3 }, { ints: { seed: { shape: [1], max: 1000 } } }));
 
   it('softmax cross-entropy with ignored targets', () => {

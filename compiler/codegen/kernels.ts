@@ -259,7 +259,6 @@ function normGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
 /** Attention buffers and the visibility test of key j from query i. */
 function attentionSetup(n: Node) {
   const a = n.attrs;
-  if (a.rotary) throw new MissingKernel('the CPU attention kernel has no rotary positions yet');
   const [q, k] = n.inputs;
   const H = a.heads as number;
   const KV = a.kv_heads as number;
@@ -476,7 +475,38 @@ function renameLoads(s: KStmt, from: string, to: string): KStmt {
   }
 }
 
+/** Rotary positions (rotate-half form): each pair (d, d + hd/2) of every head turned by
+ *  position · base^(−2d/hd); `inverse` turns it back (the gradient). */
+function rotaryKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const [B, T, W] = n.inputs[0].shape as [string, string | number, number];
+  const hd = n.attrs.head_dim as number;
+  const half = hd / 2;
+  const sign = n.attrs.inverse ? -1 : 1;
+  const at = (k: KExpr) => add(add(mul(v('row'), i(W)), mul(v('h'), i(hd))), k);
+  return {
+    doc: `rotary positions${n.attrs.inverse ? ' (inverse)' : ''}: ${W / hd} heads × ${hd}, base ${n.attrs.base}`,
+    buffers: [rd('x'), wr('y')],
+    body: [
+      loop('row', mul(d(B), d(T)), [
+        let_('pos', bin('%', v('row'), d(T)), 'i32'),
+        loop('h', i(W / hd), [
+          loop('e', i(half), [
+            let_('theta', mul(v('pos'), call('pow', f(n.attrs.base as number), div(mul(f(-2), v('e')), f(hd))))),
+            let_('cs', call('cos', v('theta'))),
+            let_('sn', mul(call('sin', v('theta')), f(sign))),
+            let_('x1', load('x', at(v('e')))),
+            let_('x2', load('x', at(add(v('e'), i(half))))),
+            store('y', at(v('e')), sub(mul(v('x1'), v('cs')), mul(v('x2'), v('sn')))),
+            store('y', at(add(v('e'), i(half))), add(mul(v('x2'), v('cs')), mul(v('x1'), v('sn')))),
+          ]),
+        ]),
+      ], true),
+    ],
+  };
+}
+
 const BUILDERS: Record<string, Builder> = {
+  rotary: rotaryKernel,
   matmul_epilogue: matmulEpilogueKernel,
   add_norm: addNormKernel,
   take_first: (n) => {
@@ -613,3 +643,8 @@ const BUILDERS: Record<string, Builder> = {
     };
   },
 };
+
+/** Ops that have a CPU kernel builder. */
+export function hasKernel(op: string): boolean {
+  return op in BUILDERS;
+}
