@@ -11,6 +11,10 @@ import { COMPILER_VERSION } from '../compiler/version.ts';
 import { formatParams } from './params-table.ts';
 import { compileCommand } from './compile.ts';
 import { CliError, convertCommand, forwardCommand, WeightsError } from './weights.ts';
+import { trainCommand } from './train.ts';
+import { CheckpointError } from '../runtime/checkpoint.ts';
+import { DataError } from '../runtime/text/data.ts';
+import { TrainError } from '../runtime/train.ts';
 
 class UsageError extends Error {}
 
@@ -117,6 +121,30 @@ Exit codes:
     .option('-o, --out <file>', 'write logits to .json or .npy')
     .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }) => forwardCommand(spec, opts));
 
+  program
+    .command('train')
+    .description('pretrain a decoder spec on text (next-token prediction): progress bar, validation, loss plot, samples, checkpoints')
+    .argument('<spec>', 'spec file')
+    .option('--data <source>', 'built-in corpus (moby-dick), a text file, or a folder of .txt files', 'moby-dick')
+    .addOption(new Option('--tokenizer <kind>', 'tokenizer').choices(['char', 'bpe', 'gpt2']).default('char'))
+    .option('--steps <n>', 'training steps', '300')
+    .option('--batch <n>', 'sequences per step', '16')
+    .option('--seq <n>', 'tokens per sequence (default: the spec context)')
+    .option('--lr <x>', 'peak learning rate', '3e-3')
+    .option('--warmup <n>', 'warmup steps', '30')
+    .option('--weight-decay <x>', 'AdamW decoupled weight decay', '0.1')
+    .option('--max-norm <x>', 'clip gradients to this global norm (0: off)', '1')
+    .option('--eval-every <n>', 'validate, plot and sample every n steps', '50')
+    .option('--eval-batches <n>', 'validation batches', '8')
+    .option('--checkpoint-every <n>', 'write a checkpoint every n steps', '100')
+    .option('--keep <n>', 'checkpoints to keep', '3')
+    .option('-o, --out <dir>', 'run folder (default: runs/<model>)')
+    .option('--resume', 'continue from the newest checkpoint in the run folder')
+    .option('--seed <n>', 'seed for initialisation, data order and dropout', '1')
+    .option('--threads <n>', 'CPU threads (1 or 2)', '2')
+    .option('--max-seconds <s>', 'stop (with a checkpoint) after this much training time')
+    .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => trainCommand(spec, opts));
+
   for (const direction of ['export', 'import'] as const) {
     program
       .command(direction)
@@ -136,7 +164,7 @@ Exit codes:
       console.error(`error: ${e.message}`);
       return 2;
     }
-    if (e instanceof CliError || e instanceof WeightsError) {
+    if (e instanceof CliError || e instanceof WeightsError || e instanceof TrainError || e instanceof CheckpointError || e instanceof DataError) {
       console.error(`error[${e.code}]: ${e.message}`);
       return 1;
     }

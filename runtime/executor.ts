@@ -185,13 +185,25 @@ export class Executor {
     this.optimizer(OPT.accumulate, [scale, first ? 1 : 0]);
   }
 
+  /** The global L2 norm of the current (or accumulated) gradients, and the clip factor the
+   *  next update will use. */
+  gradientNorm(maxNorm: number, accumulated = false): number {
+    this.optimizer(accumulated ? OPT.gradNormAcc : OPT.gradNorm, [maxNorm]);
+    return this.mem.clip[1];
+  }
+
+  /** The AdamW update from the gradients whose norm `gradientNorm` just took. */
+  applyUpdate(s: AdamWSettings, accumulated = false): void {
+    this.steps++;
+    this.optimizer(accumulated ? OPT.adamwAcc : OPT.adamw, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps]);
+  }
+
   /** One AdamW step over all parameters from the current gradients (or the accumulated ones);
    *  returns the global gradient norm before clipping. */
   optimizerStep(s: AdamWSettings, opts: { accumulated?: boolean } = {}): number {
-    this.steps++;
-    this.optimizer(opts.accumulated ? OPT.gradNormAcc : OPT.gradNorm, [s.maxNorm]);
-    this.optimizer(opts.accumulated ? OPT.adamwAcc : OPT.adamw, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps]);
-    return this.mem.clip[1];
+    const norm = this.gradientNorm(s.maxNorm, opts.accumulated);
+    this.applyUpdate(s, opts.accumulated);
+    return norm;
   }
 
   /** One training step over micro-batches (gradient accumulation): each `load(k)` fills the

@@ -24,6 +24,17 @@ export class Rng {
     this.c = (this.c + t) | 0;
     return (t >>> 0) / 4294967296;
   }
+  /** The generator's state, to save in a checkpoint and restore exactly. */
+  get state(): [number, number, number, number] {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+  set state(s: [number, number, number, number]) {
+    [this.a, this.b, this.c, this.d] = s.map((x) => x | 0) as [number, number, number, number];
+  }
+  /** A uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
   normal(): number {
     const u = 1 - this.next();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());

@@ -25,7 +25,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
 /**
  * token embedding lookup: [vocab 65, 128]
  *
- * From specs/gpt_tiny.tfm:17:5 `tokens vocab -> d_model`.
+ * From specs/gpt_tiny.tfm:18:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -42,7 +42,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
 /**
  * rows [0, 0 + seq) of a [64, 128] table
  *
- * From specs/gpt_tiny.tfm:18:5 `positions learned ctx`.
+ * From specs/gpt_tiny.tfm:19:5 `positions learned ctx`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -56,7 +56,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number,
 /**
  * y = a + b (broadcast)
  *
- * From specs/gpt_tiny.tfm:18:5 `positions learned ctx`.
+ * From specs/gpt_tiny.tfm:19:5 `positions learned ctx`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -70,7 +70,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
 /**
  * layernorm over the last dim (128), eps 0.00001
  *
- * From specs/gpt_tiny.tfm:22:5 `norm pre layernorm eps 1e-5`.
+ * From specs/gpt_tiny.tfm:23:5 `norm pre layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -98,7 +98,7 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -200,7 +200,7 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
 /**
  * fused attention (causal): scale, mask, online softmax, weighted sum of values
  *
- * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -247,7 +247,7 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/gpt_tiny.tfm:22:5 `norm pre layernorm eps 1e-5`.
+ * From specs/gpt_tiny.tfm:23:5 `norm pre layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -278,7 +278,7 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
 /**
  * fused c = a @ b + bias, post = gelu_tanh(c): [rows, 128] → [rows, 512], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -397,7 +397,7 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -499,7 +499,7 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
 /**
  * c = a @ b: [rows, 128] @ [128, 65], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
+ * From specs/gpt_tiny.tfm:29:3 `head lm untied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -606,7 +606,7 @@ export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
 /**
  * softmax cross-entropy over 65 classes, mean over targets ≠ -100
  *
- * From specs/gpt_tiny.tfm:29:3 `objective clm`.
+ * From specs/gpt_tiny.tfm:30:3 `objective clm`.
  */
 export function k10_softmax_xent(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
@@ -643,7 +643,7 @@ export function k11_fill(y: Float32Array): void {
 /**
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
- * From specs/gpt_tiny.tfm:29:3 `objective clm`.
+ * From specs/gpt_tiny.tfm:30:3 `objective clm`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -682,7 +682,7 @@ export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 /**
  * c = a @ bᵀ: [rows, 65] @ [128, 65]ᵀ, 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
+ * From specs/gpt_tiny.tfm:29:3 `head lm untied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -767,7 +767,7 @@ export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 65], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:28:3 `head lm untied`.
+ * From specs/gpt_tiny.tfm:29:3 `head lm untied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -874,7 +874,7 @@ export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * layernorm backward: dx, dg, db
  *
- * From specs/gpt_tiny.tfm:27:3 `final_norm layernorm eps 1e-5`.
+ * From specs/gpt_tiny.tfm:28:3 `final_norm layernorm eps 1e-5`.
  */
 export function k15_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 128; k++) {
@@ -926,7 +926,7 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 /**
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1011,7 +1011,7 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1096,7 +1096,7 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * gelu_tanh backward
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1120,7 +1120,7 @@ export function k20_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 /**
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1205,7 +1205,7 @@ export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1302,7 +1302,7 @@ export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
 /**
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1387,7 +1387,7 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
  *
- * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1472,7 +1472,7 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
 /**
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
- * From specs/gpt_tiny.tfm:23:5 `attention self heads heads mask causal`.
+ * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  */
 export function k26_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < batch * seq * 128; o++) {
@@ -1576,7 +1576,7 @@ export function k28_slice_rows_grad(dy: Float32Array, dtable: Float32Array, seq:
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/gpt_tiny.tfm:17:5 `tokens vocab -> d_model`.
+ * From specs/gpt_tiny.tfm:18:5 `tokens vocab -> d_model`.
  */
 export function k29_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 8320; o++) {

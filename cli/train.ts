@@ -1,0 +1,63 @@
+// `tfm train`: flag parsing and the closing summary around runtime/train.ts.
+import { join } from 'node:path';
+import { checkFiles } from '../compiler/check.ts';
+import { renderHuman } from '../compiler/render/human.ts';
+import { train } from '../runtime/train.ts';
+import type { TokenizerKind } from '../runtime/text/tokenizer.ts';
+import { CliError } from './weights.ts';
+
+function int(v: unknown, name: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new CliError('TFM5008', `--${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  return n;
+}
+
+function num(v: unknown, name: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new CliError('TFM5008', `--${name} must be a non-negative number, got ${String(v)}`);
+  return n;
+}
+
+export async function trainCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
+  const r = checkFiles([spec]);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    for (const d of errors) console.error(renderHuman(d, r.program.sources) + '\n');
+    throw new CliError('TFM1000', `\`${spec}\` has errors`);
+  }
+  if (r.models.length !== 1) throw new CliError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
+  const m = r.models[0];
+  const threads = int(o.threads, 'threads');
+  const result = await train(m, {
+    data: String(o.data),
+    tokenizer: o.tokenizer as TokenizerKind,
+    steps: int(o.steps, 'steps'),
+    batch: int(o.batch, 'batch'),
+    seq: o.seq === undefined ? undefined : int(o.seq, 'seq', 2),
+    lr: num(o.lr, 'lr'),
+    warmup: int(o.warmup, 'warmup', 0),
+    minLrRatio: 0.1,
+    weightDecay: num(o.weightDecay, 'weight-decay'),
+    maxNorm: num(o.maxNorm, 'max-norm'),
+    evalEvery: int(o.evalEvery, 'eval-every'),
+    evalBatches: int(o.evalBatches, 'eval-batches'),
+    checkpointEvery: int(o.checkpointEvery, 'checkpoint-every'),
+    keep: int(o.keep, 'keep'),
+    out: typeof o.out === 'string' ? o.out : join('runs', m.model.name),
+    resume: o.resume === true,
+    seed: int(o.seed, 'seed', 0),
+    threads: Math.min(threads, 2),
+    maxSeconds: o.maxSeconds === undefined ? undefined : num(o.maxSeconds, 'max-seconds'),
+    sampleTokens: 80,
+    log: (line) => console.error(line),
+  });
+  console.log(
+    [
+      `${m.model.name}: ${result.step} steps`,
+      `validation loss ${result.valLoss?.toFixed(4) ?? '-'} nats/token (unigram entropy of the validation text: ${result.unigramEntropy.toFixed(4)})`,
+      `training loss ${result.trainLoss.toFixed(4)}, ${Math.round(result.tokensPerSecond)} tokens/s`,
+      `loss plot: ${result.plot}`,
+      `checkpoint: ${result.checkpoint ?? '-'}`,
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,45 @@
+// The loss curve as a small standalone SVG: training loss (smoothed) and validation loss
+// against the step, with axes and a legend — a picture a person can open in any browser.
+export function lossPlotSvg(history: [number, number, number | null][], title: string, reference?: { label: string; value: number }): string {
+  const W = 720;
+  const H = 420;
+  const m = { l: 60, r: 20, t: 40, b: 50 };
+  const steps = history.map((h) => h[0]);
+  const train = smooth(history.map((h) => h[1]), 0.9);
+  const val = history.filter((h) => h[2] !== null).map((h) => [h[0], h[2]!] as const);
+  const values = [...train, ...val.map((v) => v[1]), ...(reference ? [reference.value] : [])].filter(Number.isFinite);
+  const [x0, x1] = [Math.min(...steps, 0), Math.max(...steps, 1)];
+  const [y0, y1] = [Math.min(...values) * 0.95, Math.max(...values) * 1.02];
+  const X = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
+  const Y = (y: number) => H - m.b - ((y - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const path = (pts: (readonly [number, number])[]) => pts.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+  const ticks = (lo: number, hi: number, n: number) => Array.from({ length: n + 1 }, (_, k) => lo + ((hi - lo) * k) / n);
+  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...ticks(y0, y1, 5).map((y) => `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(y).toFixed(1)}" y2="${Y(y).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(Y(y) + 4).toFixed(1)}" text-anchor="end">${y.toFixed(2)}</text>`),
+    ...ticks(x0, x1, 5).map((x) => `<text x="${X(x).toFixed(1)}" y="${H - m.b + 18}" text-anchor="middle">${Math.round(x)}</text>`),
+    `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">step</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">loss (nats per token)</text>`,
+    train.length ? `<path d="${path(steps.map((s, k) => [s, train[k]] as const))}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>` : '',
+    val.length ? `<path d="${path(val)}" fill="none" stroke="#d62728" stroke-width="2"/>${val.map(([x, y]) => `<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="#d62728"/>`).join('')}` : '',
+    reference ? `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(reference.value).toFixed(1)}" y2="${Y(reference.value).toFixed(1)}" stroke="#777" stroke-dasharray="6 4"/>` : '',
+    `<g transform="translate(${W - m.r - 230},${m.t + 8})"><rect width="225" height="${reference ? 60 : 44}" fill="white" stroke="#ccc"/>`,
+    `<line x1="8" x2="30" y1="14" y2="14" stroke="#1f77b4" stroke-width="2"/><text x="36" y="18">training loss (smoothed)</text>`,
+    `<line x1="8" x2="30" y1="32" y2="32" stroke="#d62728" stroke-width="2"/><text x="36" y="36">validation loss</text>`,
+    reference ? `<line x1="8" x2="30" y1="50" y2="50" stroke="#777" stroke-dasharray="6 4"/><text x="36" y="54">${esc(reference.label)}</text>` : '',
+    `</g></svg>`,
+  ];
+  return out.filter(Boolean).join('\n') + '\n';
+}
+
+function smooth(xs: number[], beta: number): number[] {
+  let avg = 0;
+  return xs.map((x, k) => {
+    avg = beta * avg + (1 - beta) * x;
+    return avg / (1 - beta ** (k + 1));
+  });
+}

