@@ -232,8 +232,12 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
       ex.backward();
       const norm = ex.gradientNorm(settings.maxNorm);
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-        const culprit = Number.isFinite(loss) ? ex.program.params.find((p) => ex.grad(p.name).some((x) => !Number.isFinite(x)))?.name : 'loss';
-        throw new TrainError('TFM6001', `${Number.isFinite(loss) ? 'NaN/Inf in the gradient of' : 'NaN/Inf in'} \`${culprit ?? 'a gradient'}\` at step ${step + 1}; the update was not applied${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+        // Name the first tensor that holds a NaN/Inf: a weight, else a gradient, else the loss.
+        const finite = (a: Float32Array) => a.every(Number.isFinite);
+        const badParam = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
+        const badGrad = ex.program.params.find((p) => !finite(ex.grad(p.name)))?.name;
+        const what = badParam ? `parameter \`${badParam}\`` : badGrad ? `the gradient of \`${badGrad}\`` : 'the loss';
+        throw new TrainError('TFM6001', `NaN/Inf in ${what} at step ${step + 1}; no update was applied and nothing was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
       }
       ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
       step++;

@@ -1,0 +1,57 @@
+// Tokenizers: our byte-level BPE encoder loaded with GPT-2's shipped vocabulary gives the same
+// ids as the gpt-tokenizer package's r50k on shipped text; BPE training is deterministic;
+// every tokenizer round-trips through its saved JSON.
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { loadCorpus, splitDocuments, tokenStream } from '../runtime/text/data.ts';
+import { bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON } from '../runtime/text/tokenizer.ts';
+
+const require = createRequire(import.meta.url);
+const moby = loadCorpus('moby-dick').documents;
+
+describe('tokenizers', () => {
+  it('GPT-2 r50k: same ids as gpt-tokenizer on Moby-Dick (random chapters each run)', () => {
+    const { encode } = require('gpt-tokenizer/cjs/encoding/r50k_base') as { encode: (t: string) => number[] };
+    const tok = gpt2Tokenizer();
+    const picks = Array.from({ length: 6 }, () => moby[Math.floor(Math.random() * moby.length)]);
+    for (const text of [...picks, 'Hello world! Call me Ishmael', "  spaces\n\n\tand 'quotes' — ünïcödé 123,456.78 😀"]) {
+      const ours = tok.encode(text);
+      expect(ours).toEqual(encode(text));
+      expect(tok.decode(ours)).toBe(text);
+    }
+    expect(tok.encode('Hello world! Call me Ishmael').slice(0, 6)).toEqual([15496, 995, 0, 4889, 502, 1148]);
+  });
+
+  it('BPE training is deterministic and saved/reloaded tokenizers encode identically', () => {
+    const { train } = splitDocuments(moby);
+    const sample = train.slice(0, 40);
+    const a = bpeTokenizer(sample, 700, ['<bos>', '<eos>']);
+    const b = bpeTokenizer(sample, 700, ['<bos>', '<eos>']);
+    expect(JSON.stringify(a.toJSON())).toBe(JSON.stringify(b.toJSON()));
+    const reloaded = tokenizerFromJSON(JSON.parse(JSON.stringify(a.toJSON())));
+    const text = moby[120].slice(0, 3000);
+    expect(reloaded.encode(text)).toEqual(a.encode(text));
+    expect(a.decode(a.encode(text))).toBe(text);
+    expect(a.vocabSize).toBeLessThanOrEqual(700);
+    expect(a.specials.get('<eos>')).toBe(a.vocabSize - 1);
+  });
+
+  it('char tokenizer: most frequent characters, the rest <unk>, specials first; document boundaries', () => {
+    const tok = charTokenizer(moby, 65, ['<bos>', '<eos>', '<unk>']);
+    expect(tok.vocabSize).toBe(65);
+    expect([...tok.specials]).toEqual([['<bos>', 0], ['<eos>', 1], ['<unk>', 2]]);
+    const ids = tok.encode('the whale');
+    expect(tok.decode(ids)).toBe('the whale');
+    expect(tokenizerFromJSON(tok.toJSON()).encode('Call me Ishmael.')).toEqual(tok.encode('Call me Ishmael.'));
+    const stream = tokenStream(['ab', 'c'], tok);
+    expect(stream[0]).toBe(0);
+    expect(stream[3]).toBe(1);
+    expect(stream[4]).toBe(0);
+    expect(stream[stream.length - 1]).toBe(1);
+  });
+
+  it('rejects a malformed tokenizer file', () => {
+    expect(() => tokenizerFromJSON({ kind: 'bpe', specials: [], merges: [['a']] })).toThrow(/not a valid tfm tokenizer/);
+    expect(() => tokenizerFromJSON(null)).toThrow();
+  });
+});
