@@ -13,13 +13,21 @@ export function lossPlotSvg(history: [number, number, number | null][], title: s
   const X = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
   const Y = (y: number) => H - m.b - ((y - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
   const path = (pts: (readonly [number, number])[]) => pts.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
-  const ticks = (lo: number, hi: number, n: number) => Array.from({ length: n + 1 }, (_, k) => lo + ((hi - lo) * k) / n);
+  // Round tick values: steps of 1, 2 or 5 × 10^k.
+  const ticks = (lo: number, hi: number, n: number) => {
+    const raw = (hi - lo) / n;
+    const mag = 10 ** Math.floor(Math.log10(raw || 1));
+    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? raw;
+    const out: number[] = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(v);
+    return out;
+  };
   const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
-    ...ticks(y0, y1, 5).map((y) => `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(y).toFixed(1)}" y2="${Y(y).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(Y(y) + 4).toFixed(1)}" text-anchor="end">${y.toFixed(2)}</text>`),
+    ...ticks(y0, y1, 5).map((y) => `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(y).toFixed(1)}" y2="${Y(y).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(Y(y) + 4).toFixed(1)}" text-anchor="end">${Number(y.toFixed(2))}</text>`),
     ...ticks(x0, x1, 5).map((x) => `<text x="${X(x).toFixed(1)}" y="${H - m.b + 18}" text-anchor="middle">${Math.round(x)}</text>`),
     `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`,
     `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">step</text>`,

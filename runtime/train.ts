@@ -256,7 +256,16 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
       }
       if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = checkpoint();
     }
-    if (step < opts.steps && step > startStep) lastCheckpoint = checkpoint(); // stopped by --max-seconds
+    if (step < opts.steps && step > startStep) {
+      // Stopped by --max-seconds: validate where it stands, then checkpoint.
+      if (history.length && history[history.length - 1][2] === null) {
+        valLoss = evaluate();
+        history[history.length - 1][2] = valLoss;
+        sampleText = sample(opts.sampleTokens);
+        opts.log(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
+      }
+      lastCheckpoint = checkpoint();
+    }
   } finally {
     bar.stop();
     ex.close();
