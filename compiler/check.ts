@@ -103,7 +103,7 @@ class ModelChecker {
       if (stack.role === 'encoder') memory = out;
       hidden = out;
     }
-    this.semantics(emb?.tokenDim);
+    this.semantics();
     const head = this.head(hidden, emb);
     if (m.pooler && hidden) {
       const d = dimValue(hidden);
@@ -223,8 +223,7 @@ class ModelChecker {
     return h;
   }
 
-  private semantics(tokenDim: Num | undefined): void {
-    void tokenDim;
+  private semantics(): void {
     const m = this.model;
     const obj = m.objective;
     if (!obj && !m.written.has('objective')) {
