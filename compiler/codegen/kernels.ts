@@ -267,9 +267,11 @@ function attentionSetup(n: Node) {
   const Tk = k.shape[1];
   const qOff = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H * hd)), mul(v('h'), i(hd)));
   const kOff = (j: KExpr) => add(mul(add(mul(v('b'), d(Tk)), j), i(KV * hd)), mul(v('kh'), i(hd)));
+  // Causal and local masks bound the key loop itself (half the work of testing every key).
+  const jFrom: KExpr = a.mask === 'local' ? call('max', i(0), sub(v('qi'), i((a.window as number) - 1))) : i(0);
+  const jTo: KExpr = a.mask === 'causal' || a.mask === 'local' ? call('min', d(Tk), add(v('qi'), i(1))) : d(Tk);
+  const keys = (body: KStmt[]): KStmt => loop('j', jTo, body, false, jFrom);
   const conds: KExpr[] = [];
-  if (a.mask === 'causal' || a.mask === 'local') conds.push(bin('<=', v('j'), v('qi')));
-  if (a.mask === 'local') conds.push(bin('<', sub(v('qi'), v('j')), i(a.window as number)));
   if (a.mask === 'prefix') conds.push(bin('||', bin('<=', v('j'), v('qi')), bin('<', v('j'), load('prefix', v('b')))));
   if (a.has_key_mask) conds.push(bin('!=', load('keyMask', add(mul(v('b'), d(Tk)), v('j'))), f(0)));
   const visible = conds.reduce<KExpr | undefined>((acc, c) => (acc ? bin('&&', acc, c) : c), undefined);
@@ -279,14 +281,15 @@ function attentionSetup(n: Node) {
     let_('dot', f(0), 'f32', true),
     loop('e', i(hd), [set('dot', mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e')))), '+')]),
     ...bucket,
-    let_('s', add(mul(v('dot'), f(a.scale as number)), a.has_bias ? load('bias', add(mul(v('bucket'), i(H)), v('h'))) : f(0))),
+    let_('s', a.has_bias ? add(mul(v('dot'), f(a.scale as number)), load('bias', add(mul(v('bucket'), i(H)), v('h')))) : mul(v('dot'), f(a.scale as number))),
   ];
-  const heads = (inner: KStmt[]): KStmt => loop('b', dim('batch'), [loop('h', i(H), [let_('kh', idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner])])], true);
+  /** The loops over batch (parallel), heads and queries; `prologue` runs once per batch row. */
+  const heads = (inner: KStmt[], prologue: KStmt[] = []): KStmt => loop('b', dim('batch'), [...prologue, loop('h', i(H), [let_('kh', H === KV ? v('h') : idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner])])], true);
   // Dropout on probabilities: keep-scale of (b, h, i, j) from the counter hash, as in the reference.
   const p = (a.p_drop as number) ?? 0;
   const keep: KExpr = p ? select(bin('<', call('hash_uniform', load('seed', i(0)), i(a.salt as number), add(mul(add(mul(add(mul(v('b'), i(H)), v('h')), d(Tq)), v('qi')), d(Tk)), v('j'))), f(p)), f(0), f(1 / (1 - p))) : f(1);
   const extra = [...(a.has_bias ? [rd('bias')] : []), ...(a.has_key_mask ? [rd('keyMask')] : []), ...(a.has_prefix ? [rdI('prefix')] : []), ...(p ? [rdI('seed')] : [])];
-  return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra };
+  return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra, keys };
 }
 
 /** T5's relative position bucket of (query qi, key j), as the reference's relativeBucket. */
@@ -303,7 +306,7 @@ function relativeBucket(bidirectional: boolean, buckets: number, maxDistance: nu
 }
 
 function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
-  const { hd, Tk, visible, score, heads, keep, extra } = attentionSetup(n);
+  const { hd, visible, score, heads, keep, extra, keys } = attentionSetup(n);
   // One pass over the keys with an online softmax: no [T, T] score matrix is materialized.
   const step: KStmt[] = [
     ...score(v('j')),
@@ -323,7 +326,7 @@ function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
         let_('m', f(-Infinity), 'f32', true),
         let_('l', f(0), 'f32', true),
         loop('e', i(hd), [store('out', add(v('qo'), v('e')), f(0))]),
-        loop('j', d(Tk), visible ? [if_(visible, step)] : step),
+        keys(visible ? [if_(visible, step)] : step),
         let_('inv', select(bin('>', v('l'), f(0)), div(f(1), v('l')), f(0))),
         loop('e', i(hd), [store('out', add(v('qo'), v('e')), mul(load('out', add(v('qo'), v('e'))), v('inv')))]),
       ]),
@@ -332,7 +335,9 @@ function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
 }
 
 function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
-  const { hd, Tk, visible, score, heads, keep, extra } = attentionSetup(n);
+  const { hd, visible, score, heads, keep, extra, keys, KV, Tk } = attentionSetup(n);
+  /** One batch row of k and v: Tk · KV · hd values. */
+  const kvRow = mul(d(Tk), i(KV * hd));
   const guard = (s: KStmt[]) => (visible ? [if_(visible, s)] : s);
   const scale = f(n.attrs.scale as number);
   // dp_j = keep_j · (dOut · v_j): the gradient reaching the undropped probability.
@@ -341,20 +346,21 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
     doc: 'fused attention backward: recomputes the softmax row by row; dq, dk, dv',
     buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('dOut'), wr('dq'), wr('dk'), wr('dv'), ...(n.attrs.has_bias ? [wr('dbias')] : [])],
     body: [
-      loop('o', sizeExpr(n.inputs[1].shape), [store('dk', v('o'), f(0)), store('dv', v('o'), f(0))]),
+      // dbias is shared by all batch rows (so a kernel with it runs on one thread); dk and dv
+      // are zeroed per batch row inside the parallel loop, which keeps the kernel splittable.
       ...(n.attrs.has_bias ? [loop('o', sizeExpr(n.inputs[3].shape), [store('dbias', v('o'), f(0))])] : []),
       heads([
         // Pass 1: row max and normalizer.
         let_('m', f(-Infinity), 'f32', true),
         let_('l', f(0), 'f32', true),
-        loop('j', d(Tk), guard([...score(v('j')), let_('mNew', call('max', v('m'), v('s'))), set('l', add(mul(v('l'), call('exp', sub(v('m'), v('mNew')))), call('exp', sub(v('s'), v('mNew'))))), set('m', v('mNew'))])),
+        keys(guard([...score(v('j')), let_('mNew', call('max', v('m'), v('s'))), set('l', add(mul(v('l'), call('exp', sub(v('m'), v('mNew')))), call('exp', sub(v('s'), v('mNew'))))), set('m', v('mNew'))])),
         let_('inv', select(bin('>', v('l'), f(0)), div(f(1), v('l')), f(0))),
         // Pass 2: dv and the row dot Σ p·dp.
         let_('rowDot', f(0), 'f32', true),
-        loop('j', d(Tk), guard([...score(v('j')), let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))), ...dp(), set('rowDot', mul(v('p'), v('dpj')), '+'), loop('e', i(hd), [store('dv', add(v('ko'), v('e')), mul(mul(v('p'), v('keepj')), load('dOut', add(v('qo'), v('e')))), true)])])),
+        keys(guard([...score(v('j')), let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))), ...dp(), set('rowDot', mul(v('p'), v('dpj')), '+'), loop('e', i(hd), [store('dv', add(v('ko'), v('e')), mul(mul(v('p'), v('keepj')), load('dOut', add(v('qo'), v('e')))), true)])])),
         // Pass 3: ds = p (dp − Σ p·dp); dq and dk.
         loop('e', i(hd), [store('dq', add(v('qo'), v('e')), f(0))]),
-        loop('j', d(Tk), guard([
+        keys(guard([
           ...score(v('j')),
           let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))),
           ...dp(),
@@ -363,7 +369,7 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
           let_('ds', mul(v('dsRaw'), scale)),
           loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true), store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true)]),
         ])),
-      ]),
+      ], [loop('o', kvRow, [store('dk', add(mul(v('b'), kvRow), v('o')), f(0)), store('dv', add(mul(v('b'), kvRow), v('o')), f(0))])]),
     ],
   };
 }

@@ -3,7 +3,7 @@
 // table and the prelude of helpers (erf, the dropout hash) that kernels may call.
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
 import type { SourceMap } from '../source.ts';
-import { parallelSplit, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, bin, call, i, mul, parallelSplit, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
 
@@ -91,15 +91,14 @@ function location(k: Kernel, sources: SourceMap): string | undefined {
 function splitBody(stmts: KStmt[], at: number): KStmt[] {
   const loop = stmts[at] as KStmt & { k: 'for' };
   const step = loop.step ?? 1;
-  const count: KExpr = step === 1 ? { k: 'bin', op: '-', a: loop.to, b: loop.from } : { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '-', a: { k: 'bin', op: '+', a: loop.to, b: { k: 'num', v: step - 1, t: 'i32' } }, b: loop.from }, { k: 'num', v: step, t: 'i32' }] };
-  const bound = (part: KExpr): KExpr => ({ k: 'bin', op: '+', a: loop.from, b: { k: 'bin', op: '*', a: { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '*', a: { k: 'var', name: '__count' }, b: part }, { k: 'var', name: 'parts' }] }, b: { k: 'num', v: step, t: 'i32' } } });
-  const lastPart: KExpr = { k: 'bin', op: '==', a: { k: 'var', name: 'part' }, b: { k: 'bin', op: '-', a: { k: 'var', name: 'parts' }, b: { k: 'num', v: 1, t: 'i32' } } };
+  const count = step === 1 ? sub(loop.to, loop.from) : call('idiv', add(sub(loop.to, loop.from), i(step - 1)), i(step));
+  const bound = (part: KExpr) => add(loop.from, mul(call('idiv', mul(v('__count'), part), v('parts')), i(step)));
   const rest = stmts.slice(at + 1);
   return [
     ...stmts.slice(0, at),
     { k: 'let', v: '__count', t: 'i32', e: count },
-    { ...loop, from: bound({ k: 'var', name: 'part' }), to: { k: 'call', fn: 'min', args: [loop.to, bound({ k: 'bin', op: '+', a: { k: 'var', name: 'part' }, b: { k: 'num', v: 1, t: 'i32' } })] } },
-    ...(rest.length ? [{ k: 'if' as const, c: lastPart, then: rest }] : []),
+    { ...loop, from: bound(v('part')), to: call('min', loop.to, bound(add(v('part'), i(1)))) },
+    ...(rest.length ? [{ k: 'if' as const, c: bin('==', v('part'), sub(v('parts'), i(1))), then: rest }] : []),
   ];
 }
 

@@ -92,6 +92,8 @@ def init_weights(cfg, seed):
 
 
 def main():
+    # One thread: the reference's reductions then run in one fixed order whatever the load.
+    torch.set_num_threads(1)
     if sys.argv[1] == "init":
         # init <config.json> <batch.safetensors> <weights-out> <logits-out>
         config_path, batch_path, weights_out, logits_out = sys.argv[2:6]

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 1536];
   }
 }
@@ -62,7 +62,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: num
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (src_seq * 768)];
   }
 }
@@ -76,7 +76,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -104,7 +104,7 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -118,8 +118,8 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -220,9 +220,9 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -237,7 +237,7 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -267,7 +267,7 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -281,7 +281,7 @@ export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -312,8 +312,8 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  */
 export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -431,8 +431,8 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -533,7 +533,7 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -547,7 +547,7 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -561,7 +561,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -575,7 +575,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -589,7 +589,7 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -603,7 +603,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -617,7 +617,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -631,7 +631,7 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -645,7 +645,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -659,7 +659,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -673,7 +673,7 @@ export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -687,7 +687,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k22_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -704,7 +704,7 @@ export function k22_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  */
 export function k23_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 1536];
   }
 }
@@ -718,7 +718,7 @@ export function k23_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: nu
  */
 export function k24_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (tgt_seq * 768)];
   }
 }
@@ -732,7 +732,7 @@ export function k24_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k25_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -760,7 +760,7 @@ export function k25_layernorm(x: Float32Array, g: Float32Array, b: Float32Array,
  */
 export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 13, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -774,8 +774,8 @@ export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k27_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -876,9 +876,9 @@ export function k27_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -886,24 +886,22 @@ export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * 1;
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -923,7 +921,7 @@ export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -937,7 +935,7 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k30_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -968,9 +966,9 @@ export function k30_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k31_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -985,7 +983,7 @@ export function k31_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1015,7 +1013,7 @@ export function k31_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k32_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1029,8 +1027,8 @@ export function k32_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k33_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1148,8 +1146,8 @@ export function k33_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k34_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1250,7 +1248,7 @@ export function k34_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 16, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1264,7 +1262,7 @@ export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1278,7 +1276,7 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1292,7 +1290,7 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 19, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1306,7 +1304,7 @@ export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1320,7 +1318,7 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1334,7 +1332,7 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 22, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1348,7 +1346,7 @@ export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1362,7 +1360,7 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1376,7 +1374,7 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 25, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1390,7 +1388,7 @@ export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1404,7 +1402,7 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1418,7 +1416,7 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 28, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1432,7 +1430,7 @@ export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1446,7 +1444,7 @@ export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1460,7 +1458,7 @@ export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k50_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 31, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1474,8 +1472,8 @@ export function k50_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 50264; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1625,7 +1623,7 @@ export function k54_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 50265; c++) {
@@ -1657,8 +1655,8 @@ export function k54_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1742,8 +1740,8 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 50265 - 50265 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1879,8 +1877,8 @@ export function k58_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  */
 export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1964,8 +1962,8 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2049,7 +2047,7 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 3072 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2073,8 +2071,8 @@ export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2158,8 +2156,8 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2241,7 +2239,7 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k65_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2255,8 +2253,8 @@ export function k65_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2340,8 +2338,8 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2420,15 +2418,18 @@ export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < src_seq * 768; o++) {
+      dk[b * (src_seq * 768) + o] = 0;
+      dv[b * (src_seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2440,7 +2441,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2455,7 +2456,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2479,7 +2480,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2519,8 +2520,8 @@ export function k69_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2604,8 +2605,8 @@ export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2687,7 +2688,7 @@ export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2696,79 +2697,76 @@ export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < tgt_seq * 768; o++) {
+      dk[b * (tgt_seq * 768) + o] = 0;
+      dv[b * (tgt_seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2819,8 +2817,8 @@ export function k76_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k77_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 38603520 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(38603520, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 38603520;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(38603520, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2876,8 +2874,8 @@ export function k78_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  */
 export function k79_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2961,8 +2959,8 @@ export function k79_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k80_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -3046,7 +3044,7 @@ export function k80_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k81_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 3072 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -3070,8 +3068,8 @@ export function k82_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -3155,8 +3153,8 @@ export function k83_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k84_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -3235,15 +3233,18 @@ export function k84_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k85_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k85_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < src_seq * 768; o++) {
+      dk[b * (src_seq * 768) + o] = 0;
+      dv[b * (src_seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3255,7 +3256,7 @@ export function k85_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3270,7 +3271,7 @@ export function k85_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3294,7 +3295,7 @@ export function k85_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3374,7 +3375,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3392,7 +3393,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 256];
   }
 }
@@ -62,7 +62,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: num
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (src_seq * 128)];
   }
 }
@@ -76,7 +76,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -104,7 +104,7 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -118,8 +118,8 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -220,9 +220,9 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -237,7 +237,7 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -267,7 +267,7 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -281,7 +281,7 @@ export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -312,8 +312,8 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  */
 export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -431,8 +431,8 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -533,7 +533,7 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -547,7 +547,7 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -561,7 +561,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -575,7 +575,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -592,7 +592,7 @@ export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  */
 export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 256];
   }
 }
@@ -606,7 +606,7 @@ export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: nu
  */
 export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (tgt_seq * 128)];
   }
 }
@@ -620,7 +620,7 @@ export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -648,7 +648,7 @@ export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array,
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -662,8 +662,8 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -764,9 +764,9 @@ export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -774,24 +774,22 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 32; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
-            for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.17677669529663687;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * 1;
+          for (let e = 0; e < 32; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 32; e++) {
@@ -811,7 +809,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -825,7 +823,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -856,9 +854,9 @@ export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -873,7 +871,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -903,7 +901,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -917,8 +915,8 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1036,8 +1034,8 @@ export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1138,7 +1136,7 @@ export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1152,7 +1150,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1166,7 +1164,7 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1180,7 +1178,7 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1194,8 +1192,8 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1323,7 +1321,7 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2048; c++) {
@@ -1355,8 +1353,8 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1440,8 +1438,8 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1577,8 +1575,8 @@ export function k38_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1662,8 +1660,8 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1747,7 +1745,7 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1771,8 +1769,8 @@ export function k42_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  */
 export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1856,8 +1854,8 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1939,7 +1937,7 @@ export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1953,8 +1951,8 @@ export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2038,8 +2036,8 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2118,15 +2116,18 @@ export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < src_seq * 128; o++) {
+      dk[b * (src_seq * 128) + o] = 0;
+      dv[b * (src_seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2138,7 +2139,7 @@ export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2153,7 +2154,7 @@ export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
@@ -2177,7 +2178,7 @@ export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
@@ -2217,8 +2218,8 @@ export function k49_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2302,8 +2303,8 @@ export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2385,7 +2386,7 @@ export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2394,79 +2395,76 @@ export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k53_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k53_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < tgt_seq * 128; o++) {
+      dk[b * (tgt_seq * 128) + o] = 0;
+      dv[b * (tgt_seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.17677669529663687;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.17677669529663687;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 32; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 32; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.17677669529663687;
-            for (let e = 0; e < 32; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.17677669529663687;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 32; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.17677669529663687;
+          for (let e = 0; e < 32; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2517,8 +2515,8 @@ export function k56_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k57_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 262144 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(262144, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 262144;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(262144, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2574,8 +2572,8 @@ export function k58_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  */
 export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2659,8 +2657,8 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2744,7 +2742,7 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2768,8 +2766,8 @@ export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2853,8 +2851,8 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2933,15 +2931,18 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < src_seq * 128; o++) {
+      dk[b * (src_seq * 128) + o] = 0;
+      dv[b * (src_seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2953,7 +2954,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2968,7 +2969,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
@@ -2992,7 +2993,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.17677669529663687 + 0;
+            const s = dot * 0.17677669529663687;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
@@ -3072,7 +3073,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3090,7 +3091,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -65,7 +65,7 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -79,7 +79,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -93,7 +93,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 768)];
   }
 }
@@ -107,7 +107,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -135,7 +135,7 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -149,8 +149,8 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -251,9 +251,9 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -268,7 +268,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -298,7 +298,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -312,7 +312,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -343,8 +343,8 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -462,8 +462,8 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -564,7 +564,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -578,9 +578,9 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -595,7 +595,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -625,7 +625,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -639,7 +639,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -653,9 +653,9 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -670,7 +670,7 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -700,7 +700,7 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -714,7 +714,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -728,9 +728,9 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -745,7 +745,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -775,7 +775,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -789,7 +789,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -803,9 +803,9 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -820,7 +820,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -850,7 +850,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -864,7 +864,7 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -878,9 +878,9 @@ export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -895,7 +895,7 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -925,7 +925,7 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -939,7 +939,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -953,9 +953,9 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -970,7 +970,7 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1000,7 +1000,7 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1014,7 +1014,7 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1028,9 +1028,9 @@ export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1045,7 +1045,7 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1075,7 +1075,7 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1089,7 +1089,7 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1103,9 +1103,9 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1120,7 +1120,7 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1150,7 +1150,7 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1164,7 +1164,7 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1178,9 +1178,9 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1195,7 +1195,7 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1225,7 +1225,7 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1239,7 +1239,7 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1253,9 +1253,9 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1270,7 +1270,7 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1300,7 +1300,7 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1314,7 +1314,7 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1328,9 +1328,9 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1345,7 +1345,7 @@ export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1375,7 +1375,7 @@ export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1389,7 +1389,7 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1401,7 +1401,7 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 768 + k] = x[b * seq * 768 + k];
     }
@@ -1415,8 +1415,8 @@ export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1534,8 +1534,8 @@ export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k49_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1653,8 +1653,8 @@ export function k49_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 30520; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1825,7 +1825,7 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 30522; c++) {
@@ -1867,8 +1867,8 @@ export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1952,8 +1952,8 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 30522 - 30522 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2079,7 +2079,7 @@ export function k57_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  */
 export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2103,8 +2103,8 @@ export function k59_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2188,8 +2188,8 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2273,8 +2273,8 @@ export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2358,8 +2358,8 @@ export function k62_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2443,7 +2443,7 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k64_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 3072 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2467,8 +2467,8 @@ export function k65_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2552,8 +2552,8 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2632,15 +2632,18 @@ export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2652,7 +2655,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2667,7 +2670,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2691,7 +2694,7 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2716,15 +2719,18 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2736,7 +2742,7 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2751,7 +2757,7 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2775,7 +2781,7 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2800,15 +2806,18 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2820,7 +2829,7 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2835,7 +2844,7 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2859,7 +2868,7 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2884,15 +2893,18 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2904,7 +2916,7 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2919,7 +2931,7 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2943,7 +2955,7 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2968,15 +2980,18 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2988,7 +3003,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3003,7 +3018,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3027,7 +3042,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3052,15 +3067,18 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3072,7 +3090,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3087,7 +3105,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3111,7 +3129,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3136,15 +3154,18 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3156,7 +3177,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3171,7 +3192,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3195,7 +3216,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3220,15 +3241,18 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3240,7 +3264,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3255,7 +3279,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3279,7 +3303,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3304,15 +3328,18 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3324,7 +3351,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3339,7 +3366,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3363,7 +3390,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3388,15 +3415,18 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3408,7 +3438,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3423,7 +3453,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3447,7 +3477,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3472,15 +3502,18 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3492,7 +3525,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3507,7 +3540,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3531,7 +3564,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3556,15 +3589,18 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3576,7 +3612,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3591,7 +3627,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3615,7 +3651,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3696,8 +3732,8 @@ export function k83_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k84_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 23440896 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(23440896, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 23440896;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(23440896, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -3738,7 +3774,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3756,7 +3792,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -65,7 +65,7 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -79,7 +79,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -93,7 +93,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 768)];
   }
 }
@@ -107,7 +107,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -135,7 +135,7 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -149,8 +149,8 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -251,9 +251,9 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -268,7 +268,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -298,7 +298,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -312,7 +312,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -343,8 +343,8 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -462,8 +462,8 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -564,7 +564,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -578,9 +578,9 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -595,7 +595,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -625,7 +625,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -639,7 +639,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -653,9 +653,9 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -670,7 +670,7 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -700,7 +700,7 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -714,7 +714,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -728,9 +728,9 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -745,7 +745,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -775,7 +775,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -789,7 +789,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -803,9 +803,9 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -820,7 +820,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -850,7 +850,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -864,7 +864,7 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -878,9 +878,9 @@ export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -895,7 +895,7 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -925,7 +925,7 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -939,7 +939,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -953,9 +953,9 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -970,7 +970,7 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1000,7 +1000,7 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1014,7 +1014,7 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1028,9 +1028,9 @@ export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1045,7 +1045,7 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1075,7 +1075,7 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1089,7 +1089,7 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1103,9 +1103,9 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1120,7 +1120,7 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1150,7 +1150,7 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1164,7 +1164,7 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1178,9 +1178,9 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1195,7 +1195,7 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1225,7 +1225,7 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1239,7 +1239,7 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1253,9 +1253,9 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1270,7 +1270,7 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1300,7 +1300,7 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1314,7 +1314,7 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1328,9 +1328,9 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1345,7 +1345,7 @@ export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -1375,7 +1375,7 @@ export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1389,7 +1389,7 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1403,7 +1403,7 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 768 + k] = x[b * seq * 768 + k];
     }
@@ -1419,8 +1419,8 @@ export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1538,7 +1538,7 @@ export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 37, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1552,8 +1552,8 @@ export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1724,7 +1724,7 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2; c++) {
@@ -1766,8 +1766,8 @@ export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1851,8 +1851,8 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1958,7 +1958,7 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k57_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (1 - Math.tanh(x0[o]) * Math.tanh(x0[o])) * x1[o];
   }
 }
@@ -1982,8 +1982,8 @@ export function k58_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2067,8 +2067,8 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2220,8 +2220,8 @@ export function k63_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2305,8 +2305,8 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2390,7 +2390,7 @@ export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k66_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 3072 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2414,8 +2414,8 @@ export function k67_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k68_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2499,8 +2499,8 @@ export function k68_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k69_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2584,8 +2584,8 @@ export function k69_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2669,8 +2669,8 @@ export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2749,15 +2749,18 @@ export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2769,7 +2772,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2784,7 +2787,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2808,7 +2811,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2833,15 +2836,18 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2853,7 +2859,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2868,7 +2874,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2892,7 +2898,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2917,15 +2923,18 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -2937,7 +2946,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2952,7 +2961,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2976,7 +2985,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3001,15 +3010,18 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3021,7 +3033,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3036,7 +3048,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3060,7 +3072,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3085,15 +3097,18 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3105,7 +3120,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3120,7 +3135,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3144,7 +3159,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3169,15 +3184,18 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3189,7 +3207,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3204,7 +3222,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3228,7 +3246,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3253,15 +3271,18 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3273,7 +3294,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3288,7 +3309,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3312,7 +3333,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3337,15 +3358,18 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3357,7 +3381,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3372,7 +3396,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3396,7 +3420,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3421,15 +3445,18 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3441,7 +3468,7 @@ export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3456,7 +3483,7 @@ export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3480,7 +3507,7 @@ export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3505,15 +3532,18 @@ export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3525,7 +3555,7 @@ export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3540,7 +3570,7 @@ export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3564,7 +3594,7 @@ export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3589,15 +3619,18 @@ export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3609,7 +3642,7 @@ export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3624,7 +3657,7 @@ export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3648,7 +3681,7 @@ export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3673,15 +3706,18 @@ export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -3693,7 +3729,7 @@ export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -3708,7 +3744,7 @@ export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3732,7 +3768,7 @@ export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -3829,7 +3865,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3847,7 +3883,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -65,7 +65,7 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -79,7 +79,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -93,7 +93,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 128)];
   }
 }
@@ -107,7 +107,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -135,7 +135,7 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -149,8 +149,8 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -251,9 +251,9 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -268,7 +268,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -298,7 +298,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -312,7 +312,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -343,8 +343,8 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -462,8 +462,8 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -564,7 +564,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -578,9 +578,9 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -595,7 +595,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -625,7 +625,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -639,7 +639,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -653,7 +653,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 128; k++) {
       y[b * 128 + k] = x[b * seq * 128 + k];
     }
@@ -669,8 +669,8 @@ export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -788,7 +788,7 @@ export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -802,8 +802,8 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -974,7 +974,7 @@ export function k23_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2; c++) {
@@ -1016,8 +1016,8 @@ export function k24_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1101,8 +1101,8 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1208,7 +1208,7 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k27_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (1 - Math.tanh(x0[o]) * Math.tanh(x0[o])) * x1[o];
   }
 }
@@ -1232,8 +1232,8 @@ export function k28_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1317,8 +1317,8 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1470,8 +1470,8 @@ export function k33_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1555,8 +1555,8 @@ export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1640,7 +1640,7 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k36_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1664,8 +1664,8 @@ export function k37_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1749,8 +1749,8 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1834,8 +1834,8 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1919,8 +1919,8 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1999,15 +1999,18 @@ export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 128; o++) {
+      dk[b * (seq * 128) + o] = 0;
+      dv[b * (seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 2; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -2019,7 +2022,7 @@ export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2034,7 +2037,7 @@ export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2058,7 +2061,7 @@ export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2083,15 +2086,18 @@ export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 128; o++) {
+      dk[b * (seq * 128) + o] = 0;
+      dv[b * (seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 2; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
         let m = -Infinity;
@@ -2103,7 +2109,7 @@ export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2118,7 +2124,7 @@ export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2142,7 +2148,7 @@ export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 0.125 + 0;
+            const s = dot * 0.125;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2239,7 +2245,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2257,7 +2263,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
     for (let k = 0; k < 768; k++) {
       y[r * 768 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -62,7 +62,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 768)];
   }
 }
@@ -76,7 +76,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -90,8 +90,8 @@ export function k3_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -192,9 +192,9 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -202,24 +202,22 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -239,7 +237,7 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -253,7 +251,7 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k7_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -284,8 +282,8 @@ export function k7_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  */
 export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -403,8 +401,8 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -505,7 +503,7 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -519,9 +517,9 @@ export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k11_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -529,24 +527,22 @@ export function k11_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -566,7 +562,7 @@ export function k11_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -580,7 +576,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -594,9 +590,9 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -604,24 +600,22 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -641,7 +635,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -655,7 +649,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -669,9 +663,9 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -679,24 +673,22 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -716,7 +708,7 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -730,7 +722,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -744,9 +736,9 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -754,24 +746,22 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -791,7 +781,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -805,7 +795,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -819,9 +809,9 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -829,24 +819,22 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -866,7 +854,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -880,7 +868,7 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -894,9 +882,9 @@ export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -904,24 +892,22 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -941,7 +927,7 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -955,7 +941,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -969,9 +955,9 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -979,24 +965,22 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -1016,7 +1000,7 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1030,7 +1014,7 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1044,9 +1028,9 @@ export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1054,24 +1038,22 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -1091,7 +1073,7 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1105,7 +1087,7 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1119,9 +1101,9 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1129,24 +1111,22 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -1166,7 +1146,7 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1180,7 +1160,7 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1194,9 +1174,9 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1204,24 +1184,22 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -1241,7 +1219,7 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1255,7 +1233,7 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1269,9 +1247,9 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1279,24 +1257,22 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -1316,7 +1292,7 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1330,7 +1306,7 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1344,8 +1320,8 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 40476; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1495,7 +1471,7 @@ export function k47_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 40478; c++) {
@@ -1527,8 +1503,8 @@ export function k47_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1612,8 +1588,8 @@ export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 40478 - 40478 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1749,8 +1725,8 @@ export function k51_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1834,8 +1810,8 @@ export function k52_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k53_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1919,7 +1895,7 @@ export function k53_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k54_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 3072 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1943,8 +1919,8 @@ export function k55_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2028,8 +2004,8 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2111,7 +2087,7 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k58_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2125,8 +2101,8 @@ export function k58_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2210,8 +2186,8 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2290,79 +2266,76 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k61_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k61_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2374,79 +2347,76 @@ export function k61_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k62_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k62_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2458,79 +2428,76 @@ export function k62_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k63_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k63_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2542,79 +2509,76 @@ export function k63_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k64_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2626,79 +2590,76 @@ export function k64_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2710,79 +2671,76 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k66_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k66_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2794,79 +2752,76 @@ export function k66_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k67_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k67_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2878,79 +2833,76 @@ export function k67_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2962,79 +2914,76 @@ export function k68_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -3046,79 +2995,76 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -3130,79 +3076,76 @@ export function k70_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -3214,79 +3157,76 @@ export function k71_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.125;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 768 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.125;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -3337,8 +3277,8 @@ export function k75_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k76_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 31087104 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(31087104, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 31087104;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(31087104, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -3365,7 +3305,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3383,7 +3323,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -62,7 +62,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 128)];
   }
 }
@@ -76,7 +76,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
     for (let k = 0; k < 128; k++) {
@@ -104,8 +104,8 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -206,9 +206,9 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -216,24 +216,22 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
         for (let e = 0; e < 32; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
-            for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.17677669529663687;
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * 1;
+          for (let e = 0; e < 32; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 32; e++) {
@@ -253,7 +251,7 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -284,8 +282,8 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -403,8 +401,8 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -505,8 +503,8 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -656,7 +654,7 @@ export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 65; c++) {
@@ -688,8 +686,8 @@ export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -773,8 +771,8 @@ export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -932,8 +930,8 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1017,8 +1015,8 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1102,7 +1100,7 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k19_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) + 0.5 * x0[o] * (1 - Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o])))) * Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) * (0.7978845608028654 * (1 + 0.134145 * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1126,8 +1124,8 @@ export function k20_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1211,8 +1209,8 @@ export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1294,7 +1292,7 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1308,8 +1306,8 @@ export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1393,8 +1391,8 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1473,79 +1471,76 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < batch * seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k26_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 128; o++) {
+      dk[b * (seq * 128) + o] = 0;
+      dv[b * (seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 32;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const s = dot * 0.17677669529663687;
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.17677669529663687;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 32; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 32; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < seq; j++) {
-          if (j <= qi) {
-            const ko = (b * seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687 + 0;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.17677669529663687;
-            for (let e = 0; e < 32; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
+          const ko = (b * seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const s = dot * 0.17677669529663687;
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 32; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.17677669529663687;
+          for (let e = 0; e < 32; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1612,7 +1607,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -1630,7 +1625,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

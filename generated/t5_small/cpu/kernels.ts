@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 512;
     for (let k = 0; k < 512; k++) {
       y[r * 512 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -62,7 +62,7 @@ export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
@@ -85,8 +85,8 @@ export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, ba
  */
 export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -170,9 +170,9 @@ export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  */
 export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -219,7 +219,7 @@ export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -233,7 +233,7 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
     for (let k = 0; k < 512; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -259,8 +259,8 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, s
  */
 export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -344,7 +344,7 @@ export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  */
 export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 2048 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (x0[o] > 0 ? x0[o] : 0);
   }
 }
@@ -358,8 +358,8 @@ export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq
  */
 export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -443,7 +443,7 @@ export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  */
 export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -457,7 +457,7 @@ export function k10_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -471,7 +471,7 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -485,7 +485,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -499,7 +499,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -513,7 +513,7 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -527,7 +527,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -541,7 +541,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -555,7 +555,7 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -569,7 +569,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -583,7 +583,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -597,7 +597,7 @@ export function k20_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k21_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 512;
     for (let k = 0; k < 512; k++) {
       y[r * 512 + k] = table[src + k];
@@ -614,7 +614,7 @@ export function k21_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  */
 export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 13, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -628,7 +628,7 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k23_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
@@ -651,8 +651,8 @@ export function k23_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, b
  */
 export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -736,9 +736,9 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k25_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -746,26 +746,24 @@ export function k25_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 64; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
-            for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 512 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 8 + h];
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * 1;
+          for (let e = 0; e < 64; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 64; e++) {
@@ -785,7 +783,7 @@ export function k25_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -799,7 +797,7 @@ export function k26_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k27_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
     for (let k = 0; k < 512; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -825,9 +823,9 @@ export function k27_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -842,7 +840,7 @@ export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -872,7 +870,7 @@ export function k28_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -886,8 +884,8 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -971,7 +969,7 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 2048 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (x0[o] > 0 ? x0[o] : 0);
   }
 }
@@ -985,8 +983,8 @@ export function k31_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1070,7 +1068,7 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 16, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1084,7 +1082,7 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1098,7 +1096,7 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1112,7 +1110,7 @@ export function k35_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 19, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1126,7 +1124,7 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1140,7 +1138,7 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1154,7 +1152,7 @@ export function k38_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 22, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1168,7 +1166,7 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1182,7 +1180,7 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1196,7 +1194,7 @@ export function k41_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 25, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1210,7 +1208,7 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1224,7 +1222,7 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1238,7 +1236,7 @@ export function k44_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 28, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1252,7 +1250,7 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1266,7 +1264,7 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1280,7 +1278,7 @@ export function k47_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 31, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1294,8 +1292,8 @@ export function k48_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 32128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1379,7 +1377,7 @@ export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k50_scale(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 32128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 32128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 32128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] * 0.044194173824159216;
   }
 }
@@ -1437,7 +1435,7 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 32128; c++) {
@@ -1469,8 +1467,8 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1554,8 +1552,8 @@ export function k54_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 32128 - 32128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1674,8 +1672,8 @@ export function k56_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  */
 export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1759,8 +1757,8 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1844,7 +1842,7 @@ export function k58_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k59_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 2048 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (x0[o] > 0 ? 1 : 0) * x1[o];
   }
 }
@@ -1858,8 +1856,8 @@ export function k59_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1943,8 +1941,8 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2026,7 +2024,7 @@ export function k61_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k62_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2040,8 +2038,8 @@ export function k62_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2125,8 +2123,8 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2205,15 +2203,18 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < src_seq * 512; o++) {
+      dk[b * (src_seq * 512) + o] = 0;
+      dv[b * (src_seq * 512) + o] = 0;
+    }
     for (let h = 0; h < 8; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -2225,7 +2226,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -2240,7 +2241,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2264,7 +2265,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 64; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
@@ -2294,8 +2295,8 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  */
 export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2379,8 +2380,8 @@ export function k66_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2462,7 +2463,7 @@ export function k67_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k68_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 512, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2473,87 +2474,81 @@ export function k68_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
 export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
   for (let b = 0; b < batch; b++) {
+    for (let o = 0; o < tgt_seq * 512; o++) {
+      dk[b * (tgt_seq * 512) + o] = 0;
+      dv[b * (tgt_seq * 512) + o] = 0;
+    }
     for (let h = 0; h < 8; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 512 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 8 + h];
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 512 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 8 + h];
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 64; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            dbias[bucket * 8 + h] += dsRaw;
-            const ds = dsRaw * 1;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 512 + kh * 64;
+          let dot = 0;
+          for (let e = 0; e < 64; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 8 + h];
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 64; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          dbias[bucket * 8 + h] += dsRaw;
+          const ds = dsRaw * 1;
+          for (let e = 0; e < 64; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2567,8 +2562,8 @@ export function k69_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k70_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 256;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2596,8 +2591,8 @@ export function k71_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k72_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 16449536 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(16449536, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 16449536;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(16449536, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2646,8 +2641,8 @@ export function k73_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  */
 export function k74_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2731,8 +2726,8 @@ export function k74_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2816,7 +2811,7 @@ export function k75_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k76_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 2048 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (x0[o] > 0 ? 1 : 0) * x1[o];
   }
 }
@@ -2830,8 +2825,8 @@ export function k76_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  */
 export function k77_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2915,8 +2910,8 @@ export function k77_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k78_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2997,16 +2992,16 @@ export function k78_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
 export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 512; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
   for (let b = 0; b < batch; b++) {
+    for (let o = 0; o < src_seq * 512; o++) {
+      dk[b * (src_seq * 512) + o] = 0;
+      dv[b * (src_seq * 512) + o] = 0;
+    }
     for (let h = 0; h < 8; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 512 + h * 64;
         let m = -Infinity;
@@ -3124,7 +3119,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -3142,7 +3137,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -48,7 +48,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  */
 export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -62,7 +62,7 @@ export function k1_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
@@ -85,8 +85,8 @@ export function k2_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, ba
  */
 export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -170,9 +170,9 @@ export function k3_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  */
 export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -219,7 +219,7 @@ export function k4_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -233,7 +233,7 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * src_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -259,8 +259,8 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, s
  */
 export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -344,7 +344,7 @@ export function k7_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  */
 export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = 0.5 * x0[o] * (1 + erf(x0[o] * 0.7071067811865476));
   }
 }
@@ -358,7 +358,7 @@ export function k8_act(x0: Float32Array, y: Float32Array, batch: number, src_seq
  */
 export function k9_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] * x1[o];
   }
 }
@@ -372,8 +372,8 @@ export function k9_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -457,7 +457,7 @@ export function k10_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -471,7 +471,7 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -485,7 +485,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -499,7 +499,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
       y[r * 128 + k] = table[src + k];
@@ -516,7 +516,7 @@ export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -530,7 +530,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
@@ -553,8 +553,8 @@ export function k16_rmsnorm(x: Float32Array, g: Float32Array, y: Float32Array, b
  */
 export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -638,9 +638,9 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k18_attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -648,26 +648,24 @@ export function k18_attention(q: Float32Array, k: Float32Array, v: Float32Array,
         for (let e = 0; e < 32; e++) {
           out[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
-            for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
-            }
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 4 + h];
+          const mNew = Math.max(m, s);
+          const corr = Math.exp(m - mNew);
+          const p = Math.exp(s - mNew);
+          l = l * corr + p;
+          const pv = p * 1;
+          for (let e = 0; e < 32; e++) {
+            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          }
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         for (let e = 0; e < 32; e++) {
@@ -687,7 +685,7 @@ export function k18_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -701,7 +699,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -727,9 +725,9 @@ export function k20_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k21_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -744,7 +742,7 @@ export function k21_attention(q: Float32Array, k: Float32Array, v: Float32Array,
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
             const p = Math.exp(s - mNew);
@@ -774,7 +772,7 @@ export function k21_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  */
 export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -788,8 +786,8 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -873,7 +871,7 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k24_act(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = 0.5 * x0[o] * (1 + erf(x0[o] * 0.7071067811865476));
   }
 }
@@ -887,7 +885,7 @@ export function k24_act(x0: Float32Array, y: Float32Array, batch: number, tgt_se
  */
 export function k25_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] * x1[o];
   }
 }
@@ -901,8 +899,8 @@ export function k25_mul(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -986,7 +984,7 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1000,7 +998,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1014,7 +1012,7 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1028,7 +1026,7 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -1042,8 +1040,8 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1127,7 +1125,7 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k32_scale(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 2048 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 2048, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] * 0.08838834764831843;
   }
 }
@@ -1185,7 +1183,7 @@ export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch * tgt_seq - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * tgt_seq, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 2048; c++) {
@@ -1217,8 +1215,8 @@ export function k35_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1302,8 +1300,8 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1422,8 +1420,8 @@ export function k38_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1507,8 +1505,8 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1592,7 +1590,7 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1606,8 +1604,8 @@ export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  */
 export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1691,8 +1689,8 @@ export function k42_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1774,7 +1772,7 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k44_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * tgt_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1788,8 +1786,8 @@ export function k44_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1873,8 +1871,8 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1953,15 +1951,18 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < src_seq * 128; o++) {
+      dk[b * (src_seq * 128) + o] = 0;
+      dv[b * (src_seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -1973,7 +1974,7 @@ export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
             m = mNew;
@@ -1988,7 +1989,7 @@ export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
@@ -2012,7 +2013,7 @@ export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
             for (let e = 0; e < 32; e++) {
               dot += q[qo + e] * k[ko + e];
             }
-            const s = dot * 1 + 0;
+            const s = dot * 1;
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
@@ -2042,8 +2043,8 @@ export function k47_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  */
 export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2127,8 +2128,8 @@ export function k48_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2210,7 +2211,7 @@ export function k49_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k50_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2221,87 +2222,81 @@ export function k50_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
 export function k51_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
   for (let o = 0; o < 128; o++) {
     dbias[o] = 0;
   }
   for (let b = 0; b < batch; b++) {
+    for (let o = 0; o < tgt_seq * 128; o++) {
+      dk[b * (tgt_seq * 128) + o] = 0;
+      dv[b * (tgt_seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
         let m = -Infinity;
         let l = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
           }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 4 + h];
+          const mNew = Math.max(m, s);
+          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
+          m = mNew;
         }
         const inv = (l > 0 ? 1 / l : 0);
         let rowDot = 0;
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 4 + h];
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 32; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          rowDot += p * dpj;
+          for (let e = 0; e < 32; e++) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
           }
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
         }
-        for (let j = 0; j < tgt_seq; j++) {
-          if (j <= qi) {
-            const ko = (b * tgt_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.max(-(j - qi), 0);
-            const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            dbias[bucket * 4 + h] += dsRaw;
-            const ds = dsRaw * 1;
-            for (let e = 0; e < 32; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
+          const ko = (b * tgt_seq + j) * 128 + kh * 32;
+          let dot = 0;
+          for (let e = 0; e < 32; e++) {
+            dot += q[qo + e] * k[ko + e];
+          }
+          const rAbs = Math.max(-(j - qi), 0);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const s = dot * 1 + bias[bucket * 4 + h];
+          const p = Math.exp(s - m) * inv;
+          let dpj = 0;
+          for (let e = 0; e < 32; e++) {
+            dpj += dOut[qo + e] * v[ko + e];
+          }
+          const keepj = 1;
+          dpj *= keepj;
+          const dsRaw = p * (dpj - rowDot);
+          dbias[bucket * 4 + h] += dsRaw;
+          const ds = dsRaw * 1;
+          for (let e = 0; e < 32; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2315,8 +2310,8 @@ export function k51_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 128;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2344,8 +2339,8 @@ export function k53_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k54_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 262144 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(262144, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 262144;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(262144, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -2394,8 +2389,8 @@ export function k55_rmsnorm_grad(x: Float32Array, g: Float32Array, dy: Float32Ar
  */
 export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2479,8 +2474,8 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2564,7 +2559,7 @@ export function k57_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 256 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * src_seq * 256, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -2578,8 +2573,8 @@ export function k58_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
  */
 export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2663,8 +2658,8 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 256; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2745,16 +2740,16 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
 export function k61_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
-  for (let o = 0; o < batch * src_seq * 128; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
   for (let o = 0; o < 128; o++) {
     dbias[o] = 0;
   }
   for (let b = 0; b < batch; b++) {
+    for (let o = 0; o < src_seq * 128; o++) {
+      dk[b * (src_seq * 128) + o] = 0;
+      dv[b * (src_seq * 128) + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
         let m = -Infinity;
@@ -2872,7 +2867,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2890,7 +2885,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

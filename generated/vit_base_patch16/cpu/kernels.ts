@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let py = 0; py < 14; py++) {
       for (let px = 0; px < 14; px++) {
         for (let c = 0; c < 3; c++) {
@@ -55,8 +55,8 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, p
  */
 export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -157,7 +157,7 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 197 * 768 + k] = row[k];
     }
@@ -177,8 +177,8 @@ export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 151296 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(151296, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 151296;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(151296, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -192,7 +192,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 197 * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % 151296];
   }
 }
@@ -206,7 +206,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 197, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 197, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     let mean = 0;
     for (let k = 0; k < 768; k++) {
@@ -234,8 +234,8 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -336,9 +336,9 @@ export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < 197; qi++) {
         const qo = (b * 197 + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -352,7 +352,7 @@ export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
           for (let e = 0; e < 64; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.125 + 0;
+          const s = dot * 0.125;
           const mNew = Math.max(m, s);
           const corr = Math.exp(m - mNew);
           const p = Math.exp(s - mNew);
@@ -381,7 +381,7 @@ export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 197, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 197, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -412,8 +412,8 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  */
 export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -531,8 +531,8 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -633,7 +633,7 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k11_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
       y[b * 768 + k] = x[b * 197 * 768 + k];
     }
@@ -649,8 +649,8 @@ export function k11_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 1000; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -795,7 +795,7 @@ export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 1000; c++) {
@@ -837,8 +837,8 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -922,8 +922,8 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 1000; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1075,8 +1075,8 @@ export function k21_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1160,8 +1160,8 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1245,7 +1245,7 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k24_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 * 3072 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 197 * 3072, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1269,8 +1269,8 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1354,8 +1354,8 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1437,7 +1437,7 @@ export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 * 768 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 197 * 768, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1451,8 +1451,8 @@ export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1536,8 +1536,8 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1616,15 +1616,18 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 197 * 768; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < 151296; o++) {
+      dk[b * 151296 + o] = 0;
+      dv[b * 151296 + o] = 0;
+    }
     for (let h = 0; h < 12; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < 197; qi++) {
         const qo = (b * 197 + qi) * 768 + h * 64;
         let m = -Infinity;
@@ -1635,7 +1638,7 @@ export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
           for (let e = 0; e < 64; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.125 + 0;
+          const s = dot * 0.125;
           const mNew = Math.max(m, s);
           l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
           m = mNew;
@@ -1648,7 +1651,7 @@ export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
           for (let e = 0; e < 64; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.125 + 0;
+          const s = dot * 0.125;
           const p = Math.exp(s - m) * inv;
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
@@ -1670,7 +1673,7 @@ export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
           for (let e = 0; e < 64; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.125 + 0;
+          const s = dot * 0.125;
           const p = Math.exp(s - m) * inv;
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
@@ -1750,8 +1753,8 @@ export function k35_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1835,8 +1838,8 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1933,7 +1936,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -1951,7 +1954,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }

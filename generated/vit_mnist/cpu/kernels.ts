@@ -31,7 +31,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  */
 export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let py = 0; py < 4; py++) {
       for (let px = 0; px < 4; px++) {
         for (let c = 0; c < 1; c++) {
@@ -55,8 +55,8 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, p
  */
 export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -157,7 +157,7 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
       y[b * 17 * 64 + k] = row[k];
     }
@@ -177,8 +177,8 @@ export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 1088 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(1088, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  const __count = 1088;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(1088, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
 }
@@ -192,7 +192,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % 1088];
   }
 }
@@ -206,7 +206,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  */
 export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -220,7 +220,7 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 17, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
     let mean = 0;
     for (let k = 0; k < 64; k++) {
@@ -248,8 +248,8 @@ export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -350,9 +350,9 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < 17; qi++) {
         const qo = (b * 17 + qi) * 64 + h * 16;
         let m = -Infinity;
@@ -366,7 +366,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
           for (let e = 0; e < 16; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.25 + 0;
+          const s = dot * 0.25;
           const mNew = Math.max(m, s);
           const corr = Math.exp(m - mNew);
           const p = Math.exp(s - mNew);
@@ -395,7 +395,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  */
 export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -409,7 +409,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch * 17, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
     for (let k = 0; k < 64; k++) {
       sum[o + k] = x[o + k] + y[o + k];
@@ -440,8 +440,8 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -559,8 +559,8 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -661,7 +661,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -675,7 +675,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -689,7 +689,7 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -703,7 +703,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -717,7 +717,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -731,7 +731,7 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -745,7 +745,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
 }
@@ -759,7 +759,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch - 0;
-  for (let b = 0 + (((__count * part) / (parts)) | 0) * 1; b < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); b++) {
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
       y[b * 64 + k] = x[b * 17 * 64 + k];
     }
@@ -775,8 +775,8 @@ export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -947,7 +947,7 @@ export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
   const __count = batch - 0;
-  for (let r = 0 + (((__count * part) / (parts)) | 0) * 1; r < Math.min(batch, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); r++) {
+  for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
       for (let c = 0; c < 10; c++) {
@@ -989,8 +989,8 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1074,8 +1074,8 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1249,8 +1249,8 @@ export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1334,8 +1334,8 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1419,7 +1419,7 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k33_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 128 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 128, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
 }
@@ -1443,8 +1443,8 @@ export function k34_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1528,8 +1528,8 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1611,7 +1611,7 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64 - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(batch * 17 * 64, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }
@@ -1625,8 +1625,8 @@ export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1710,8 +1710,8 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -1790,15 +1790,18 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * fused attention backward: recomputes the softmax row by row; dq, dk, dv
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number): void {
-  for (let o = 0; o < batch * 17 * 64; o++) {
-    dk[o] = 0;
-    dv[o] = 0;
-  }
-  for (let b = 0; b < batch; b++) {
+export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+  const __count = batch - 0;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < 1088; o++) {
+      dk[b * 1088 + o] = 0;
+      dv[b * 1088 + o] = 0;
+    }
     for (let h = 0; h < 4; h++) {
-      const kh = (((h) / (1)) | 0);
+      const kh = h;
       for (let qi = 0; qi < 17; qi++) {
         const qo = (b * 17 + qi) * 64 + h * 16;
         let m = -Infinity;
@@ -1809,7 +1812,7 @@ export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
           for (let e = 0; e < 16; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.25 + 0;
+          const s = dot * 0.25;
           const mNew = Math.max(m, s);
           l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
           m = mNew;
@@ -1822,7 +1825,7 @@ export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
           for (let e = 0; e < 16; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.25 + 0;
+          const s = dot * 0.25;
           const p = Math.exp(s - m) * inv;
           let dpj = 0;
           for (let e = 0; e < 16; e++) {
@@ -1844,7 +1847,7 @@ export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
           for (let e = 0; e < 16; e++) {
             dot += q[qo + e] * k[ko + e];
           }
-          const s = dot * 0.25 + 0;
+          const s = dot * 0.25;
           const p = Math.exp(s - m) * inv;
           let dpj = 0;
           for (let e = 0; e < 16; e++) {
@@ -1924,8 +1927,8 @@ export function k44_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 48; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2031,8 +2034,8 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 49 - 49 % 4;
-  const __count = (((mFull + 3 - 0) / (4)) | 0);
-  for (let i0 = 0 + (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, 0 + (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
+  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
@@ -2129,7 +2132,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
     const vo = beta2 * vv[o] + (1 - beta2) * g * g;
@@ -2147,7 +2150,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n - 0;
-  for (let o = 0 + (((__count * part) / (parts)) | 0) * 1; o < Math.min(n, 0 + (((__count * (part + 1)) / (parts)) | 0) * 1); o++) {
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
 }
