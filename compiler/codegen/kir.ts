@@ -84,7 +84,7 @@ function fold(e: KExpr & { k: 'bin' }): KExpr {
   if (op === '*' && ((x === 1 && a.k === 'num' && a.t === 'i32') || (y === 0 && b.k === 'num' && b.t === 'i32'))) return x === 1 ? b : i(0);
   if (op === '*' && ((y === 1 && b.k === 'num' && b.t === 'i32') || (x === 0 && a.k === 'num' && a.t === 'i32'))) return y === 1 ? a : i(0);
   if (op === '+' && x === 0 && a.k === 'num' && a.t === 'i32') return b;
-  if (op === '+' && y === 0 && b.k === 'num' && b.t === 'i32') return a;
+  if ((op === '+' || op === '-') && y === 0 && b.k === 'num' && b.t === 'i32') return a;
   return e;
 }
 

@@ -30,7 +30,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq - 0;
+  const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
@@ -47,7 +47,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = src_seq * 128 - 0;
+  const __count = src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 256];
   }
@@ -61,7 +61,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: num
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (src_seq * 128)];
   }
@@ -75,7 +75,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq - 0;
+  const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
@@ -103,7 +103,7 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -118,7 +118,7 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -219,7 +219,7 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
       const kh = h;
@@ -266,7 +266,7 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -280,7 +280,7 @@ export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq - 0;
+  const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
@@ -312,7 +312,7 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  */
 export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -431,7 +431,7 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  */
 export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -532,7 +532,7 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -546,7 +546,7 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -560,7 +560,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -574,7 +574,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq - 0;
+  const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
@@ -591,7 +591,7 @@ export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = tgt_seq * 128 - 0;
+  const __count = tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 256];
   }
@@ -605,7 +605,7 @@ export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: nu
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (tgt_seq * 128)];
   }
@@ -619,7 +619,7 @@ export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq - 0;
+  const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
@@ -647,7 +647,7 @@ export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array,
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -662,7 +662,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -763,7 +763,7 @@ export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
       const kh = h;
@@ -808,7 +808,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -822,7 +822,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq - 0;
+  const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
@@ -853,7 +853,7 @@ export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
       const kh = h;
@@ -900,7 +900,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -915,7 +915,7 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -1034,7 +1034,7 @@ export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1135,7 +1135,7 @@ export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -1149,7 +1149,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -1163,7 +1163,7 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -1177,7 +1177,7 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -1192,7 +1192,7 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 2048; j0 += 4) {
       let c00 = 0;
@@ -1320,7 +1320,7 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  const __count = batch * tgt_seq - 0;
+  const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
@@ -1353,7 +1353,7 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  */
 export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1438,7 +1438,7 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1575,7 +1575,7 @@ export function k38_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -1660,7 +1660,7 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1744,7 +1744,7 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 512 - 0;
+  const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
@@ -1769,7 +1769,7 @@ export function k42_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  */
 export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1854,7 +1854,7 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -1936,7 +1936,7 @@ export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * tgt_seq * 128 - 0;
+  const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
@@ -1951,7 +1951,7 @@ export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2036,7 +2036,7 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2120,7 +2120,7 @@ export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
       dk[b * (src_seq * 128) + o] = 0;
@@ -2218,7 +2218,7 @@ export function k49_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2303,7 +2303,7 @@ export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2385,7 +2385,7 @@ export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 128 - 0;
+  const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
@@ -2399,7 +2399,7 @@ export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k53_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < tgt_seq * 128; o++) {
       dk[b * (tgt_seq * 128) + o] = 0;
@@ -2572,7 +2572,7 @@ export function k58_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  */
 export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -2657,7 +2657,7 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2741,7 +2741,7 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * src_seq * 512 - 0;
+  const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
@@ -2766,7 +2766,7 @@ export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2851,7 +2851,7 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -2935,7 +2935,7 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
       dk[b * (src_seq * 128) + o] = 0;
@@ -3072,7 +3072,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  const __count = n - 0;
+  const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
@@ -3090,7 +3090,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
-  const __count = n - 0;
+  const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }

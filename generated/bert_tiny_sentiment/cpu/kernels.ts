@@ -30,7 +30,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq - 0;
+  const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
@@ -47,7 +47,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq - 0;
+  const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
     for (let k = 0; k < 128; k++) {
@@ -64,7 +64,7 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
@@ -78,7 +78,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = seq * 128 - 0;
+  const __count = seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
   }
@@ -92,7 +92,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 128)];
   }
@@ -106,7 +106,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq - 0;
+  const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     let mean = 0;
@@ -134,7 +134,7 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -149,7 +149,7 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -250,7 +250,7 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
       const kh = h;
@@ -297,7 +297,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -311,7 +311,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq - 0;
+  const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
@@ -343,7 +343,7 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -462,7 +462,7 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -563,7 +563,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -577,7 +577,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
       const kh = h;
@@ -624,7 +624,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -638,7 +638,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 128 - 0;
+  const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -652,7 +652,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 128; k++) {
       y[b * 128 + k] = x[b * seq * 128 + k];
@@ -669,7 +669,7 @@ export function k17_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -787,7 +787,7 @@ export function k18_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 128 - 0;
+  const __count = batch * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -802,7 +802,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  */
 export function k20_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
@@ -973,7 +973,7 @@ export function k23_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  const __count = batch - 0;
+  const __count = batch;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
@@ -1016,7 +1016,7 @@ export function k24_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1101,7 +1101,7 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 0; j0 += 4) {
       let c00 = 0;
@@ -1207,7 +1207,7 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k27_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 128 - 0;
+  const __count = batch * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (1 - Math.tanh(x0[o]) * Math.tanh(x0[o])) * x1[o];
   }
@@ -1232,7 +1232,7 @@ export function k28_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1317,7 +1317,7 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1470,7 +1470,7 @@ export function k33_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -1555,7 +1555,7 @@ export function k34_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1639,7 +1639,7 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k36_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * seq * 512 - 0;
+  const __count = batch * seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
@@ -1664,7 +1664,7 @@ export function k37_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  */
 export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1749,7 +1749,7 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
       let c00 = 0;
@@ -1834,7 +1834,7 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1919,7 +1919,7 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -2003,7 +2003,7 @@ export function k41_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
       dk[b * (seq * 128) + o] = 0;
@@ -2090,7 +2090,7 @@ export function k42_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k43_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
       dk[b * (seq * 128) + o] = 0;
@@ -2244,7 +2244,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  const __count = n - 0;
+  const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
@@ -2262,7 +2262,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
-  const __count = n - 0;
+  const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }

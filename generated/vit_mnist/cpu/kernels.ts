@@ -30,7 +30,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let py = 0; py < 4; py++) {
       for (let px = 0; px < 4; px++) {
@@ -55,7 +55,7 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, p
  */
 export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -156,7 +156,7 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
       y[b * 17 * 64 + k] = row[k];
@@ -191,7 +191,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % 1088];
   }
@@ -205,7 +205,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -219,7 +219,7 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 - 0;
+  const __count = batch * 17;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
     let mean = 0;
@@ -248,7 +248,7 @@ export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  */
 export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -349,7 +349,7 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
       const kh = h;
@@ -394,7 +394,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -408,7 +408,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 - 0;
+  const __count = batch * 17;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
     for (let k = 0; k < 64; k++) {
@@ -440,7 +440,7 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  */
 export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -559,7 +559,7 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  */
 export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -660,7 +660,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -674,7 +674,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -688,7 +688,7 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -702,7 +702,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -716,7 +716,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -730,7 +730,7 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -744,7 +744,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
   }
@@ -758,7 +758,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
       y[b * 64 + k] = x[b * 17 * 64 + k];
@@ -775,7 +775,7 @@ export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, 
  */
 export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
       let c00 = 0;
@@ -946,7 +946,7 @@ export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
     }
   }
   const scale = (count > 0 ? dloss[0] / count : 0);
-  const __count = batch - 0;
+  const __count = batch;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
@@ -989,7 +989,7 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -1074,7 +1074,7 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
       let c00 = 0;
@@ -1249,7 +1249,7 @@ export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1334,7 +1334,7 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -1418,7 +1418,7 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k33_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 128 - 0;
+  const __count = batch * 17 * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
   }
@@ -1443,7 +1443,7 @@ export function k34_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -1528,7 +1528,7 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
       let c00 = 0;
@@ -1610,7 +1610,7 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch * 17 * 64 - 0;
+  const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
@@ -1625,7 +1625,7 @@ export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  */
 export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -1710,7 +1710,7 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -1794,7 +1794,7 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const __count = batch - 0;
+  const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 1088; o++) {
       dk[b * 1088 + o] = 0;
@@ -1927,7 +1927,7 @@ export function k44_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  */
 export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 48; j0 += 4) {
       let c00 = 0;
@@ -2034,7 +2034,7 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  */
 export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 49 - 49 % 4;
-  const __count = (((mFull - 0 + 3) / (4)) | 0);
+  const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
       let c00 = 0;
@@ -2131,7 +2131,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
   const scale = clip[0];
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
-  const __count = n - 0;
+  const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const g = grads[o] * scale;
     const mo = beta1 * m[o] + (1 - beta1) * g;
@@ -2149,7 +2149,7 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
-  const __count = n - 0;
+  const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
   }
