@@ -141,6 +141,24 @@ describe('training runs', () => {
     }
   });
 
+  it.each([
+    ['bpe', 'gpt_tiny_bpe'],
+    ['gpt2', 'gpt_tiny_r50k'],
+  ])('trains with the %s tokenizer (%s) and saves it beside the checkpoints', (tokenizer, spec) => {
+    const out = tmp();
+    const run = spawnSync(process.execPath, ['bin/tfm.js', 'train', `specs/${spec}.tfm`, '--tokenizer', tokenizer, '--steps', '3', '--batch', '2', '--seq', '16', '--eval-every', '3', '--eval-batches', '1', '--threads', '1', '--out', out], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/validation loss \d+\.\d+ nats\/token/);
+    expect(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')).kind).toBe(tokenizer);
+    expect(existsSync(join(out, 'ckpt-00000003', 'model.safetensors'))).toBe(true);
+  });
+
+  it('refuses a tokenizer larger than the spec vocabulary', () => {
+    const run = spawnSync(process.execPath, ['bin/tfm.js', 'train', 'specs/gpt_tiny.tfm', '--tokenizer', 'gpt2', '--steps', '1', '--out', tmp()], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/error\[TFM5014\]: the gpt2 tokenizer has 50257 tokens but the spec's vocabulary is 65/);
+  });
+
   it('NaN in the weights stops training with a coded error naming the step and the tensor; the checkpoint stays', async () => {
     const out = tmp();
     const threeSteps = TRAIN.map((a, k) => (TRAIN[k - 1] === '--steps' ? '3' : a));
