@@ -1,10 +1,8 @@
 // `tfm train`: flag parsing and the closing summary around runtime/train.ts.
 import { join } from 'node:path';
-import { checkFiles } from '../compiler/check.ts';
-import { renderHuman } from '../compiler/render/human.ts';
 import { train } from '../runtime/train.ts';
 import type { TokenizerKind } from '../runtime/text/tokenizer.ts';
-import { CliError } from './weights.ts';
+import { checkedModel, CliError } from './weights.ts';
 
 function int(v: unknown, name: string, min = 1): number {
   const n = Number(v);
@@ -19,14 +17,7 @@ function num(v: unknown, name: string): number {
 }
 
 export async function trainCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
-  const r = checkFiles([spec]);
-  const errors = r.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) {
-    for (const d of errors) console.error(renderHuman(d, r.program.sources) + '\n');
-    throw new CliError('TFM1000', `\`${spec}\` has errors`);
-  }
-  if (r.models.length !== 1) throw new CliError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
-  const m = r.models[0];
+  const m = checkedModel(spec);
   const threads = int(o.threads, 'threads');
   const result = await train(m, {
     data: String(o.data),

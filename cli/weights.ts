@@ -22,7 +22,8 @@ export class CliError extends Error {
   }
 }
 
-function checkedModel(spec: string): CheckedModel {
+/** The one model of a spec file, or a CliError after printing the spec's errors. */
+export function checkedModel(spec: string): CheckedModel {
   const r = checkFiles([spec]);
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {

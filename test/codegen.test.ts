@@ -11,18 +11,7 @@ import { runReference, valueOf } from '../compiler/reference.ts';
 import { Executor } from '../runtime/executor.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { randomInputs, randomParams } from './support/random.ts';
-
-/** ‖a − b‖ / ‖b‖, with ‖b‖ floored at 1e-6: some gradients are exactly zero in exact
- *  arithmetic (a key bias under softmax's shift invariance) and only round-off in f32. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-6);
-}
+import { relErr } from './support/compare.ts';
 
 async function compileAndLoad(spec: string) {
   const r = checkFiles([`specs/${spec}.tfm`]);

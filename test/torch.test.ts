@@ -16,22 +16,12 @@ import { exportGpt, importGpt } from '../runtime/hf.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
+import { relErr } from './support/compare.ts';
 
 const PYTHON = '/usr/bin/python3';
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
 const HOW = 'install PyTorch with: apt-get install -y --no-install-recommends python3-torch python3-numpy';
 if (!hasTorch && !process.env.CI) console.warn(`skipping PyTorch conformance: ${PYTHON} cannot import torch; ${HOW}`);
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  // Floor: a key bias's gradient is exactly zero in exact arithmetic (softmax shift invariance).
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-6);
-}
 
 describe('PyTorch conformance (gpt_tiny)', () => {
   it('python3-torch is available in CI', () => {

@@ -15,18 +15,9 @@ import { runReference, valueOf } from '../compiler/reference.ts';
 import { Executor } from '../runtime/executor.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { randomInputs, randomParams } from './support/random.ts';
+import { relErr } from './support/compare.ts';
 
 const variants = readdirSync('test/variants').filter((f) => f.endsWith('.tfm')).sort();
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-6);
-}
 
 describe('op coverage', () => {
   it('every op of the IR has a CPU kernel', () => {
