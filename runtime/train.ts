@@ -252,7 +252,7 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
         sampleText = sample(opts.sampleTokens);
         bar.stop();
         opts.log(`step ${step}: val loss ${valLoss!.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
-        bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
+        if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
       }
       if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = checkpoint();
     }
