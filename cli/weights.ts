@@ -1,16 +1,12 @@
 // `tfm forward`, `tfm import`, `tfm export`: one forward pass for debugging and checking
 // against other implementations, and conversion between internal and Hugging Face names.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
 import { renderHuman } from '../compiler/render/human.ts';
 import { resolveShape } from '../compiler/ir.ts';
-import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
-import { loadCompiled } from '../runtime/load.ts';
+import { compileExecutor } from '../runtime/load.ts';
 import { readWeights, writeWeights, WeightsError, type Naming } from '../runtime/weights.ts';
 
 export class CliError extends Error {
@@ -32,15 +28,6 @@ export function checkedModel(spec: string): CheckedModel {
   }
   if (r.models.length !== 1) throw new CliError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
   return r.models[0];
-}
-
-async function executorFor(m: CheckedModel, dims: Record<string, number>, train: boolean): Promise<Executor> {
-  const dir = mkdtempSync(join(tmpdir(), 'tfm-'));
-  // An ES module folder, so that the generated kernels.ts loads as ESM wherever it is.
-  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  emitCpu(compileCpu(m, undefined, { train }), dir);
-  const { program, kernels } = await loadCompiled(dir);
-  return new Executor(program, kernels, dims);
 }
 
 /** Token ids from JSON (`[1, 2]` or `[[1, 2], [3, 4]]`) or text (whitespace-separated; one row per line). */
@@ -78,7 +65,7 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
   const ctx = m.model.inputs.tokens?.context?.value;
   if (ctx && rows[0].length > ctx) throw new CliError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
   const dims = { batch: rows.length, seq: rows[0].length };
-  const ex = await executorFor(m, dims, false);
+  const ex = await compileExecutor(m, dims, { train: false });
   const { params } = readWeights(opts.checkpoint, ex.program);
   for (const [name, t] of params) ex.param(name).set(t.data);
   ex.input('tokens').set(rows.flat());
@@ -107,7 +94,7 @@ function npy(data: Float32Array, shape: number[]): Uint8Array {
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
   const m = checkedModel(spec);
   if (m.model.layout?.value !== 'decoder') throw new CliError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
-  const ex = await executorFor(m, { batch: 1, seq: 1 }, false);
+  const ex = await compileExecutor(m, { batch: 1, seq: 1 }, { train: false });
   if (opts.checkpoint) {
     const { params } = readWeights(opts.checkpoint, ex.program);
     for (const [name, t] of params) ex.param(name).set(t.data);

@@ -4,7 +4,7 @@
 import type { Arg, CallArg, Expr, Name, Statement } from '../grammar/ast.ts';
 import { exprText } from '../grammar/ast.ts';
 import { suggest, type DiagnosticBag } from './diagnostics.ts';
-import { describeExpr, type DimEnv, type NumRules } from './dims.ts';
+import { describeExpr, FUNCTIONS, type DimEnv, type NumRules } from './dims.ts';
 import type { Num, Word } from './model.ts';
 import type { Span } from './source.ts';
 
@@ -90,7 +90,7 @@ export class ArgReader {
     const a = this.peek();
     if (a?.kind === 'expr' && this.hasValue(keys)) {
       this.i++;
-      if (a.expr.kind === 'call' && !['sqrt', 'min', 'max', 'floor', 'ceil'].includes(a.expr.callee.name)) {
+      if (a.expr.kind === 'call' && !(a.expr.callee.name in FUNCTIONS)) {
         this.diags.error('TFM2028', { what: `${rules.what} in \`${this.keyword}\``, expected: 'a number', found: describeExpr(a.expr) }, { span: a.span });
         return undefined;
       }

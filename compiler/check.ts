@@ -342,4 +342,3 @@ function largestDivisorBelow(n: number, below: number): number {
   return [...divisors(n)].reverse().find((v) => v < below) ?? 1;
 }
 
-export { loadProgram };

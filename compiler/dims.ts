@@ -5,7 +5,7 @@ import { exprText } from '../grammar/ast.ts';
 import { suggest, type DiagnosticBag } from './diagnostics.ts';
 import { RUNTIME_DIMS, type DimEntry, type Num } from './model.ts';
 
-const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...xs: number[]) => number }> = {
+export const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...xs: number[]) => number }> = {
   sqrt: { arity: [1, 1], fn: Math.sqrt },
   min: { arity: [1, 16], fn: Math.min },
   max: { arity: [1, 16], fn: Math.max },

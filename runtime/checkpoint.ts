@@ -47,6 +47,13 @@ function writeFileSynced(path: string, data: Uint8Array | string): void {
   }
 }
 
+/** Writes a whole file under a temporary name, fsyncs it, then renames it into place. */
+export function writeAtomically(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSynced(tmp, data);
+  renameSync(tmp, path);
+}
+
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {

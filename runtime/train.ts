@@ -3,21 +3,17 @@
 // model comes from its generated kernels. A run is a pure function of (spec, data, flags,
 // seed): `--resume` continues bit-identically from the newest checkpoint.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { CheckedModel } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
-import { CheckpointError, listCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
-import { Executor } from './executor.ts';
+import { CheckpointError, listCheckpoints, readCheckpoint, writeAtomically, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
 import { initParams, Rng } from './init.ts';
-import { loadCompiled } from './load.ts';
+import { compileExecutor } from './load.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
@@ -69,27 +65,10 @@ export interface TrainResult {
   checkpoint: string | null;
 }
 
-async function load(m: CheckedModel, train: boolean, dims: Record<string, number>, threads: number): Promise<Executor> {
-  const dir = mkdtempSync(join(tmpdir(), 'tfm-train-'));
-  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  emitCpu(compileCpu(m, undefined, { train }), dir);
-  const { program, kernels, kernelsUrl } = await loadCompiled(dir);
-  return Executor.create(program, kernels, dims, { threads, kernelsUrl });
-}
-
 /** The architecture's identity: its evaluation graph printed without source positions. */
 export function specHash(m: CheckedModel): string {
   const { graph } = lowerModel(m, { train: false });
   return createHash('sha256').update(printGraph(graph)).digest('hex');
-}
-
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  writeSync(fd, text);
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
@@ -130,9 +109,9 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
   const valBatches = validationBatches(valStream, opts.batch, seq, opts.evalBatches);
 
   const hash = specHash(m);
-  const ex = await load(m, true, { batch: opts.batch, seq }, opts.threads);
-  const evalEx = await load(m, false, { batch: opts.batch, seq }, 1);
-  const sampler = await load(m, false, { batch: 1, seq }, 1);
+  const ex = await compileExecutor(m, { batch: opts.batch, seq }, { train: true, threads: opts.threads });
+  const evalEx = await compileExecutor(m, { batch: opts.batch, seq }, { train: false });
+  const sampler = await compileExecutor(m, { batch: 1, seq }, { train: false });
   const rng = new Rng(opts.seed ^ 0x5eed);
   let step = 0;
   let history: CheckpointState['history'] = [];

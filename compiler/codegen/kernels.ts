@@ -2,7 +2,7 @@
 // Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
 // (batch, seq) stay symbolic and become kernel arguments.
 import type { IrShape, Node } from '../ir.ts';
-import { add, arg, bin, call, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, arg, bin, call, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
 
@@ -68,22 +68,7 @@ export function buildKernel(n: Node, name: string): Kernel {
 /** Run-time dims a kernel body mentions, in a stable order. */
 function dimsOf(body: KStmt[]): string[] {
   const found = new Set<string>();
-  const walkE = (e: KExpr): void => {
-    if (e.k === 'dim') found.add(e.name);
-    else if (e.k === 'arg') return;
-    else if (e.k === 'load') walkE(e.idx);
-    else if (e.k === 'bin') (walkE(e.a), walkE(e.b));
-    else if (e.k === 'neg') walkE(e.a);
-    else if (e.k === 'call') e.args.forEach(walkE);
-    else if (e.k === 'select') (walkE(e.c), walkE(e.a), walkE(e.b));
-  };
-  const walkS = (s: KStmt): void => {
-    if (s.k === 'for') (walkE(s.from), walkE(s.to), s.body.forEach(walkS));
-    else if (s.k === 'let' || s.k === 'set') walkE(s.e);
-    else if (s.k === 'store') (walkE(s.idx), walkE(s.e));
-    else if (s.k === 'if') (walkE(s.c), s.then.forEach(walkS), s.else?.forEach(walkS));
-  };
-  body.forEach(walkS);
+  walkKernel(body, { expr: (e) => e.k === 'dim' && found.add(e.name) });
   return [...found].sort();
 }
 

@@ -93,15 +93,12 @@ export function sizeExpr(shape: (number | string)[]): KExpr {
   return shape.reduce<KExpr>((acc, d) => mul(acc, typeof d === 'number' ? i(d) : dim(d)), i(1));
 }
 
-/** Buffers a statement list stores to and loads from. */
-function touched(stmts: KStmt[]): { stores: Set<string>; loads: Set<string> } {
-  const stores = new Set<string>();
-  const loads = new Set<string>();
+/** Visits every expression (subexpressions included) and every store of a statement list. */
+export function walkKernel(stmts: KStmt[], visit: { expr?: (e: KExpr) => void; store?: (s: KStmt & { k: 'store' }) => void }): void {
   const e = (x: KExpr): void => {
-    if (x.k === 'load') {
-      loads.add(x.buf);
-      e(x.idx);
-    } else if (x.k === 'bin') (e(x.a), e(x.b));
+    visit.expr?.(x);
+    if (x.k === 'load') e(x.idx);
+    else if (x.k === 'bin') (e(x.a), e(x.b));
     else if (x.k === 'neg') e(x.a);
     else if (x.k === 'call') x.args.forEach(e);
     else if (x.k === 'select') (e(x.c), e(x.a), e(x.b));
@@ -109,10 +106,17 @@ function touched(stmts: KStmt[]): { stores: Set<string>; loads: Set<string> } {
   const s = (x: KStmt): void => {
     if (x.k === 'for') (e(x.from), e(x.to), x.body.forEach(s));
     else if (x.k === 'let' || x.k === 'set') e(x.e);
-    else if (x.k === 'store') (stores.add(x.buf), e(x.idx), e(x.e));
+    else if (x.k === 'store') (visit.store?.(x), e(x.idx), e(x.e));
     else if (x.k === 'if') (e(x.c), x.then.forEach(s), x.else?.forEach(s));
   };
   stmts.forEach(s);
+}
+
+/** Buffers a statement list stores to and loads from. */
+function touched(stmts: KStmt[]): { stores: Set<string>; loads: Set<string> } {
+  const stores = new Set<string>();
+  const loads = new Set<string>();
+  walkKernel(stmts, { expr: (x) => x.k === 'load' && loads.add(x.buf), store: (x) => stores.add(x.buf) });
   return { stores, loads };
 }
 
