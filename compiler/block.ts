@@ -3,7 +3,7 @@
 // `x = norm(x + attention(x))`), with spans on the declarations, so that both forms go
 // through one evaluator and one set of shape rules.
 import type { Assignment, Expr, Name } from '../grammar/ast.ts';
-import { exprText } from '../grammar/ast.ts';
+import { exprRefs, exprText } from '../grammar/ast.ts';
 import { suggest, type DiagnosticBag } from './diagnostics.ts';
 import type { DimEnv } from './dims.ts';
 import type { Block, Mlp, Norm } from './model.ts';
@@ -41,13 +41,73 @@ export function traceBlock(block: Block, x: Shape, memory: Shape | undefined, me
     if (a.target.name === 'memory') diags.error('TFM2023', { name: 'memory', reason: 'it is the encoder output, read-only in a block body' }, { span: a.target.span });
     // A failed line leaves its target known but shapeless, so later lines do not cascade.
     else vars.set(a.target.name, s);
+    t.definitions.set(a.target.name, a.value);
   }
+  if (block.body) checkWiring(block, block.body, t, x, memory, diags);
   const out = vars.get('x');
   if (block.body && out && !shapesEqual(out, x)) {
     const lastX = [...block.body].reverse().find((a) => a.target.name === 'x');
     diags.error('TFM3008', { expected: shapeText(x), found: shapeText(out) }, { span: (lastX ?? block.body[block.body.length - 1]).span, message: `\`x\` is ${shapeText(out)} here` }, { help: 'the residual stream must keep its shape so that blocks can repeat' });
   }
   return { out: block.body && out && !shapesEqual(out, x) ? undefined : out, layers: t.layers };
+}
+
+interface Declaration {
+  /** The body function that uses it. */
+  call: 'norm' | 'attention' | 'cross_attention' | 'mlp' | 'dropout';
+  what: string;
+  span: Span;
+}
+
+function declarations(block: Block): Declaration[] {
+  const out: Declaration[] = [];
+  if (block.norm) out.push({ call: 'norm', what: '`norm`', span: block.norm.span });
+  for (const a of block.attentions) out.push(a.kind.value === 'self' ? { call: 'attention', what: '`attention self`', span: a.span } : { call: 'cross_attention', what: '`attention cross`', span: a.span });
+  if (block.mlp) out.push({ call: 'mlp', what: '`mlp`', span: block.mlp.span });
+  if (block.dropout && block.dropoutSpan) out.push({ call: 'dropout', what: '`dropout`', span: block.dropoutSpan });
+  return out;
+}
+
+/** An explicit body wires the block itself: every declared sub-layer must be called, `x` must
+ *  be written, and every variable read. A body that calls none of the declarations is one
+ *  mistake (reported once, at the assignment that made the block explicit), not several. */
+function checkWiring(block: Block, body: Assignment[], t: BlockTracer, x: Shape, memory: Shape | undefined, diags: DiagnosticBag): void {
+  const calls = new Set<string>();
+  const reads = new Set<string>();
+  for (const a of body) {
+    const r = exprRefs(a.value);
+    // A misspelt call (`atention(x)`, reported as such) counts as the call it was meant to be.
+    r.calls.forEach((c) => calls.add(FUNCTIONS.includes(c) ? c : (suggest(c, FUNCTIONS) ?? c)));
+    r.names.forEach((n) => reads.add(n));
+  }
+  const decls = declarations(block);
+  const unused = decls.filter((d) => !calls.has(d.call));
+  const example = (d: Declaration) => (d.call === 'cross_attention' ? 'x = x + cross_attention(norm(x), memory)' : d.call === 'norm' || d.call === 'dropout' ? `x = x + ${d.call}(mlp(x))` : `x = x + ${d.call}(norm(x))`);
+  let wiringError = unused.length > 0;
+  const layers = decls.filter((d) => d.call !== 'norm' && d.call !== 'dropout');
+  if (layers.length > 0 && layers.every((d) => unused.includes(d))) {
+    const names = unused.map((d) => d.what);
+    diags.error('TFM2032', { message: `the block body never calls its declared ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`}` }, { span: body[0].span, message: 'this assignment makes the block an explicit body' }, {
+      secondary: unused.slice(0, 3).map((d) => ({ span: d.span, message: 'declared, never called' })),
+      help: `remove the assignment to keep the declared wiring, or wire every sub-layer yourself, e.g. \`${example(unused[0])}\``,
+    });
+  } else {
+    for (const d of unused) {
+      diags.error('TFM2032', { message: `${d.what} is declared but the block body never calls \`${d.call}(...)\`` }, { span: d.span, message: 'never called' }, { help: `call it in the body, e.g. \`${example(d)}\`, or remove the declaration` });
+    }
+    if (!body.some((a) => a.target.name === 'x')) {
+      wiringError = true;
+      diags.error('TFM2035', {}, { span: body[body.length - 1].span, message: 'the last line of the body' }, { help: 'end the body with the new residual stream, e.g. `x = x + attention(norm(x))`' });
+    }
+  }
+  // A declaration is checked whether or not the body uses it.
+  for (const d of unused) t.checkDeclaration(d.call, x, memory);
+  if (wiringError) return;
+  for (const a of body) {
+    if (a.target.name !== 'x' && !reads.has(a.target.name) && body.filter((b) => b.target.name === a.target.name)[0] === a) {
+      diags.error('TFM2034', { name: a.target.name }, { span: a.target.span, message: 'assigned here' }, { help: `use it in a later line, or remove \`${a.target.name} = ...\`` });
+    }
+  }
 }
 
 /** The explicit body a declarative block stands for. */
@@ -77,6 +137,8 @@ export function desugar(block: Block): Assignment[] {
 
 class BlockTracer {
   readonly layers: LayerParams[] = [];
+  /** The expression each body variable was last assigned (to name a transposed `weight`). */
+  readonly definitions = new Map<string, Expr>();
   constructor(
     private readonly block: Block,
     private readonly env: DimEnv,
@@ -86,6 +148,17 @@ class BlockTracer {
 
   private get bias(): boolean {
     return this.block.bias;
+  }
+
+  /** Checks a declared sub-layer the body never calls, on the block's input (its parameters
+   *  are not counted: the unused declaration is already an error). */
+  checkDeclaration(call: 'norm' | 'attention' | 'cross_attention' | 'mlp' | 'dropout', x: Shape, memory: Shape | undefined): void {
+    const span = this.block.span;
+    const callee: Name = { kind: 'name', name: call, span };
+    const layers = this.layers.length;
+    if (call === 'attention' || call === 'cross_attention') this.attention(callee, x, call === 'cross_attention' ? (memory ?? x) : x, call === 'attention' ? 'self' : 'cross', span);
+    else if (call === 'mlp') this.mlp(callee, x, span);
+    this.layers.length = layers;
   }
 
   eval(e: Expr, vars: Map<string, Shape | undefined>): Shape | undefined {
@@ -150,8 +223,11 @@ class BlockTracer {
         return this.mlp(callee, a, span);
       case 'matmul':
         return this.matmul(a, b, args, span);
+      case 'dropout':
+        if (this.block.dropout === undefined) this.undeclared(callee);
+        return a;
       default:
-        return a; // dropout and element-wise activations keep the shape
+        return a; // element-wise activations keep the shape
     }
   }
 
@@ -171,63 +247,79 @@ class BlockTracer {
     return d;
   }
 
-  private undeclared(callee: Name): undefined {
+  /** A call of an undeclared sub-layer; its output shape is still known, so checking goes on.
+   *  Silent when the declaration was written but failed (that was reported). */
+  private undeclared(callee: Name): void {
+    const key = callee.name === 'cross_attention' ? 'attention cross' : callee.name === 'attention' ? 'attention self' : callee.name;
+    if (this.block.written.has(key) || (key.startsWith('attention') && this.block.written.has('attention'))) return;
     this.diags.error('TFM2030', { name: callee.name === 'cross_attention' ? 'attention cross' : callee.name }, { span: callee.span }, { secondary: [{ span: this.block.span, message: 'in this block' }] });
-    return undefined;
   }
 
   private norm(callee: Name, x: Shape, span: Span): Shape | undefined {
     const norm = this.block.norm;
-    if (!norm) return this.undeclared(callee);
+    if (!norm) {
+      this.undeclared(callee);
+      return x;
+    }
     const d = this.feature('norm', x, span);
     if (d) this.layers.push({ kind: 'norm', params: normParams(norm, constValue(d)!), span: norm.span });
     return x;
   }
 
+  /** Attention returns the shape of its queries whatever its settings; a wrong setting is
+   *  reported and its parameters left uncounted, and checking continues with that shape. */
   private attention(callee: Name, q: Shape, kv: Shape, kind: 'self' | 'cross', span: Span): Shape | undefined {
     const att = this.block.attentions.find((a) => a.kind.value === kind);
-    if (!att) return this.undeclared(callee);
+    if (!att) {
+      this.undeclared(callee);
+      return [...q];
+    }
     const dq = this.feature('attention', q, span);
     const dkv = this.feature('attention', kv, span);
-    if (!dq || !dkv || !att.heads || 'sym' in dq) return undefined;
+    if (!dq || !dkv) return undefined;
+    if (!att.heads || 'sym' in dq) return [...q];
     const d = dq;
-    if (kind === 'cross' && !this.memory) return undefined; // reported by the model checker
+    if (kind === 'cross' && !this.memory) return [...q]; // reported by the model checker
     const dim = constValue(d)!;
     const heads = att.heads.value;
     const headDim = att.headDim?.value ?? dim / heads;
+    let ok = true;
     if (!att.headDim && dim % heads !== 0) {
+      ok = false;
       this.diags.error('TFM3001', { heads, dim: `${d.name ? `\`${d.name}\` = ` : ''}${dim}` }, { span: att.heads.span, message: `${dim} / ${heads} is not a whole number` }, {
         secondary: [d.decl ? { span: d.decl, message: `\`${d.name}\` declared here` } : undefined, att.heads.origin && att.heads.origin.span.start !== att.heads.span.start ? { span: att.heads.origin.span, message: `\`${att.heads.origin.name}\` declared here` } : undefined],
         help: headsHelp(heads, dim, att.heads.origin?.name, d.name),
       });
-      return undefined;
     }
     const kvHeads = att.kvHeads?.value ?? heads;
     if (heads % kvHeads !== 0) {
+      ok = false;
       this.diags.error('TFM3002', { kv: kvHeads, heads }, { span: att.kvHeads!.span, message: `${heads} / ${kvHeads} is not a whole number` }, {
         secondary: [{ span: att.heads.span, message: '`heads` given here' }],
         help: `use one of ${divisors(heads).map((v) => `\`kv_heads ${v}\``).join(', ')}`,
       });
-      return undefined;
     }
+    if (!ok) return [...q];
     const inner = heads * headDim;
     const kvInner = kvHeads * headDim;
     const kvDim = constValue(dkv)!;
     const b = att.bias;
     const params = dim * inner + (b ? inner : 0) + 2 * (kvDim * kvInner + (b ? kvInner : 0)) + inner * dim + (b ? dim : 0);
     this.layers.push({ kind: kind === 'self' ? 'attention' : 'cross_attention', params, span: att.span });
-    const out = [...q];
-    return out;
+    return [...q];
   }
 
   private mlp(callee: Name, x: Shape, span: Span): Shape | undefined {
     const mlp: Mlp | undefined = this.block.mlp;
-    if (!mlp) return this.undeclared(callee);
+    if (!mlp) {
+      this.undeclared(callee);
+      return x;
+    }
     const d = this.feature('mlp', x, span);
     if (!d) return undefined;
     if (!mlp.dff) {
       if (!mlp.dffGiven) this.diags.error('TFM2005', { what: 'hidden dim of `mlp`' }, { span: mlp.span, message: 'write `mlp <dim> act ...`, e.g. `mlp d_ff act gelu`' });
-      return undefined;
+      return x;
     }
     const dim = constValue(d)!;
     const f = mlp.dff.value;
@@ -264,8 +356,7 @@ class BlockTracer {
     const k1 = a[a.length - 1];
     const k2 = b[b.length - 2];
     if (!dimEq(k1, k2)) {
-      this.diags.error('TFM3007', { left: shapeText(a), right: shapeText(b) }, { span, message: `inner dims ${dimText(k1)} and ${dimText(k2)} differ` }, { secondary: declNotes([k1], [k2]), help: 'the last dim of the left operand must equal the second-to-last dim of the right' });
-      return undefined;
+      this.diags.error('TFM3007', { left: shapeText(a), right: shapeText(b) }, { span, message: `inner dims ${dimText(k1)} and ${dimText(k2)} differ` }, { secondary: declNotes([k1], [k2]), help: transposeHelp(a, b, args, this.definitions) ?? 'the last dim of the left operand must equal the second-to-last dim of the right' });
     }
     const batchA = a.slice(0, -2);
     const batchB = b.slice(0, -2);
@@ -274,8 +365,23 @@ class BlockTracer {
       this.diags.error('TFM3006', { op: 'broadcast', left: shapeText(batchA), right: shapeText(batchB) }, { span, message: 'batch dims of `matmul` do not broadcast' });
       return undefined;
     }
+    // The result's shape is known even when the inner dims differ: checking goes on with it.
     return [...batch, a[a.length - 2], b[b.length - 1]];
   }
+}
+
+/** When one operand of a failed matmul is a literal `weight(p, q)` that fits the other
+ *  operand once transposed, the fix is to swap its dims. */
+function transposeHelp(a: Shape, b: Shape, args: Expr[], definitions: Map<string, Expr>): string | undefined {
+  const swap = (e: Expr, shape: Shape) => {
+    const w = e.kind === 'name' ? definitions.get(e.name) : e;
+    if (w?.kind !== 'call' || w.callee.name !== 'weight' || w.args.length !== 2) return undefined;
+    const named = e.kind === 'name' ? `\`${e.name}\` = ` : '';
+    return `${named}\`${exprText(w)}\` is ${shapeText(shape)}; write \`weight(${exprText(w.args[1].value)}, ${exprText(w.args[0].value)})\``;
+  };
+  if (dimEq(a[a.length - 1], b[b.length - 1])) return swap(args[1], b);
+  if (dimEq(a[a.length - 2], b[b.length - 2])) return swap(args[0], a);
+  return undefined;
 }
 
 function dimEq(a: Dim, b: Dim): boolean {

@@ -1,10 +1,10 @@
 // checkModel: names, semantics and symbolic shapes of one model, from its inputs to its
 // loss. Produces the per-component parameter table as a by-product of the shape trace.
-import { DiagnosticBag, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { DiagnosticBag, sortDiagnostics, suggest, type Diagnostic, type Label } from './diagnostics.ts';
 import { DimEnv } from './dims.ts';
 import { interpretModel } from './interpret.ts';
 import type { Embed, Model, Num, Positions, Stack } from './model.ts';
-import { loadProgram, resolveModel, type Program, type ReadFile } from './program.ts';
+import { dimAssignments, loadProgram, resolveModel, type Program, type ReadFile } from './program.ts';
 import { divisors, normParams, traceBlock } from './block.ts';
 import { constDim, sym, type Shape } from './shapes.ts';
 import type { Span } from './source.ts';
@@ -49,34 +49,85 @@ export function checkFiles(paths: string[], readFile?: ReadFile): CheckResult {
   return { program, models, diagnostics: dedupe([...program.diagnostics.items, ...bag.items]) };
 }
 
+const keyOf = (d: Diagnostic) => `${d.code}|${d.primary.span.file}|${d.primary.span.start}|${d.primary.span.end}|${d.message}`;
+
 function dedupe(list: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
   return sortDiagnostics(list).filter((d) => {
-    const key = `${d.code}|${d.primary.span.file}|${d.primary.span.start}|${d.primary.span.end}|${d.message}`;
+    const key = keyOf(d);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
 }
 
+/** Checks one model; diagnostics on lines it inherits are moved to where it broke them. */
 export function checkModel(program: Program, name: string, diags: DiagnosticBag): CheckedModel {
+  const own = new DiagnosticBag();
+  const { checked, incomplete } = checkResolvedModel(program, name, own);
+  for (const d of incomplete ? own.items : relocateInherited(program, name, own.items)) diags.add(d);
+  return checked;
+}
+
+function checkResolvedModel(program: Program, name: string, diags: DiagnosticBag): { checked: CheckedModel; incomplete: boolean } {
   const decl = program.models.get(name)!.decl;
   const resolved = resolveModel(program, name, diags);
-  const env = new DimEnv(resolved.dims, diags);
+  // With an ancestor missing, what it would have declared (dims, layout, head, ...) is
+  // unknown: only the model's own mistakes are reported, not the absence of the rest.
+  const incomplete = resolved.incomplete === true;
+  const env = new DimEnv(resolved.dims, diags, { unknownNamesSilent: incomplete });
   const dimTable = env.table(); // folds every dim, so errors in unused dims are reported too
   const model = interpretModel(decl.name, decl.span, resolved.ancestors, resolved.items, { env, diags });
   model.dims = dimTable;
-  const checker = new ModelChecker(model, env, diags);
-  const result = checker.run();
+  const checker = new ModelChecker(model, env, diags, incomplete);
+  const checked = checker.run();
+  if (incomplete) return { checked, incomplete };
   for (const item of decl.items) {
     if (item.kind !== 'statement' || item.keyword.name !== 'dims') continue;
-    for (const d of item.body ?? []) {
-      if (d.kind === 'assign' && !env.used.has(d.target.name) && dimTable.has(d.target.name)) {
-        diags.error('TFM2026', { name: d.target.name }, { span: d.target.span, message: 'not referenced anywhere in this model' }, { help: `remove it, or prefix it with \`_\` to keep it as documentation` });
+    for (const d of dimAssignments(item)) {
+      if (!env.used.has(d.target.name) && dimTable.has(d.target.name)) {
+        // In a child, an unused new dim is usually a misspelt override of an inherited one.
+        const inherited = resolved.dims.filter((a) => a.target.span.file !== d.target.span.file || a.target.span.start < decl.span.start || a.target.span.start > decl.span.end).map((a) => a.target.name);
+        const near = decl.parent ? suggest(d.target.name, inherited) : undefined;
+        diags.error('TFM2026', { name: d.target.name }, { span: d.target.span, message: 'not referenced anywhere in this model' }, { help: near ? `did you mean to override the inherited dim \`${near}\`?` : `remove it, or prefix it with \`_\` to keep it as documentation` });
       }
     }
   }
-  return result;
+  return { checked, incomplete };
+}
+
+/** A child model (`extends`) can break a rule on a line it inherits. The diagnostic then goes
+ *  where the child broke it: a label inside the child becomes the primary (the inherited line
+ *  a secondary); with no such label, the child's `extends` clause. Mistakes the parent makes
+ *  by itself stay on the parent's line, once. Every moved diagnostic names the model. */
+function relocateInherited(program: Program, name: string, list: Diagnostic[]): Diagnostic[] {
+  const src = program.models.get(name)!;
+  const { decl } = src;
+  if (!decl.parent || !program.models.has(decl.parent.name)) return list;
+  const parent = decl.parent.name;
+  const extendsSpan = decl.parent.span;
+  const inChild = (span: Span) => span.file === src.file && span.start >= decl.span.start && span.end <= decl.span.end;
+  let parentKeys: Set<string> | undefined;
+  const parentOwn = (d: Diagnostic) => {
+    if (!parentKeys) {
+      const bag = new DiagnosticBag();
+      checkResolvedModel(program, parent, bag);
+      parentKeys = new Set(bag.items.map(keyOf));
+    }
+    return parentKeys.has(keyOf(d));
+  };
+  const note = `in model \`${name}\`, which extends \`${parent}\``;
+  const inherited = (l: Label): Label => ({ span: l.span, message: `inherited from \`${parent}\`${l.message ? `: ${l.message}` : ''}` });
+  return list.flatMap((d): Diagnostic[] => {
+    if (inChild(d.primary.span)) return [d];
+    const label = d.secondary.find((l) => inChild(l.span));
+    if (label) return [{ ...d, primary: label, secondary: [inherited(d.primary), ...d.secondary.filter((l) => l !== label)], note }];
+    if (parentOwn(d)) {
+      const parentIsChecked = program.roots.includes(program.models.get(parent)!.file);
+      return parentIsChecked ? [] : [{ ...d, note: d.note ?? `in model \`${parent}\`, which \`${name}\` extends` }];
+    }
+    return [{ ...d, primary: { span: extendsSpan, message: 'the inherited statement below breaks in this model' }, secondary: [inherited(d.primary), ...d.secondary], note }];
+  });
 }
 
 const GENERATIVE = new Set(['clm', 'span_corruption', 'denoise']);
@@ -87,10 +138,13 @@ class ModelChecker {
     private readonly model: Model,
     private readonly env: DimEnv,
     private readonly diags: DiagnosticBag,
+    /** An ancestor is missing: absent declarations may be its, so they are not reported. */
+    private readonly incomplete: boolean,
   ) {}
 
   run(): CheckedModel {
     const m = this.model;
+    if (this.incomplete) ['layout', 'embed', 'head', 'objective'].forEach((k) => m.written.add(k));
     if (!m.layout && !m.written.has('layout')) this.diags.error('TFM2005', { what: '`layout`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no layout` }, { help: 'add `layout encoder`, `layout decoder` or `layout encoder_decoder`' });
     if (!m.embed && !m.written.has('embed')) this.diags.error('TFM2005', { what: '`embed { ... }`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no embedding` });
     const emb = m.embed ? this.embedding(m.embed) : undefined;
@@ -151,6 +205,7 @@ class ModelChecker {
       dim = dim ?? p.dim;
     }
     if (!dim) {
+      if (e.partialDim) return { modelDim: e.project ?? e.partialDim };
       if (!e.written.has('tokens') && !e.written.has('patches')) this.diags.error('TFM2005', { what: '`tokens` or `patches` in `embed`' }, { span: e.span, message: 'nothing is embedded' });
       return undefined;
     }
@@ -201,24 +256,25 @@ class ModelChecker {
     }
   }
 
-  private stack(stack: Stack, x: Shape, memory: Shape | undefined): Shape | undefined {
+  private stack(stack: Stack, x: Shape, memory: Shape | undefined): Shape {
     const prefix = this.model.stacks.length > 1 ? `${stack.role}.` : '';
-    let h: Shape | undefined = x;
+    // A block keeps the shape of the residual stream (TFM3008), so after a block whose
+    // body failed, the next block is still checked, with the shape this one should give.
+    let h: Shape = x;
     stack.blocks.forEach((block, i) => {
-      if (!h) return;
       const memoryKnown = stack.role === 'decoder' && this.model.layout?.value === 'encoder_decoder';
       const t = traceBlock(block, h, memory, memoryKnown, this.env, this.diags);
       const name = `${prefix}block${stack.blocks.length > 1 ? i : ''}`;
       const perLayer = t.layers.reduce((s, l) => s + l.params, 0);
       this.rows.push({ component: `${name} × ${block.repeat.value}`, params: perLayer, repeat: block.repeat.value, backbone: true });
-      h = t.out;
+      h = t.out ?? h;
       for (const a of block.attentions) {
         if (a.kind.value === 'cross' && !(stack.role === 'decoder' && this.model.layout?.value === 'encoder_decoder')) {
           this.diags.error('TFM2009', {}, { span: a.kind.span, message: `cross attention in ${this.model.layout?.value === 'encoder_decoder' ? 'the encoder' : `a \`${this.model.layout?.value ?? ''}\` model`}` }, { secondary: [this.model.layout ? { span: this.model.layout.span, message: 'layout declared here' } : undefined], help: 'use `layout encoder_decoder` with a `decoder { }` stack, or `attention self`' });
         }
       }
     });
-    const d = h ? dimValue(h) : undefined;
+    const d = dimValue(h);
     if (stack.finalNorm && d) this.rows.push({ component: `${prefix}final_norm`, params: normParams(stack.finalNorm, d), backbone: true });
     return h;
   }
@@ -233,7 +289,19 @@ class ModelChecker {
     const specials = new Set(m.vocabulary.specials.map((s) => s.value));
     const vocabSize = m.embed?.tokens?.vocab;
     const needed = m.vocabulary.specials.length + (m.vocabulary.sentinels?.value ?? 0);
-    if (vocabSize && needed > vocabSize.value) this.diags.error('TFM2029', { vocab: vocabSize.value, needed }, { span: m.vocabulary.span!, message: 'declared here' }, { secondary: [{ span: vocabSize.span, message: 'vocabulary size given here' }] });
+    if (vocabSize && needed > vocabSize.value) {
+      const origin = vocabSize.origin;
+      this.diags.error('TFM2029', { vocab: vocabSize.value, needed }, { span: m.vocabulary.span!, message: `${needed} tokens declared here` }, {
+        secondary: [origin ? { span: origin.span, message: `\`${origin.name}\` declared here` } : { span: vocabSize.span, message: 'vocabulary size given here' }],
+        help: origin ? `set \`${origin.name} = ${needed}\` or more (plus the ordinary tokens)` : `make the vocabulary at least ${needed} (plus the ordinary tokens)`,
+      });
+    }
+    if (m.inputs.targets && m.layout && m.layout.value !== 'encoder_decoder') {
+      this.diags.error('TFM2025', { message: `\`input targets\` belongs to the decoder of an \`encoder_decoder\` model, not to an \`${m.layout.value}\` model` }, { span: m.inputs.targets.span }, {
+        secondary: [{ span: m.layout.span, message: 'layout declared here' }],
+        help: m.layout.value === 'decoder' ? 'remove it: a decoder-only model learns to predict the next token of `input tokens`' : 'remove it, or use `layout encoder_decoder`',
+      });
+    }
     const dupSpecial = m.vocabulary.specials.find((s, i) => m.vocabulary.specials.findIndex((t) => t.value === s.value) !== i);
     if (dupSpecial) this.diags.error('TFM2002', { what: 'special token', name: dupSpecial.value }, { span: dupSpecial.span });
     const selfAttentions = m.stacks.flatMap((s) => s.blocks.flatMap((b) => b.attentions.filter((a) => a.kind.value === 'self').map((a) => ({ a, stack: s }))));
@@ -308,6 +376,7 @@ class ModelChecker {
     if (head.kind.value === 'lm') {
       if (!head.tied) return { component, params: tokens ? tokens.vocab.value * d + (head.bias ? tokens.vocab.value : 0) : 0, backbone: false };
       if (!tokens) {
+        if (this.model.embed?.written.has('tokens')) return undefined; // its error was reported
         this.diags.error('TFM2005', { what: 'token embedding to tie the head to' }, { span: head.tiedSpan ?? head.kind.span });
         return undefined;
       }
@@ -319,6 +388,7 @@ class ModelChecker {
     }
     if (head.kind.value === 'mlm') {
       if (!tokens) {
+        if (this.model.embed?.written.has('tokens')) return undefined;
         this.diags.error('TFM2005', { what: 'token embedding for the `mlm` head' }, { span: head.kind.span });
         return undefined;
       }

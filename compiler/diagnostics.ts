@@ -51,6 +51,10 @@ export const CODES = {
   TFM2029: { severity: 'error', title: 'vocabulary too small', template: 'vocabulary of {vocab} cannot hold {needed} special and sentinel tokens' },
   TFM2030: { severity: 'error', title: 'layer undeclared in body', template: '`{name}(...)` is used in the block body but no `{name}` is declared in this block' },
   TFM2031: { severity: 'error', title: 'dim too large', template: '{what} is {value}; sizes are limited to {max}' },
+  TFM2032: { severity: 'error', title: 'declared layer never called', template: '{message}' },
+  TFM2033: { severity: 'error', title: 'assignment instead of a setting', template: '{message}' },
+  TFM2034: { severity: 'warning', title: 'unused body variable', template: 'variable `{name}` is assigned but never read' },
+  TFM2035: { severity: 'error', title: 'block body never writes x', template: 'the block body never assigns `x`: the block is the identity' },
   // TFM3xxx — shapes
   TFM3001: { severity: 'error', title: 'heads do not divide model dim', template: '`heads` ({heads}) must divide the model dim ({dim})' },
   TFM3002: { severity: 'error', title: 'kv heads do not divide heads', template: '`kv_heads` ({kv}) must divide `heads` ({heads})' },
@@ -76,6 +80,9 @@ export interface Diagnostic {
   message: string;
   primary: Label;
   secondary: Label[];
+  /** Context that is not a fix, e.g. which model was being checked when an inherited
+   *  statement broke. */
+  note?: string;
   help?: string;
 }
 

@@ -4,6 +4,7 @@ import type { Assignment, Expr } from '../grammar/ast.ts';
 import { exprText } from '../grammar/ast.ts';
 import { suggest, type DiagnosticBag } from './diagnostics.ts';
 import { RUNTIME_DIMS, type DimEntry, type Num } from './model.ts';
+import type { Span } from './source.ts';
 
 export const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...xs: number[]) => number }> = {
   sqrt: { arity: [1, 1], fn: Math.sqrt },
@@ -36,6 +37,8 @@ export class DimEnv {
   constructor(
     assignments: Assignment[],
     private readonly diags: DiagnosticBag,
+    /** Set when an ancestor model is missing: an unknown name may be one of its dims. */
+    private readonly options: { unknownNamesSilent?: boolean } = {},
   ) {
     for (const a of assignments) {
       this.entries.set(a.target.name, { name: a.target.name, span: a.target.span, expr: a.value, state: 'new' });
@@ -50,6 +53,11 @@ export class DimEnv {
 
   has(name: string): boolean {
     return this.entries.has(name);
+  }
+
+  /** Where dim `name` is declared. */
+  span(name: string): Span | undefined {
+    return this.entries.get(name)?.span;
   }
 
   names(): string[] {
@@ -78,7 +86,7 @@ export class DimEnv {
         if (!entry) {
           if ((RUNTIME_DIMS as readonly string[]).includes(expr.name)) {
             this.diags.error('TFM2023', { name: expr.name, reason: 'it is a run-time dim with no value at compile time' }, { span: expr.span });
-          } else {
+          } else if (!this.options.unknownNamesSilent) {
             const near = suggest(expr.name, this.entries.keys());
             this.diags.error('TFM2001', { what: 'dim', name: expr.name }, { span: expr.span, message: 'not declared in `dims`' }, { help: near ? `did you mean \`${near}\`?` : undefined });
           }

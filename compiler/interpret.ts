@@ -1,10 +1,10 @@
 // Statements → typed Model. What each statement accepts is declared next to its handler;
 // unknown statements get a did-you-mean, and every value is folded and validated here.
-import type { Assignment, CallArg, Item, Statement } from '../grammar/ast.ts';
-import { exprText } from '../grammar/ast.ts';
+import type { Assignment, CallArg, Expr, Item, Statement } from '../grammar/ast.ts';
+import { exprRefs, exprText } from '../grammar/ast.ts';
 import { suggest, type DiagnosticBag } from './diagnostics.ts';
 import { ArgReader, flag, int, list, num, oneOf, onoff, prob, type KeySpec, type WordArg } from './args.ts';
-import type { DimEnv } from './dims.ts';
+import { FUNCTIONS, type DimEnv } from './dims.ts';
 import type { Activation, Attention, Block, Embed, Head, Inputs, Layout, Mask, MaskKind, Mlp, Model, Norm, Num, Objective, ObjectiveKind, Positions, Stack, Word } from './model.ts';
 import type { Span } from './source.ts';
 
@@ -54,7 +54,11 @@ export function interpretModel(name: { name: string; span: Span }, span: Span, a
         break;
       case 'dims':
         r.keys({});
-        for (const d of item.body ?? []) if (d.kind !== 'assign') ctx.diags.error('TFM2016', { message: `\`dims\` holds only \`name = value\` lines, found \`${d.keyword.name}\`` }, { span: d.span });
+        for (const d of item.body ?? []) {
+          if (d.kind === 'assign') continue;
+          const value = d.args.length === 1 && d.args[0].kind === 'expr' && !d.body ? exprText(d.args[0].expr) : undefined;
+          ctx.diags.error('TFM2016', { message: `\`dims\` holds only \`name = value\` lines, found \`${d.keyword.name}\`` }, { span: d.span, message: value ? 'missing `=`' : undefined }, { help: value ? `write \`${d.keyword.name} = ${value}\`` : undefined });
+        }
         break;
       case 'vocabulary': {
         const k = r.keys({ specials: { kind: 'specials' }, sentinels: int });
@@ -167,6 +171,7 @@ function readEmbed(item: Statement, ctx: Ctx): Embed {
         const dim = r.arrow() ? r.number({ what: 'embedding dim', integer: true, positive: true }) : undefined;
         const k = r.keys({ scale: num });
         if (vocab && dim) embed.tokens = { vocab, dim, scale: k.get('scale')?.num, span: s.span };
+        else embed.partialDim ??= dim;
         break;
       }
       case 'project':
@@ -185,6 +190,7 @@ function readEmbed(item: Statement, ctx: Ctx): Embed {
         const dim = r.arrow() ? r.number({ what: 'embedding dim', integer: true, positive: true }) : undefined;
         const k = r.keys({ cls: flag });
         if (size && dim) embed.patches = { size, dim, cls: k.get('cls')?.flag ?? false, span: s.span };
+        else embed.partialDim ??= dim;
         break;
       }
       case 'positions':
@@ -247,6 +253,8 @@ function noCall(w: WordArg, ctx: Ctx): void {
   if (w.call) ctx.diags.error('TFM2016', { message: `\`${w.value}\` takes no arguments` }, { span: w.span });
 }
 
+const BLOCK_STATEMENTS = ['norm', 'attention', 'mlp', 'dropout', 'bias'];
+
 function readBlock(item: Statement, ctx: Ctx): Block {
   const repeatArg = item.args.find((a) => a.kind === 'repeat');
   let repeat: Num = { value: 1, span: item.keyword.span };
@@ -254,41 +262,64 @@ function readBlock(item: Statement, ctx: Ctx): Block {
   for (const a of item.args) {
     if (a.kind !== 'repeat') ctx.diags.error('TFM2016', { message: '`block` takes only a repeat count: `block * layers { ... }`' }, { span: a.span });
   }
-  const block: Block = { span: item.span, repeat, attentions: [], bias: true };
+  const block: Block = { span: item.span, repeat, attentions: [], bias: true, written: new Set() };
   const body: Assignment[] = [];
   if (!item.body) ctx.diags.error('TFM2005', { what: '`{ ... }` body of `block`' }, { span: item.keyword.span });
+  // A second declaration of the same sub-layer would silently replace the first.
+  const declared = new Map<string, Statement>();
+  const once = (s: Statement, key: string, what: string): void => {
+    const first = declared.get(key);
+    if (first) ctx.diags.error('TFM2002', { what: 'declaration in `block`', name: what }, { span: s.keyword.span, message: 'declared again here' }, { secondary: [{ span: first.span, message: 'first declared here' }], help: 'a block holds one of each sub-layer (plus one `attention cross`); remove one of the two' });
+    else declared.set(key, s);
+  };
+  const assignments = (item.body ?? []).filter((s): s is Assignment => s.kind === 'assign');
   for (const s of item.body ?? []) {
     if (s.kind === 'assign') {
-      body.push(s);
+      const later = assignments.slice(assignments.indexOf(s) + 1);
+      if (!isSettingAssignment(s, body, later, ctx)) body.push(s);
       continue;
     }
     const r = new ArgReader(s, ctx.env, ctx.diags);
+    block.written.add(s.keyword.name);
     switch (s.keyword.name) {
       case 'norm':
-        block.norm = readNorm(r, s.span, true);
+        once(s, 'norm', 'norm');
+        block.norm ??= readNorm(r, s.span, true);
         break;
       case 'attention': {
         const a = readAttention(r, s.span, ctx);
-        if (a) block.attentions.push(a);
+        if (a) once(s, `attention ${a.kind.value}`, `attention ${a.kind.value}`);
+        if (a) block.written.add(`attention ${a.kind.value}`);
+        if (a && !block.attentions.some((b) => b.kind.value === a.kind.value)) block.attentions.push(a);
         break;
       }
       case 'mlp':
-        block.mlp = readMlp(r, s.span, ctx);
+        once(s, 'mlp', 'mlp');
+        block.mlp ??= readMlp(r, s.span, ctx);
         break;
       case 'dropout':
-        block.dropout = r.number({ what: 'dropout', probability: true });
+        once(s, 'dropout', 'dropout');
+        block.dropout ??= r.number({ what: 'dropout', probability: true });
+        block.dropoutSpan ??= s.span;
         r.keys({});
         break;
       case 'bias': {
+        once(s, 'bias', 'bias');
         const on = r.word(['on', 'off'] as const, 'bias');
-        if (on) block.bias = on.value === 'on';
+        if (on && !block.biasSpan) {
+          block.bias = on.value === 'on';
+          block.biasSpan = s.span;
+        }
         r.keys({});
         break;
       }
       default:
-        unknownStatement(s, '`block`', ['norm', 'attention', 'mlp', 'dropout', 'bias', 'x = ...'], ctx);
+        unknownStatement(s, '`block`', [...BLOCK_STATEMENTS, 'x = ...'], ctx);
     }
     noBody(s, ctx);
+  }
+  if (body.length === 0 && item.body && !block.written.has('attention') && !block.written.has('mlp')) {
+    ctx.diags.error('TFM2005', { what: '`attention` or `mlp` in `block`' }, { span: item.keyword.span, message: 'this block computes nothing: it would be the identity' }, { help: 'declare its sub-layers (`attention self heads <n> mask causal`, `mlp <dim> act gelu`) or write its body (`x = ...`)' });
   }
   // `bias off` applies to sub-layers that did not say otherwise.
   if (!block.bias) {
@@ -305,6 +336,39 @@ function readBlock(item: Statement, ctx: Ctx): Block {
   }
   if (body.length > 0) block.body = body;
   return block;
+}
+
+/** `dropout = 0.1`, `bias = off`, `heads = 8` in a block: an assignment that looks like a
+ *  setting but would only create an unused body variable (and turn a declarative block into
+ *  an explicit body that wires nothing). Reported with the fix and left out of the body. A
+ *  scalar body variable that later lines read (`s = 0.5`, `x = x * s`) is not a setting. */
+function isSettingAssignment(a: Assignment, earlier: Assignment[], later: Assignment[], ctx: Ctx): boolean {
+  const name = a.target.name;
+  const readLater = later.some((l) => exprRefs(l.value).names.has(name));
+  const tensors = new Set(['x', 'memory', ...earlier.map((e) => e.target.name)]);
+  if (mentionsTensor(a.value, tensors)) {
+    if (!ctx.env.has(name)) return false;
+    ctx.diags.error('TFM2033', { message: `\`${name}\` is a dim; a block body cannot assign it` }, { span: a.target.span, message: 'assigned here' }, { secondary: [{ span: ctx.env.span(name)!, message: 'dim declared here' }], help: `give the tensor another name, e.g. \`${name}_out = ...\`` });
+    return false;
+  }
+  const keyword = BLOCK_STATEMENTS.includes(name) ? name : suggest(name, BLOCK_STATEMENTS.filter((k) => k !== 'bias' && k !== 'norm'));
+  const value = exprText(a.value);
+  if (ctx.env.has(name)) {
+    ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` in a block body does not change the dim \`${name}\`` }, { span: a.span, message: 'this would be an unused tensor variable' }, {
+      secondary: [{ span: ctx.env.span(name)!, message: 'dim declared here' }],
+      help: `set it in \`dims { }\` (\`${name} = ${value}\`), or write the value where it is used, e.g. \`attention self heads ${value}\``,
+    });
+    return true;
+  }
+  if (!keyword || readLater) return false;
+  const written = keyword === name ? 'a setting of the block' : `the block's \`${keyword}\``;
+  ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` assigns a body variable; it does not set ${written}` }, { span: a.span, message: 'an assignment makes the block an explicit body' }, { help: `write \`${keyword} ${value}\` without \`=\`` });
+  return true;
+}
+
+function mentionsTensor(e: Expr, tensors: Set<string>): boolean {
+  const { names, calls } = exprRefs(e);
+  return [...names].some((n) => tensors.has(n)) || [...calls].some((c) => !(c in FUNCTIONS));
 }
 
 function readAttention(r: ArgReader, span: Span, ctx: Ctx): Attention | undefined {

@@ -49,6 +49,9 @@ export interface Embed {
   project?: Num;
   segments?: { types: Num; span: Span };
   patches?: { size: Num; dim: Num; cls: boolean; span: Span };
+  /** The dim of a `tokens` or `patches` line whose other values failed (reported): the
+   *  blocks are still checked at that width. */
+  partialDim?: Num;
   positions?: Positions;
   norm?: Norm;
   dropout?: Num;
@@ -91,7 +94,13 @@ export interface Block {
   attentions: Attention[];
   mlp?: Mlp;
   dropout?: Num;
+  /** Where `dropout` and `bias` were declared (diagnostics about unused settings). */
+  dropoutSpan?: Span;
   bias: boolean;
+  biasSpan?: Span;
+  /** Declarations written, valid or not: `norm`, `attention self|cross` (or just `attention`
+   *  when its kind failed), `mlp`, `dropout`, `bias` (no echo errors for failed ones). */
+  written: Set<string>;
   /** Explicit wiring (`x = x + attention(norm(x))`); absent for declarative blocks. */
   body?: Assignment[];
 }

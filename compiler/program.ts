@@ -31,6 +31,8 @@ export interface Resolved {
   ancestors: string[];
   dims: Assignment[];
   items: Item[];
+  /** An ancestor is missing or the chain is cyclic: what it would have declared is unknown. */
+  incomplete?: boolean;
 }
 
 const RESERVED = new Set<string>([...RUNTIME_DIMS, 'x', 'memory']);
@@ -94,9 +96,11 @@ export function resolveModel(program: Program, name: string, diags: DiagnosticBa
       if (chain.includes(p)) {
         const cycle = [...chain.slice(chain.indexOf(p)), p].map((x) => `\`${x}\``).join(' extends ');
         diags.error('TFM2006', { cycle }, { span: decl.parent.span, message: 'closes the cycle' });
+        base = { ...base, incomplete: true };
       } else if (!program.models.has(p)) {
         const near = suggest(p, program.models.keys());
         diags.error('TFM2001', { what: 'model', name: p }, { span: decl.parent.span, message: 'no model of this name is declared or imported' }, { help: near ? `did you mean \`${near}\`?` : 'declare it or `import` the file that does' });
+        base = { ...base, incomplete: true };
       } else {
         base = resolve(p);
         base = { ...base, ancestors: [p, ...base.ancestors] };
@@ -112,8 +116,7 @@ function merge(base: Resolved, decl: ModelDecl, diags: DiagnosticBag): Resolved 
   const ownDims = new Map<string, Assignment>();
   for (const item of decl.items) {
     if (item.kind !== 'statement' || item.keyword.name !== 'dims') continue;
-    for (const d of item.body ?? []) {
-      if (d.kind !== 'assign') continue;
+    for (const d of dimAssignments(item)) {
       const prior = ownDims.get(d.target.name);
       if (prior) diags.error('TFM2002', { what: 'dim', name: d.target.name }, { span: d.target.span, message: 'declared again here' }, { secondary: [{ span: prior.target.span, message: 'first declared here' }] });
       else if (RESERVED.has(d.target.name)) diags.error('TFM2023', { name: d.target.name, reason: d.target.name === 'x' || d.target.name === 'memory' ? 'it names a tensor in block bodies' : 'it is a run-time dim given at execution' }, { span: d.target.span });
@@ -130,7 +133,17 @@ function merge(base: Resolved, decl: ModelDecl, diags: DiagnosticBag): Resolved 
     ...decl.items.filter((i) => i.kind !== 'statement' || i.keyword.name !== 'dims'),
     ...decl.items.filter((i) => i.kind === 'statement' && i.keyword.name === 'dims'),
   ];
-  return { ancestors: base.ancestors, dims, items };
+  return { ancestors: base.ancestors, dims, items, incomplete: base.incomplete };
+}
+
+/** The dims a `dims { }` statement declares. `d_model 768` (no `=`) is reported where the
+ *  statement is interpreted and still declares `d_model`, so later uses do not cascade. */
+export function dimAssignments(dims: Statement): Assignment[] {
+  return (dims.body ?? []).flatMap((d): Assignment[] => {
+    if (d.kind === 'assign') return [d];
+    const only = d.args.length === 1 && d.args[0].kind === 'expr' && !d.body ? d.args[0].expr : undefined;
+    return only ? [{ kind: 'assign', target: d.keyword, value: only, span: d.span }] : [];
+  });
 }
 
 function firstWord(s: Statement): string | undefined {

@@ -10,6 +10,11 @@
 //   statement  := IDENT '=' expr | IDENT arg* body?
 //   arg        := '->' | '*' expr | expr
 //   expr       := term (('+' | '-') term)*
+//
+// Statement arguments are juxtaposed (`positions learned (h / p) * (w / p)`), so inside an
+// argument `name(` is a call only when the `(` touches the name: `local(128)` is a call,
+// `learned (h / p)` is the word `learned` followed by a parenthesised size. Everywhere else
+// (block bodies, dims, call arguments, parentheses) a space before `(` changes nothing.
 //   term       := power (('*' | '/') power)*
 //   power      := unary ('**' unary)?
 //   unary      := '-' unary | primary
@@ -86,59 +91,63 @@ class TfmParser extends CstParser {
           this.SUBRULE(this.expr, { LABEL: 'repeat' });
         },
       },
-      { ALT: () => this.SUBRULE2(this.expr) },
+      { ALT: () => this.SUBRULE2(this.expr, { ARGS: [true] }) },
     ]);
   });
 
-  expr = this.RULE('expr', () => {
-    this.SUBRULE(this.term, { LABEL: 'operands' });
+  // `inArg`: this expression is a juxtaposed statement argument (see the header).
+  expr = this.RULE('expr', (inArg?: boolean) => {
+    this.SUBRULE(this.term, { LABEL: 'operands', ARGS: [inArg] });
     this.MANY(() => {
       this.OR([{ ALT: () => this.CONSUME(T.Plus, { LABEL: 'ops' }) }, { ALT: () => this.CONSUME(T.Minus, { LABEL: 'ops' }) }]);
-      this.SUBRULE2(this.term, { LABEL: 'operands' });
+      this.SUBRULE2(this.term, { LABEL: 'operands', ARGS: [inArg] });
     });
   });
 
-  term = this.RULE('term', () => {
-    this.SUBRULE(this.power, { LABEL: 'operands' });
+  term = this.RULE('term', (inArg?: boolean) => {
+    this.SUBRULE(this.power, { LABEL: 'operands', ARGS: [inArg] });
     this.MANY(() => {
       this.OR([{ ALT: () => this.CONSUME(T.Star, { LABEL: 'ops' }) }, { ALT: () => this.CONSUME(T.Slash, { LABEL: 'ops' }) }]);
-      this.SUBRULE2(this.power, { LABEL: 'operands' });
+      this.SUBRULE2(this.power, { LABEL: 'operands', ARGS: [inArg] });
     });
   });
 
-  power = this.RULE('power', () => {
-    this.SUBRULE(this.unary, { LABEL: 'operands' });
+  power = this.RULE('power', (inArg?: boolean) => {
+    this.SUBRULE(this.unary, { LABEL: 'operands', ARGS: [inArg] });
     this.OPTION(() => {
       this.CONSUME(T.StarStar, { LABEL: 'ops' });
-      this.SUBRULE2(this.unary, { LABEL: 'operands' });
+      this.SUBRULE2(this.unary, { LABEL: 'operands', ARGS: [inArg] });
     });
   });
 
-  unary = this.RULE('unary', () => {
+  unary = this.RULE('unary', (inArg?: boolean) => {
     this.OR([
       {
         ALT: () => {
           this.CONSUME(T.Minus);
-          this.SUBRULE(this.unary);
+          this.SUBRULE(this.unary, { ARGS: [inArg] });
         },
       },
-      { ALT: () => this.SUBRULE(this.primary) },
+      { ALT: () => this.SUBRULE(this.primary, { ARGS: [inArg] }) },
     ]);
   });
 
-  primary = this.RULE('primary', () => {
+  primary = this.RULE('primary', (inArg?: boolean) => {
     this.OR([
       { ALT: () => this.CONSUME(T.NumberLiteral) },
       { ALT: () => this.CONSUME(T.SpecialToken) },
       { ALT: () => this.CONSUME(T.StringLiteral) },
       {
         ALT: () => {
-          this.CONSUME(T.Identifier);
-          this.OPTION(() => {
-            this.CONSUME(T.LParen);
-            this.MANY(() => this.CONSUME(T.Newline));
-            this.OPTION2(() => this.SUBRULE(this.callArgs));
-            this.CONSUME(T.RParen);
+          const name = this.CONSUME(T.Identifier);
+          this.OPTION({
+            GATE: () => !inArg || this.LA(1).startOffset === name.endOffset! + 1,
+            DEF: () => {
+              this.CONSUME(T.LParen);
+              this.MANY(() => this.CONSUME(T.Newline));
+              this.OPTION2(() => this.SUBRULE(this.callArgs));
+              this.CONSUME(T.RParen);
+            },
           });
         },
       },

@@ -16,6 +16,7 @@ export function renderHuman(d: Diagnostic, sources: SourceMap, opts: HumanOption
   const file = sources.get(d.primary.span.file);
   if (!file) {
     out.push(`  --> ${d.primary.span.file}`);
+    if (d.note) out.push(`  = note: ${d.note}`);
     if (d.help) out.push(`  = help: ${d.help}`);
     return out.join('\n');
   }
@@ -39,6 +40,7 @@ export function renderHuman(d: Diagnostic, sources: SourceMap, opts: HumanOption
     out.push(`${gutter} ${bar}`);
     out.push(...snippet(other, [{ label, primary: false }], width, color));
   }
+  if (d.note) out.push(`${gutter} ${paint(color, '1;34', '=')} ${paint(color, '1', 'note')}: ${d.note}`);
   if (d.help) out.push(`${gutter} ${paint(color, '1;34', '=')} ${paint(color, '1', 'help')}: ${d.help}`);
   return out.join('\n');
 }

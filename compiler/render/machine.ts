@@ -20,7 +20,7 @@ function locate(span: Span, sources: SourceMap): Located {
 
 export function renderJson(diags: Diagnostic[], sources: SourceMap): string {
   const label = (l: Label) => ({ ...locate(l.span, sources), start: l.span.start, end: l.span.end, message: l.message ?? null });
-  const list = diags.map((d) => ({ code: d.code, severity: d.severity, message: d.message, primary: label(d.primary), secondary: d.secondary.map(label), help: d.help ?? null }));
+  const list = diags.map((d) => ({ code: d.code, severity: d.severity, message: d.message, primary: label(d.primary), secondary: d.secondary.map(label), note: d.note ?? null, help: d.help ?? null }));
   return JSON.stringify({ diagnostics: list, errors: diags.filter((d) => d.severity === 'error').length, warnings: diags.filter((d) => d.severity === 'warning').length }, null, 2);
 }
 
@@ -33,7 +33,7 @@ export function renderGithub(diags: Diagnostic[], sources: SourceMap): string {
     .map((d) => {
       const at = locate(d.primary.span, sources);
       const props = [`file=${escapeProperty(at.file)}`, `line=${at.line}`, `col=${at.col}`, `endLine=${at.endLine}`, `endColumn=${at.endCol}`, `title=${escapeProperty(d.code)}`].join(',');
-      const text = `${d.message}${d.primary.message ? ` (${d.primary.message})` : ''}${d.help ? `\nhelp: ${d.help}` : ''}`;
+      const text = `${d.message}${d.primary.message ? ` (${d.primary.message})` : ''}${d.note ? `\nnote: ${d.note}` : ''}${d.help ? `\nhelp: ${d.help}` : ''}`;
       return `::${d.severity} ${props}::${escapeData(text)}`;
     })
     .join('\n');
@@ -65,7 +65,7 @@ export function renderSarif(diags: Diagnostic[], sources: SourceMap, toolVersion
           ruleId: d.code,
           ruleIndex: codes.indexOf(d.code),
           level: d.severity,
-          message: { text: d.help ? `${d.message}\nhelp: ${d.help}` : d.message },
+          message: { text: [d.message, d.note ? `note: ${d.note}` : '', d.help ? `help: ${d.help}` : ''].filter(Boolean).join('\n') },
           locations: [location(d.primary)],
           ...(d.secondary.length ? { relatedLocations: d.secondary.map((l, i) => ({ id: i, ...location(l) })) } : {}),
         })),
