@@ -97,7 +97,8 @@ function checkWiring(block: Block, body: Assignment[], t: BlockTracer, x: Shape,
     }
     if (!body.some((a) => a.target.name === 'x')) {
       wiringError = true;
-      diags.error('TFM2035', {}, { span: body[body.length - 1].span, message: 'the last line of the body' }, { help: 'end the body with the new residual stream, e.g. `x = x + attention(norm(x))`' });
+      const lastLine = body[body.length - 1];
+      diags.error('TFM2035', {}, { span: lastLine.span, message: 'the last line of the body' }, { help: `assign the new residual stream to \`x\`, e.g. \`x = ${exprText(lastLine.value)}\`` });
     }
   }
   // A declaration is checked whether or not the body uses it.
@@ -139,6 +140,7 @@ class BlockTracer {
   readonly layers: LayerParams[] = [];
   /** The expression each body variable was last assigned (to name a transposed `weight`). */
   readonly definitions = new Map<string, Expr>();
+  private readonly reportedUndeclared = new Set<string>();
   constructor(
     private readonly block: Block,
     private readonly env: DimEnv,
@@ -252,6 +254,8 @@ class BlockTracer {
   private undeclared(callee: Name): void {
     const key = callee.name === 'cross_attention' ? 'attention cross' : callee.name === 'attention' ? 'attention self' : callee.name;
     if (this.block.written.has(key) || (key.startsWith('attention') && this.block.written.has('attention'))) return;
+    if (this.reportedUndeclared.has(key)) return; // one missing declaration is one mistake
+    this.reportedUndeclared.add(key);
     this.diags.error('TFM2030', { name: callee.name === 'cross_attention' ? 'attention cross' : callee.name }, { span: callee.span }, { secondary: [{ span: this.block.span, message: 'in this block' }] });
   }
 
@@ -356,7 +360,11 @@ class BlockTracer {
     const k1 = a[a.length - 1];
     const k2 = b[b.length - 2];
     if (!dimEq(k1, k2)) {
-      this.diags.error('TFM3007', { left: shapeText(a), right: shapeText(b) }, { span, message: `inner dims ${dimText(k1)} and ${dimText(k2)} differ` }, { secondary: declNotes([k1], [k2]), help: transposeHelp(a, b, args, this.definitions) ?? 'the last dim of the left operand must equal the second-to-last dim of the right' });
+      const transposed = transposeHelp(a, b, args, this.definitions);
+      this.diags.error('TFM3007', { left: shapeText(a), right: shapeText(b) }, { span, message: `inner dims ${dimText(k1)} and ${dimText(k2)} differ` }, { secondary: declNotes([k1], [k2]), help: transposed ?? 'the last dim of the left operand must equal the second-to-last dim of the right' });
+      // The result's last dims would be a guess (even the transposed fix may not be what was
+      // meant), and a guess only adds echoes: later uses of it are not checked.
+      return undefined;
     }
     const batchA = a.slice(0, -2);
     const batchB = b.slice(0, -2);
@@ -379,9 +387,8 @@ function transposeHelp(a: Shape, b: Shape, args: Expr[], definitions: Map<string
     const named = e.kind === 'name' ? `\`${e.name}\` = ` : '';
     return `${named}\`${exprText(w)}\` is ${shapeText(shape)}; write \`weight(${exprText(w.args[1].value)}, ${exprText(w.args[0].value)})\``;
   };
-  if (dimEq(a[a.length - 1], b[b.length - 1])) return swap(args[1], b);
-  if (dimEq(a[a.length - 2], b[b.length - 2])) return swap(args[0], a);
-  return undefined;
+  const right = dimEq(a[a.length - 1], b[b.length - 1]) ? swap(args[1], b) : undefined;
+  return right ?? (dimEq(a[a.length - 2], b[b.length - 2]) ? swap(args[0], a) : undefined);
 }
 
 function dimEq(a: Dim, b: Dim): boolean {

@@ -157,8 +157,10 @@ class ModelChecker {
       if (stack.role === 'encoder') memory = out;
       hidden = out;
     }
-    this.semantics();
-    const head = this.head(hidden, emb);
+    // With an ancestor missing, rules across statements (specials, head and objective) may
+    // hinge on what it declares: only the model's own statements and shapes are checked.
+    if (!this.incomplete) this.semantics();
+    const head = this.incomplete ? undefined : this.head(hidden, emb);
     if (m.pooler && hidden) {
       const d = dimValue(hidden);
       if (d) this.rows.push({ component: 'pooler', params: d * d + d, backbone: true });
@@ -297,7 +299,7 @@ class ModelChecker {
       });
     }
     if (m.inputs.targets && m.layout && m.layout.value !== 'encoder_decoder') {
-      this.diags.error('TFM2025', { message: `\`input targets\` belongs to the decoder of an \`encoder_decoder\` model, not to an \`${m.layout.value}\` model` }, { span: m.inputs.targets.span }, {
+      this.diags.error('TFM2025', { message: `\`input targets\` belongs to the decoder of an \`encoder_decoder\` model, not to ${m.layout.value === 'encoder' ? 'an' : 'a'} \`${m.layout.value}\` model` }, { span: m.inputs.targets.span }, {
         secondary: [{ span: m.layout.span, message: 'layout declared here' }],
         help: m.layout.value === 'decoder' ? 'remove it: a decoder-only model learns to predict the next token of `input tokens`' : 'remove it, or use `layout encoder_decoder`',
       });

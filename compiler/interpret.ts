@@ -269,7 +269,7 @@ function readBlock(item: Statement, ctx: Ctx): Block {
   const declared = new Map<string, Statement>();
   const once = (s: Statement, key: string, what: string): void => {
     const first = declared.get(key);
-    if (first) ctx.diags.error('TFM2002', { what: 'declaration in `block`', name: what }, { span: s.keyword.span, message: 'declared again here' }, { secondary: [{ span: first.span, message: 'first declared here' }], help: 'a block holds one of each sub-layer (plus one `attention cross`); remove one of the two' });
+    if (first) ctx.diags.error('TFM2002', { what: key === 'dropout' || key === 'bias' ? 'block setting' : 'sub-layer', name: what }, { span: s.keyword.span, message: 'declared again here' }, { secondary: [{ span: first.span, message: 'first declared here' }], help: 'a block holds one of each sub-layer (plus one `attention cross`); remove one of the two' });
     else declared.set(key, s);
   };
   const assignments = (item.body ?? []).filter((s): s is Assignment => s.kind === 'assign');
@@ -361,8 +361,7 @@ function isSettingAssignment(a: Assignment, earlier: Assignment[], later: Assign
     return true;
   }
   if (!keyword || readLater) return false;
-  const written = keyword === name ? 'a setting of the block' : `the block's \`${keyword}\``;
-  ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` assigns a body variable; it does not set ${written}` }, { span: a.span, message: 'an assignment makes the block an explicit body' }, { help: `write \`${keyword} ${value}\` without \`=\`` });
+  ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` assigns a body variable; it does not set the block's \`${keyword}\`` }, { span: a.span, message: 'a block setting takes no `=`' }, { help: `write \`${keyword} ${value}\`` });
   return true;
 }
 
