@@ -179,6 +179,7 @@ class BlockTracer {
       case 'unary':
         return this.eval(e.operand, vars);
       case 'binary': {
+        if (!this.supportedArithmetic(e)) return undefined;
         const l = this.eval(e.left, vars);
         const r = this.eval(e.right, vars);
         if (!l || !r) return undefined;
@@ -231,6 +232,22 @@ class BlockTracer {
       default:
         return a; // element-wise activations keep the shape
     }
+  }
+
+  /** Tensors add, subtract and multiply element-wise; a number only scales a tensor
+   *  (`0.5 * x`, `x * 0.5`, `x / 2`). Anything else has no kernel, so it is a mistake here
+   *  rather than a lowering failure after `tfm check` said yes. */
+  private supportedArithmetic(e: Extract<Expr, { kind: 'binary' }>): boolean {
+    const isNum = (x: Expr) => x.kind === 'number';
+    const fail = (operand: Expr, expected: string) => {
+      this.diags.error('TFM2028', { what: `the ${operand === e.left ? 'left' : 'right'} operand of \`${e.op}\` in a block body`, expected, found: isNum(operand) ? `the number \`${exprText(operand)}\`` : 'a tensor' }, { span: operand.span }, { help: 'numbers only scale tensors: `0.5 * x`, `x * 0.5`, `x / 2`' });
+      return false;
+    };
+    if (e.op === '**') return fail(e.right, 'absent: `**` has no tensor kernel');
+    if (e.op === '/') return isNum(e.left) ? fail(e.left, 'a tensor') : isNum(e.right) || fail(e.right, 'a number');
+    if (e.op === '*') return !(isNum(e.left) && isNum(e.right)) || fail(e.right, 'a tensor');
+    if (isNum(e.left)) return fail(e.left, 'a tensor');
+    return !isNum(e.right) || fail(e.right, 'a tensor');
   }
 
   private needRank(op: string, s: Shape, min: number, span: Span): boolean {
@@ -357,6 +374,10 @@ class BlockTracer {
 
   private matmul(a: Shape, b: Shape, args: Expr[], span: Span): Shape | undefined {
     if (!this.needRank('matmul', a, 2, args[0].span) || !this.needRank('matmul', b, 2, args[1].span)) return undefined;
+    if (b.length !== 2) {
+      this.diags.error('TFM3009', { op: '`matmul`', expected: 'a `weight(...)` of rank 2 on the right (a product of two activations has no kernel yet)', found: shapeText(b) }, { span: args[1].span });
+      return undefined;
+    }
     const k1 = a[a.length - 1];
     const k2 = b[b.length - 2];
     if (!dimEq(k1, k2)) {

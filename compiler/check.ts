@@ -85,7 +85,7 @@ function checkResolvedModel(program: Program, name: string, diags: DiagnosticBag
   for (const item of decl.items) {
     if (item.kind !== 'statement' || item.keyword.name !== 'dims') continue;
     for (const d of dimAssignments(item)) {
-      if (!env.used.has(d.target.name) && dimTable.has(d.target.name)) {
+      if (!env.used.has(d.target.name) && dimTable.has(d.target.name) && !d.target.name.startsWith('_')) {
         // In a child, an unused new dim is usually a misspelt override of an inherited one.
         const inherited = resolved.dims.filter((a) => a.target.span.file !== d.target.span.file || a.target.span.start < decl.span.start || a.target.span.start > decl.span.end).map((a) => a.target.name);
         const near = decl.parent ? suggest(d.target.name, inherited) : undefined;

@@ -340,18 +340,17 @@ function readBlock(item: Statement, ctx: Ctx): Block {
 
 /** `dropout = 0.1`, `bias = off`, `heads = 8` in a block: an assignment that looks like a
  *  setting but would only create an unused body variable (and turn a declarative block into
- *  an explicit body that wires nothing). Reported with the fix and left out of the body. A
- *  scalar body variable that later lines read (`s = 0.5`, `x = x * s`) is not a setting. */
+ *  an explicit body that wires nothing). Reported with the fix and left out of the body.
+ *  Any other number-valued body variable is reported too (body values are tensors; numbers
+ *  are written where they scale one) but kept, so that the lines reading it do not echo. */
 function isSettingAssignment(a: Assignment, earlier: Assignment[], later: Assignment[], ctx: Ctx): boolean {
   const name = a.target.name;
-  const readLater = later.some((l) => exprRefs(l.value).names.has(name));
   const tensors = new Set(['x', 'memory', ...earlier.map((e) => e.target.name)]);
   if (mentionsTensor(a.value, tensors)) {
     if (!ctx.env.has(name)) return false;
     ctx.diags.error('TFM2033', { message: `\`${name}\` is a dim; a block body cannot assign it` }, { span: a.target.span, message: 'assigned here' }, { secondary: [{ span: ctx.env.span(name)!, message: 'dim declared here' }], help: `give the tensor another name, e.g. \`${name}_out = ...\`` });
     return false;
   }
-  const keyword = BLOCK_STATEMENTS.includes(name) ? name : suggest(name, BLOCK_STATEMENTS.filter((k) => k !== 'bias' && k !== 'norm'));
   const value = exprText(a.value);
   if (ctx.env.has(name)) {
     ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` in a block body does not change the dim \`${name}\`` }, { span: a.span, message: 'this would be an unused tensor variable' }, {
@@ -360,9 +359,14 @@ function isSettingAssignment(a: Assignment, earlier: Assignment[], later: Assign
     });
     return true;
   }
-  if (!keyword || readLater) return false;
-  ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` assigns a body variable; it does not set the block's \`${keyword}\`` }, { span: a.span, message: 'a block setting takes no `=`' }, { help: `write \`${keyword} ${value}\`` });
-  return true;
+  const keyword = BLOCK_STATEMENTS.includes(name) ? name : suggest(name, BLOCK_STATEMENTS.filter((k) => k !== 'bias' && k !== 'norm'));
+  const readLater = later.some((l) => exprRefs(l.value).names.has(name));
+  if (keyword && !readLater) {
+    ctx.diags.error('TFM2033', { message: `\`${name} = ${value}\` assigns a body variable; it does not set the block's \`${keyword}\`` }, { span: a.span, message: 'a block setting takes no `=`' }, { help: `write \`${keyword} ${value}\`` });
+    return true;
+  }
+  ctx.diags.error('TFM2028', { what: `block body variable \`${name}\``, expected: 'a tensor', found: `\`${value}\`` }, { span: a.span }, { help: `write the number where it scales a tensor, e.g. \`x = x + mlp(norm(x)) * ${value}\`` });
+  return false;
 }
 
 function mentionsTensor(e: Expr, tensors: Set<string>): boolean {

@@ -293,6 +293,8 @@ class BlockLowerer {
         return vars.get(e.name)!;
       case 'number':
         throw new LoweringError('a bare number is not a tensor', e.span);
+      case 'unary':
+        return this.l.emitOp('scale', [this.expr(e.operand, vars)], { c: -1 }, e.span);
       case 'binary': {
         if (e.op === '*' && e.left.kind === 'number') return this.l.emitOp('scale', [this.expr(e.right, vars)], { c: e.left.value }, e.span);
         if ((e.op === '*' || e.op === '/') && e.right.kind === 'number') return this.l.emitOp('scale', [this.expr(e.left, vars)], { c: e.op === '*' ? e.right.value : 1 / e.right.value }, e.span);
