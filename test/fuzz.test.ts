@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { renderHuman } from '../compiler/render/human.ts';
 import { tfmLexer } from '../grammar/lexer.ts';
+import { parseTfm } from '../grammar/parse.ts';
+import type { Item } from '../grammar/ast.ts';
 
 const RUNS = 10_000;
 const seed = Number(process.env.TFM_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -103,5 +105,60 @@ describe(`fuzz: ${RUNS} mutated specs (seed ${seed})`, () => {
     }
     console.log(`fuzz seed ${seed}: ${rejected}/${RUNS} mutants rejected, slowest ${slowest.toFixed(1)} ms`);
     expect(rejected).toBeGreaterThan(RUNS / 2);
+  });
+});
+
+// Mutants that insert one statement or assignment into a block of a valid spec: a setting
+// written as an assignment, a second sub-layer, a stray body line, ... None may leave the
+// model with fewer parameters and no diagnostic (the defect where `dropout = 0.1` turned a
+// block into the identity, silently). The one legitimate way to lose parameters by adding a
+// line, `bias off`, may remove exactly the biases: the floor is the count with `bias off`.
+const INSERTS = ['dropout 0.1', 'dropout = 0.1', 'dropout 0.0', 'bias off', 'bias on', 'bias = off', 'norm pre layernorm', 'norm post rmsnorm', 'norm = rmsnorm', 'mlp 16 act relu', 'mlp = 16', 'attention self heads 2 mask causal', 'attention cross heads 2', 'heads = 2', 'd_model = 8', 'layers = 1', 'h = x', 'x = x', 'y = norm(x)', 'x = norm(x)', 'x = dropout(x)', 'x = x * 0.5', 'z = 0.5', 'x = x + mlp(norm(x))', 'x = x + attention(norm(x))', 'x = x + attention(norm(x)) + mlp(norm(x))', 'n = norm(x)', 'dropuot = 0.1', 'mpl = 16', 'x = linear(x, 8)', 'memory = x'];
+
+const validSources = [...readdirSync('specs').map((f) => `specs/${f}`), ...readdirSync('test/valid').map((f) => `test/valid/${f}`)].filter((p) => p.endsWith('.tfm'));
+
+function blockBodies(items: Item[]): Item[][] {
+  return items.flatMap((i) => (i.kind !== 'statement' ? [] : i.keyword.name === 'block' && i.body ? [i.body] : blockBodies(i.body ?? [])));
+}
+
+function totals(path: string, read: (p: string) => string): Map<string, number> | undefined {
+  const r = checkFiles([path], read);
+  if (r.diagnostics.length > 0) return undefined;
+  return new Map(r.models.map((m) => [m.model.name, m.params.total]));
+}
+
+describe(`fuzz: statements inserted into valid blocks (seed ${seed})`, () => {
+  it('never lose parameters without a diagnostic', () => {
+    const r = rng(seed ^ 0x5bd1e995);
+    const disk = (p: string) => readFileSync(p, 'utf8');
+    let diagnosed = 0;
+    const RUNS_INSERT = 600;
+    for (let i = 0; i < RUNS_INSERT; i++) {
+      const path = validSources[Math.floor(r() * validSources.length)];
+      const text = disk(path);
+      const bodies = parseTfm(text, path).ast.models.flatMap((m) => blockBodies(m.items));
+      if (bodies.length === 0) continue;
+      const body = bodies[Math.floor(r() * bodies.length)];
+      const after = body[Math.floor(r() * body.length)];
+      const insert = INSERTS[Math.floor(r() * INSERTS.length)];
+      const at = after.span.end;
+      const withLine = (line: string) => text.slice(0, at) + `\n    ${line}` + text.slice(at);
+      const mutated = withLine(insert);
+      const read = (p: string) => (p === path ? mutated : disk(p));
+      const context = `run ${i}, seed ${seed}: inserted \`${insert}\` into ${path} at offset ${at}`;
+      const before = totals(path, disk);
+      expect(before, `${path} must check clean`).toBeDefined();
+      const result = checkFiles([path], read);
+      if (result.diagnostics.length > 0) {
+        diagnosed++;
+        continue;
+      }
+      const floor = totals(path, (p) => (p === path ? withLine('bias off') : disk(p)));
+      for (const m of result.models) {
+        const least = Math.min(before!.get(m.model.name)!, floor?.get(m.model.name) ?? Infinity);
+        expect(m.params.total, `${context}: model \`${m.model.name}\` lost parameters without a diagnostic`).toBeGreaterThanOrEqual(least);
+      }
+    }
+    console.log(`insertion fuzz seed ${seed}: ${diagnosed}/${RUNS_INSERT} insertions diagnosed`);
   });
 });
