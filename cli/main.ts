@@ -9,12 +9,19 @@ import { renderGithub, renderJson, renderSarif } from '../compiler/render/machin
 import type { SourceMap } from '../compiler/source.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import { formatParams } from './params-table.ts';
-import { compileCommand } from './compile.ts';
-import { CliError, convertCommand, forwardCommand, WeightsError } from './weights.ts';
-import { trainCommand } from './train.ts';
-import { CheckpointError } from '../runtime/checkpoint.ts';
-import { DataError } from '../runtime/text/data.ts';
-import { TrainError } from '../runtime/train.ts';
+import { loadSource } from './lazy.ts';
+
+const compileModule = () => loadSource<typeof import('./compile.ts')>('compile.ts');
+const weightsModule = () => loadSource<typeof import('./weights.ts')>('weights.ts');
+const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
+
+/** The errors of the compile and run commands (CliError, WeightsError, TrainError,
+ *  CheckpointError, DataError) all carry a diagnostic code; matched by shape, so that this
+ *  module does not load theirs. */
+function codedError(e: unknown): (Error & { code: string }) | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && /^TFM\d{4}$/.test(code) ? (e as Error & { code: string }) : undefined;
+}
 
 class UsageError extends Error {}
 
@@ -107,8 +114,9 @@ Exit codes:
     .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the TypeScript').choices(['ir', 'kernels', 'ts']))
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
-    .action((patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {
-      exitCode = compileCommand(expand(patterns), opts, useColor());
+    .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {
+      const files = expand(patterns);
+      exitCode = (await compileModule()).compileCommand(files, opts, useColor());
     });
 
   program
@@ -119,7 +127,7 @@ Exit codes:
     .requiredOption('--tokens <file>', 'token ids: JSON ([..] or [[..], ..]) or text (whitespace-separated, a row per line)')
     .option('--targets <file>', 'target ids of the same shape, for the loss')
     .option('-o, --out <file>', 'write logits to .json or .npy')
-    .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }) => forwardCommand(spec, opts));
+    .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }) => (await weightsModule()).forwardCommand(spec, opts));
 
   program
     .command('train')
@@ -143,7 +151,7 @@ Exit codes:
     .option('--seed <n>', 'seed for initialisation, data order and dropout', '1')
     .option('--threads <n>', 'CPU threads (1 or 2)', '2')
     .option('--max-seconds <s>', 'stop (with a checkpoint) after this much training time')
-    .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => trainCommand(spec, opts));
+    .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
 
   for (const direction of ['export', 'import'] as const) {
     program
@@ -153,7 +161,7 @@ Exit codes:
       .option('-c, --checkpoint <file>', 'input safetensors')
       .option('--seed <n>', direction === 'export' ? 'export a freshly initialised model instead' : 'unused')
       .requiredOption('-o, --out <file>', 'output safetensors')
-      .action(async (spec: string, opts: { checkpoint?: string; seed?: string; out: string }) => convertCommand(direction, spec, opts));
+      .action(async (spec: string, opts: { checkpoint?: string; seed?: string; out: string }) => (await weightsModule()).convertCommand(direction, spec, opts));
   }
 
   try {
@@ -164,8 +172,9 @@ Exit codes:
       console.error(`error: ${e.message}`);
       return 2;
     }
-    if (e instanceof CliError || e instanceof WeightsError || e instanceof TrainError || e instanceof CheckpointError || e instanceof DataError) {
-      console.error(`error[${e.code}]: ${e.message}`);
+    const coded = codedError(e);
+    if (coded) {
+      console.error(`error[${coded.code}]: ${coded.message}`);
       return 1;
     }
     throw e;

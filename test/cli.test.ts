@@ -1,5 +1,7 @@
 // The `tfm` command as a user runs it: exit codes, output formats, help.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 function tfm(...args: string[]) {
@@ -151,5 +153,33 @@ describe('tfm export / import / forward', () => {
     expect(bad.stderr).toMatch(/error\[TFM5002\]: .*header length/);
     writeFileSync(`${dir}/ids.json`, '[1, 2, 999]');
     expect(tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/bad.safetensors`, '--tokens', `${dir}/ids.json`).stderr).toMatch(/TFM5008.*outside the vocabulary/);
+  });
+});
+
+describe('the compiled bundle (npm run build)', () => {
+  it('prints exactly what the TypeScript sources print, for check, params and a lazily loaded command', () => {
+    // Beside dist/tfm.mjs, so that its `../cli/` lazy imports resolve as they do from there.
+    const outfile = join('dist', `test-${process.pid}.mjs`);
+    try {
+      const built = spawnSync(process.execPath, ['scripts/build.mjs', '--outfile', outfile], { encoding: 'utf8' });
+      expect(built.status, built.stderr).toBe(0);
+      const env = { ...process.env, NO_COLOR: '1' };
+      const viaBundle = (args: string[]) => spawnSync(process.execPath, ['-e', `import(${JSON.stringify(resolve(outfile))}).then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], { encoding: 'utf8', env });
+      const viaSource = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { encoding: 'utf8', env });
+      for (const args of [
+        ['check', 'test/diagnostics/cases/TFM3002-kv-heads-and-matmul.tfm', 'test/diagnostics/cases/TFM3001-child-dims-break-parent-heads.tfm'],
+        ['check', '--format', 'json', 'specs/*.tfm'],
+        ['params', 'specs/t5_small.tfm'],
+        ['compile', 'specs/gpt_tiny.tfm', '--emit', 'ir'],
+      ]) {
+        const a = viaBundle(args);
+        const b = viaSource(args);
+        expect(a.stderr, args.join(' ')).toBe(b.stderr);
+        expect(a.stdout, args.join(' ')).toBe(b.stdout);
+        expect(a.status, args.join(' ')).toBe(b.status);
+      }
+    } finally {
+      rmSync(outfile, { force: true });
+    }
   });
 });

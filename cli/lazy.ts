@@ -1,0 +1,15 @@
+// The commands that compile or run models (`compile`, `forward`, `train`, `import`, `export`)
+// load the code generator and the runtime only when they run: `tfm check` and `tfm params`
+// start without them (see scripts/build.mjs). From the bundle, those modules are TypeScript
+// sources, so tsx's loader is registered first; from source it is already active.
+let tsxReady = import.meta.url.endsWith('.ts');
+
+export async function loadSource<T>(relativeToCli: string): Promise<T> {
+  if (!tsxReady) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    tsxReady = true;
+  }
+  // `../cli/` resolves the same from cli/lazy.ts and from dist/tfm.mjs.
+  return (await import(new URL(`../cli/${relativeToCli}`, import.meta.url).href)) as T;
+}
