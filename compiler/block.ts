@@ -105,7 +105,7 @@ function checkWiring(block: Block, body: Assignment[], t: BlockTracer, x: Shape,
   for (const d of unused) t.checkDeclaration(d.call, x, memory);
   if (wiringError) return;
   for (const a of body) {
-    if (a.target.name !== 'x' && !reads.has(a.target.name) && body.filter((b) => b.target.name === a.target.name)[0] === a) {
+    if (a.target.name !== 'x' && !reads.has(a.target.name) && body.find((b) => b.target.name === a.target.name) === a) {
       diags.error('TFM2034', { name: a.target.name }, { span: a.target.span, message: 'assigned here' }, { help: `use it in a later line, or remove \`${a.target.name} = ...\`` });
     }
   }
@@ -154,7 +154,7 @@ class BlockTracer {
 
   /** Checks a declared sub-layer the body never calls, on the block's input (its parameters
    *  are not counted: the unused declaration is already an error). */
-  checkDeclaration(call: 'norm' | 'attention' | 'cross_attention' | 'mlp' | 'dropout', x: Shape, memory: Shape | undefined): void {
+  checkDeclaration(call: Declaration['call'], x: Shape, memory: Shape | undefined): void {
     const span = this.block.span;
     const callee: Name = { kind: 'name', name: call, span };
     const layers = this.layers.length;

@@ -306,10 +306,7 @@ function readBlock(item: Statement, ctx: Ctx): Block {
       case 'bias': {
         once(s, 'bias', 'bias');
         const on = r.word(['on', 'off'] as const, 'bias');
-        if (on && !block.biasSpan) {
-          block.bias = on.value === 'on';
-          block.biasSpan = s.span;
-        }
+        if (on && declared.get('bias') === s) block.bias = on.value === 'on'; // the first one holds
         r.keys({});
         break;
       }

@@ -94,10 +94,9 @@ export interface Block {
   attentions: Attention[];
   mlp?: Mlp;
   dropout?: Num;
-  /** Where `dropout` and `bias` were declared (diagnostics about unused settings). */
+  /** Where `dropout` was declared (diagnostics about an unused rate). */
   dropoutSpan?: Span;
   bias: boolean;
-  biasSpan?: Span;
   /** Declarations written, valid or not: `norm`, `attention self|cross` (or just `attention`
    *  when its kind failed), `mlp`, `dropout`, `bias` (no echo errors for failed ones). */
   written: Set<string>;
