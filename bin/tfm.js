@@ -22,7 +22,7 @@ function newestSource(dir) {
 function bundleIsFresh() {
   try {
     const built = statSync(bundle).mtimeMs;
-    return ['cli', 'compiler', 'grammar', 'runtime'].every((d) => newestSource(`${root}${d}`) <= built);
+    return ['cli', 'common', 'compiler', 'grammar', 'runtime'].every((d) => newestSource(`${root}${d}`) <= built);
   } catch {
     return false;
   }

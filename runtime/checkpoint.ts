@@ -1,12 +1,15 @@
 // Checkpoints: one folder per step — model.safetensors (Hugging Face names for the GPT family,
-// tfm names otherwise), optimizer.safetensors (Adam moments) and state.json (spec hash, step,
-// generator state, file digests). Written atomically: into a temporary folder, every file
-// fsynced, then one rename and an fsync of the parent, so a killed run never leaves a partial
-// checkpoint under a real name. Reading validates everything before it is used.
+// tfm names otherwise), optimizer.safetensors (Adam moments), tokenizer.json (the run's
+// tokenizer) and state.json (spec hash, step, generator state, the settings that give the run
+// its meaning, and a digest of every other file). Written atomically: into a temporary
+// folder, every file fsynced, then one rename and an fsync of the parent, so a killed run
+// never leaves a partial checkpoint under a real name. Reading validates everything, with
+// bounded reads, before anything is used.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensor } from './safetensors.ts';
+import { FileError, LIMITS, openBounded, readAt, readTextBounded } from '../common/files.ts';
+import { readSafetensorsFile, SafetensorsError, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export class CheckpointError extends Error {
   constructor(
@@ -19,7 +22,7 @@ export class CheckpointError extends Error {
 
 export interface CheckpointState {
   format: 'tfm-checkpoint';
-  version: 1;
+  version: 1 | 2;
   model: string;
   specHash: string;
   step: number;
@@ -28,12 +31,13 @@ export interface CheckpointState {
   /** Data sampler generator state: the data position. */
   rng: [number, number, number, number];
   naming: 'internal' | 'hf-gpt2';
+  /** sha256 of every other file of the checkpoint folder. */
   files: Record<string, string>;
+  /** The settings that give the run its meaning (absent in version-1 checkpoints). */
+  run?: Record<string, string | number>;
   /** Loss history for the plot: [step, train, val?]. */
   history: [number, number, number | null][];
 }
-
-const MAX_STATE_BYTES = 64 * 1024 * 1024;
 
 function writeFileSynced(path: string, data: Uint8Array | string): void {
   const fd = openSync(path, 'w');
@@ -47,13 +51,6 @@ function writeFileSynced(path: string, data: Uint8Array | string): void {
   }
 }
 
-/** Writes a whole file under a temporary name, fsyncs it, then renames it into place. */
-export function writeAtomically(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSynced(tmp, data);
-  renameSync(tmp, path);
-}
-
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -65,18 +62,30 @@ function fsyncDir(dir: string): void {
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export const checkpointName = (step: number) => `ckpt-${String(step).padStart(8, '0')}`;
+const CHECKPOINT = /^ckpt-(\d{8,})$/;
 
-export function writeCheckpoint(outDir: string, state: Omit<CheckpointState, 'files' | 'format' | 'version'>, model: Map<string, NamedTensor>, optimizer: Map<string, NamedTensor>, keep: number): string {
+export function writeCheckpoint(
+  outDir: string,
+  state: Omit<CheckpointState, 'files' | 'format' | 'version'>,
+  model: Map<string, NamedTensor>,
+  optimizer: Map<string, NamedTensor>,
+  keep: number,
+  extra: Record<string, string> = {},
+): string {
   mkdirSync(outDir, { recursive: true });
   const final = join(outDir, checkpointName(state.step));
   const tmp = `${final}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  const modelBytes = encodeSafetensors(model, { format: 'pt' });
-  const optBytes = encodeSafetensors(optimizer);
-  writeFileSynced(join(tmp, 'model.safetensors'), modelBytes);
-  writeFileSynced(join(tmp, 'optimizer.safetensors'), optBytes);
-  const full: CheckpointState = { format: 'tfm-checkpoint', version: 1, ...state, files: { 'model.safetensors': sha256(modelBytes), 'optimizer.safetensors': sha256(optBytes) } };
+  const files: Record<string, string> = {};
+  const put = (name: string, bytes: Uint8Array) => {
+    writeFileSynced(join(tmp, name), bytes);
+    files[name] = sha256(bytes);
+  };
+  put('model.safetensors', encodeSafetensors(model, { format: 'pt' }));
+  put('optimizer.safetensors', encodeSafetensors(optimizer));
+  for (const [name, text] of Object.entries(extra)) put(name, Buffer.from(text));
+  const full: CheckpointState = { format: 'tfm-checkpoint', version: 2, ...state, files };
   writeFileSynced(join(tmp, 'state.json'), JSON.stringify(full, null, 1) + '\n');
   fsyncDir(tmp);
   rmSync(final, { recursive: true, force: true });
@@ -90,52 +99,117 @@ export function writeCheckpoint(outDir: string, state: Omit<CheckpointState, 'fi
 
 /** Checkpoint folders in step order (temporary folders of interrupted writes are ignored). */
 export function listCheckpoints(outDir: string): string[] {
-  if (!existsSync(outDir)) return [];
-  return readdirSync(outDir).filter((d) => /^ckpt-\d{8}$/.test(d)).sort();
+  let names: string[];
+  try {
+    names = readdirSync(outDir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((d) => [d, CHECKPOINT.exec(d)?.[1]] as const)
+    .filter((x): x is readonly [string, string] => x[1] !== undefined)
+    .sort((a, b) => (BigInt(a[1]) < BigInt(b[1]) ? -1 : BigInt(a[1]) > BigInt(b[1]) ? 1 : 0))
+    .map((x) => x[0]);
+}
+
+/** Temporary files and folders (`<name>.tmp-<pid>`) that a killed process left behind in a run
+ *  folder; those of a process still running are left alone. Returns what it removed. */
+export function removeStaleTemporaries(outDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(outDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /\.tmp-(\d+)$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    rmSync(join(outDir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** sha256 of a file read in 1 MiB pieces: a file of any size costs no memory to verify. */
+function digestFile(path: string, limit: number, what: string): string {
+  const { fd, size } = openBounded(path, limit, what);
+  try {
+    const h = createHash('sha256');
+    for (let at = 0; at < size; at += 2 ** 20) h.update(readAt(fd, at, Math.min(2 ** 20, size - at), path));
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface LoadedCheckpoint {
   state: CheckpointState;
   model: Map<string, NamedTensor>;
   optimizer: Map<string, NamedTensor>;
+  /** The tokenizer the run was trained with (version-2 checkpoints). */
+  tokenizer?: string;
 }
 
-export function readCheckpoint(dir: string, expectedSpecHash: string): LoadedCheckpoint {
+/** Reads a checkpoint folder. `limits` bound the tensor files (bytes): a checkpoint of this
+ *  model is never larger, so a damaged or hostile one is refused before it is read. */
+export function readCheckpoint(dir: string, expectedSpecHash: string, limits: { model?: number; optimizer?: number } = {}): LoadedCheckpoint {
   const statePath = join(dir, 'state.json');
-  if (!existsSync(statePath)) throw new CheckpointError('TFM5010', `\`${dir}\` has no state.json`);
-  if (statSync(statePath).size > MAX_STATE_BYTES) throw new CheckpointError('TFM5011', `\`${statePath}\` is larger than any checkpoint state`);
   let state: CheckpointState;
   try {
-    state = JSON.parse(readFileSync(statePath, 'utf8'));
+    state = JSON.parse(readTextBounded(statePath, LIMITS.state, 'checkpoint state'));
   } catch (e) {
+    if (e instanceof FileError) throw new CheckpointError(e.code === 'TFM5006' ? 'TFM5010' : e.code, e.code === 'TFM5006' ? `\`${dir}\` has no readable state.json` : e.message);
     throw new CheckpointError('TFM5011', `\`${statePath}\` is not valid JSON: ${(e as Error).message}`);
   }
   validateState(state, statePath);
   if (state.specHash !== expectedSpecHash) {
     throw new CheckpointError('TFM5012', `\`${dir}\` was written for a different spec (hash ${state.specHash.slice(0, 12)}…, this spec is ${expectedSpecHash.slice(0, 12)}…): the architecture or its dims changed; start a new run in another --out folder`);
   }
-  const read = (name: string) => {
+  const verify = (name: string, limit: number) => {
     const path = join(dir, name);
-    if (!existsSync(path)) throw new CheckpointError('TFM5010', `\`${path}\` is missing`);
-    const bytes = readFileSync(path);
-    if (sha256(bytes) !== state.files[name]) throw new CheckpointError('TFM5013', `\`${path}\` does not match the digest recorded in state.json: the file is damaged`);
+    let digest: string;
     try {
-      return decodeSafetensors(bytes).tensors;
+      digest = digestFile(path, limit, 'checkpoint file');
     } catch (e) {
-      if (e instanceof SafetensorsError) throw new CheckpointError(e.code, `\`${path}\`: ${e.message}`);
+      if (e instanceof FileError) throw new CheckpointError(e.code === 'TFM5006' ? 'TFM5010' : e.code, e.code === 'TFM5006' ? `\`${path}\` is missing` : e.message);
+      throw e;
+    }
+    if (digest !== state.files[name]) throw new CheckpointError('TFM5013', `\`${path}\` does not match the digest recorded in state.json: the file is damaged`);
+    return path;
+  };
+  const read = (name: string, limit = Number.MAX_SAFE_INTEGER) => {
+    const path = verify(name, limit);
+    try {
+      return readSafetensorsFile(path, 'checkpoint file').tensors;
+    } catch (e) {
+      if (e instanceof SafetensorsError || e instanceof FileError) throw new CheckpointError(e.code, `\`${path}\`: ${e.message}`);
       throw e;
     }
   };
-  return { state, model: read('model.safetensors'), optimizer: read('optimizer.safetensors') };
+  const tokenizer = state.files['tokenizer.json'] ? readTextBounded(verify('tokenizer.json', LIMITS.tokenizer), LIMITS.tokenizer, 'tokenizer') : undefined;
+  return { state, model: read('model.safetensors', limits.model), optimizer: read('optimizer.safetensors', limits.optimizer), tokenizer };
 }
 
 function validateState(s: CheckpointState, path: string): void {
   const bad = (what: string) => new CheckpointError('TFM5011', `\`${path}\`: ${what}`);
-  if (!s || typeof s !== 'object' || s.format !== 'tfm-checkpoint' || s.version !== 1) throw bad('not a tfm checkpoint (format/version)');
+  if (!s || typeof s !== 'object' || s.format !== 'tfm-checkpoint' || (s.version !== 1 && s.version !== 2)) throw bad('not a tfm checkpoint (format/version)');
   if (typeof s.specHash !== 'string' || !/^[0-9a-f]{64}$/.test(s.specHash)) throw bad('invalid spec hash');
   if (!Number.isSafeInteger(s.step) || s.step < 0 || !Number.isSafeInteger(s.optimizerSteps) || s.optimizerSteps < 0) throw bad('invalid step');
   if (!Array.isArray(s.rng) || s.rng.length !== 4 || !s.rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) throw bad('invalid generator state');
   if (s.naming !== 'internal' && s.naming !== 'hf-gpt2') throw bad('invalid naming');
-  if (!s.files || typeof s.files !== 'object' || ['model.safetensors', 'optimizer.safetensors'].some((f) => typeof s.files[f] !== 'string' || !/^[0-9a-f]{64}$/.test(s.files[f]))) throw bad('invalid file digests');
+  const digests = ['model.safetensors', 'optimizer.safetensors', 'tokenizer.json'];
+  if (!s.files || typeof s.files !== 'object' || Array.isArray(s.files) || Object.keys(s.files).some((f) => !digests.includes(f)) || digests.slice(0, 2).some((f) => typeof s.files[f] !== 'string') || Object.values(s.files).some((d) => typeof d !== 'string' || !/^[0-9a-f]{64}$/.test(d))) throw bad('invalid file digests');
+  if (s.run !== undefined && (!s.run || typeof s.run !== 'object' || Array.isArray(s.run) || !Object.values(s.run).every((v) => typeof v === 'string' || Number.isFinite(v)))) throw bad('invalid run settings');
   if (!Array.isArray(s.history) || !s.history.every((h) => Array.isArray(h) && h.length === 3 && Number.isFinite(h[0]) && Number.isFinite(h[1]) && (h[2] === null || Number.isFinite(h[2])))) throw bad('invalid loss history');
 }

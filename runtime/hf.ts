@@ -104,3 +104,18 @@ export function importGpt(hf: Params, expected: Map<string, number[]>): Params {
   }
   return out;
 }
+
+/** The Hugging Face GPT-2 tensors (names without the `transformer.` prefix, and shapes) that
+ *  importGpt reads for a model of these parameter shapes: known before any data is read. */
+export function gptShapes(expected: Map<string, number[]>): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const [name, shape] of expected) {
+    const rule = GPT_SIMPLE.find(([re]) => re.test(name));
+    const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
+    if (rule) out.set(name.replace(rule[0], rule[1]), shape);
+    else if (qkv) out.set(`h.${qkv[1]}.attn.c_attn.${qkv[3]}`, [...shape.slice(0, -1), shape[shape.length - 1] * 3]);
+    else if (name === 'head.weight') out.set('lm_head.weight', [...shape].reverse());
+    else throw new NameMapError(`no GPT-2 name for \`${name}\``);
+  }
+  return out;
+}

@@ -3,22 +3,23 @@
 // model comes from its generated kernels. A run is a pure function of (spec, data, flags,
 // seed): `--resume` continues bit-identically from the newest checkpoint.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
+import { exists, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { CheckedModel } from '../compiler/check.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
-import { CheckpointError, listCheckpoints, readCheckpoint, writeAtomically, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { CheckpointError, checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
 import { initParams, Rng } from './init.ts';
 import { compileExecutor } from './load.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
-import { loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from './text/data.ts';
-import { bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerKind } from './text/tokenizer.ts';
+import { corpusDigest, loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from './text/data.ts';
+import { bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from './text/tokenizer.ts';
 
 export class TrainError extends Error {
   constructor(
@@ -71,6 +72,31 @@ export function specHash(m: CheckedModel): string {
   return createHash('sha256').update(printGraph(graph)).digest('hex');
 }
 
+/** The settings that give a run its meaning, recorded in every checkpoint. `data` is the
+ *  digest of the training text (the same text under another path is the same run). */
+export type RunSettings = Record<string, string | number>;
+
+const FLAG: Record<string, string> = { data: '--data (its text)', tokenizer: '--tokenizer', batch: '--batch', seq: '--seq', lr: '--lr', warmup: '--warmup', minLrRatio: 'the minimum learning-rate ratio', weightDecay: '--weight-decay', maxNorm: '--max-norm', seed: '--seed', steps: '--steps', evalBatches: '--eval-batches' };
+
+/** A resume may change only what keeps the run the same run: the total of steps (the cosine
+ *  schedule is stretched to the new total from here on) and the number of validation batches
+ *  (later validation losses use the new count). Anything else is refused, with every
+ *  difference listed. Returns the notes to print for accepted changes. */
+export function compareSettings(recorded: RunSettings | undefined, now: RunSettings, checkpoint: string): string[] {
+  if (!recorded) return [`note: ${checkpoint} was written by an older tfm and records no run settings; they are not compared`];
+  const show = (v: string | number | undefined) => (v === undefined ? '(not recorded)' : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `text ${v.slice(0, 12)}…` : String(v));
+  const changed = Object.keys(FLAG).filter((k) => recorded[k] !== now[k]);
+  const refused = changed.filter((k) => k !== 'steps' && k !== 'evalBatches');
+  if (refused.length) {
+    throw new TrainError('TFM5022', `--resume with settings that differ from the run in ${checkpoint}: ${refused.map((k) => `${FLAG[k]} was ${show(recorded[k])}, now ${show(now[k])}`).join('; ')}. Continue with the recorded settings, or start a new run in another --out folder`);
+  }
+  return changed.map((k) =>
+    k === 'steps'
+      ? `note: --steps changed from ${recorded.steps} to ${now.steps}: the learning-rate schedule now decays to step ${now.steps} (the run differs from one trained with --steps ${now.steps} from the start)`
+      : `note: --eval-batches changed from ${recorded.evalBatches} to ${now.evalBatches}: validation losses from here on use ${now.evalBatches} batches`,
+  );
+}
+
 function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
   if (kind === 'gpt2') return gpt2Tokenizer();
   if (kind === 'bpe') return bpeTokenizer(train, vocab, specials);
@@ -84,75 +110,127 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
   const ctx = model.inputs.tokens?.context?.value ?? model.embed?.positions?.length?.value;
   const seq = opts.seq ?? ctx ?? 64;
   if (ctx && seq > ctx) throw new TrainError('TFM5008', `--seq ${seq} exceeds the context of ${ctx}`);
-  mkdirSync(opts.out, { recursive: true });
 
-  // Tokenizer: reused from the run folder on resume, else built from the training text.
+  // Every check that can refuse the command runs before anything is written: a refused
+  // command leaves the run folder exactly as it was.
+  if (exists(opts.out) && !statSync(opts.out).isDirectory()) throw new TrainError('TFM5020', `--out \`${opts.out}\` is a file; a run folder is a folder`);
+  const latest = listCheckpoints(opts.out).at(-1);
+  if (!opts.resume && latest) throw new TrainError('TFM5015', `\`${opts.out}\` already holds checkpoints: pass --resume to continue that run, or choose another --out`);
   const corpus = loadCorpus(opts.data);
   const split = splitDocuments(corpus.documents);
-  const tokPath = join(opts.out, 'tokenizer.json');
-  const specials = model.vocabulary.specials.map((s) => s.value);
-  let tok: Tokenizer;
-  if (opts.resume && existsSync(tokPath)) {
-    try {
-      tok = tokenizerFromJSON(JSON.parse(readFileSync(tokPath, 'utf8')));
-    } catch (e) {
-      throw new TrainError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
-    }
-  } else {
-    tok = buildTokenizer(opts.tokenizer, split.train, vocab, specials);
-    writeAtomically(tokPath, JSON.stringify(tok.toJSON()) + '\n');
-  }
-  if (tok.vocabSize > vocab) throw new TrainError('TFM5014', `the ${opts.tokenizer} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${vocab}: use a larger \`vocab\` or another --tokenizer`);
-  const trainStream = tokenStream(split.train, tok);
-  const valStream = tokenStream(split.val, tok);
-  const entropy = unigramEntropy(valStream);
-  const valBatches = validationBatches(valStream, opts.batch, seq, opts.evalBatches);
-
+  const run: RunSettings = {
+    data: corpusDigest(corpus),
+    tokenizer: opts.tokenizer,
+    batch: opts.batch,
+    seq,
+    lr: opts.lr,
+    warmup: opts.warmup,
+    minLrRatio: opts.minLrRatio,
+    weightDecay: opts.weightDecay,
+    maxNorm: opts.maxNorm,
+    seed: opts.seed,
+    steps: opts.steps,
+    evalBatches: opts.evalBatches,
+  };
   const hash = specHash(m);
   const ex = await compileExecutor(m, { batch: opts.batch, seq }, { train: true, threads: opts.threads });
-  const evalEx = await compileExecutor(m, { batch: opts.batch, seq }, { train: false });
-  const sampler = await compileExecutor(m, { batch: 1, seq }, { train: false });
-  const rng = new Rng(opts.seed ^ 0x5eed);
-  let step = 0;
-  let history: CheckpointState['history'] = [];
-  const shapes = new Map(ex.program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
+  let closeAll = () => ex.close();
+  try {
+    const evalEx = await compileExecutor(m, { batch: opts.batch, seq }, { train: false });
+    const sampler = await compileExecutor(m, { batch: 1, seq }, { train: false });
+    closeAll = () => {
+      ex.close();
+      evalEx.close();
+      sampler.close();
+    };
+    const shapes = new Map(ex.program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
+    const paramBytes = 4 * [...shapes.values()].reduce((n, sh) => n + sh.reduce((a, b) => a * b, 1), 0);
+    const ck = opts.resume && latest ? readCheckpoint(join(opts.out, latest), hash, { model: paramBytes + 2 ** 24, optimizer: 8 * ex.mem.m.length + 2 ** 20 }) : undefined;
+    if (ck) for (const note of compareSettings(ck.state.run, run, join(opts.out, latest!))) opts.log(note);
 
-  const latest = listCheckpoints(opts.out).at(-1);
-  if (opts.resume && latest) {
-    const ck = readCheckpoint(join(opts.out, latest), hash);
-    const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
-    for (const [name, shape] of shapes) {
-      const t = params.get(name);
-      if (!t || t.shape.join() !== shape.join()) throw new CheckpointError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
-      ex.param(name).set(t.data);
+    // Tokenizer: the one the checkpoint was trained with; else the run folder's (a run stopped
+    // before its first checkpoint, or an older checkpoint); else built from the training text.
+    const tokPath = join(opts.out, 'tokenizer.json');
+    let tokText: string | undefined = ck?.tokenizer;
+    if (tokText !== undefined && exists(tokPath) && readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') !== tokText) {
+      throw new TrainError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${latest}\` was trained with (recorded in its state.json): restore it from \`${join(opts.out, latest!, 'tokenizer.json')}\``);
     }
-    const [mm, vv] = [ck.optimizer.get('m'), ck.optimizer.get('v')];
-    if (!mm || !vv || mm.data.length !== ex.mem.m.length || vv.data.length !== ex.mem.v.length) throw new CheckpointError('TFM5007', `checkpoint \`${latest}\` has no optimizer state for this model`);
-    ex.mem.m.set(mm.data);
-    ex.mem.v.set(vv.data);
-    ex.steps = ck.state.optimizerSteps;
-    rng.state = ck.state.rng;
-    step = ck.state.step;
-    history = ck.state.history;
-    opts.log(`resumed from ${join(opts.out, latest)} at step ${step}`);
-  } else {
-    if (!opts.resume && latest) throw new TrainError('TFM5015', `\`${opts.out}\` already holds checkpoints: pass --resume to continue that run, or choose another --out`);
-    initParams(ex, opts.seed);
-  }
+    if (tokText === undefined && opts.resume && exists(tokPath)) tokText = readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer');
+    let tok: Tokenizer;
+    if (tokText !== undefined) {
+      try {
+        tok = tokenizerFromJSON(JSON.parse(tokText));
+      } catch (e) {
+        throw new TrainError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
+      }
+    } else {
+      try {
+        tok = buildTokenizer(opts.tokenizer, split.train, vocab, model.vocabulary.specials.map((s) => s.value));
+      } catch (e) {
+        if (e instanceof TokenizerError) throw new TrainError('TFM5014', `cannot build the ${opts.tokenizer} tokenizer: ${e.message}`);
+        throw e;
+      }
+      tokText = JSON.stringify(tok.toJSON()) + '\n';
+    }
+    if (tok.vocabSize > vocab) throw new TrainError('TFM5014', `the ${tok.kind} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${vocab}: use a larger \`vocab\` or another --tokenizer`);
+    const trainStream = tokenStream(split.train, tok);
+    const valStream = tokenStream(split.val, tok);
+    const entropy = unigramEntropy(valStream);
+    const valBatches = validationBatches(valStream, opts.batch, seq, opts.evalBatches);
+
+    // From here on the command writes.
+    mkdirSync(opts.out, { recursive: true });
+    const stale = removeStaleTemporaries(opts.out);
+    if (stale.length) opts.log(`removed what an interrupted run left behind: ${stale.join(', ')}`);
+    if (!exists(tokPath) || readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') !== tokText) writeAtomically(tokPath, tokText, 'tokenizer');
+    const rng = new Rng(opts.seed ^ 0x5eed);
+    let step = 0;
+    let history: CheckpointState['history'] = [];
+
+    if (ck) {
+      const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
+      for (const [name, shape] of shapes) {
+        const t = params.get(name);
+        if (!t || t.shape.join() !== shape.join()) throw new CheckpointError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
+        ex.param(name).set(t.data);
+      }
+      const [mm, vv] = [ck.optimizer.get('m'), ck.optimizer.get('v')];
+      if (!mm || !vv || mm.data.length !== ex.mem.m.length || vv.data.length !== ex.mem.v.length) throw new CheckpointError('TFM5007', `checkpoint \`${latest}\` has no optimizer state for this model`);
+      ex.mem.m.set(mm.data);
+      ex.mem.v.set(vv.data);
+      ex.steps = ck.state.optimizerSteps;
+      rng.state = ck.state.rng;
+      step = ck.state.step;
+      history = ck.state.history;
+      opts.log(`resumed from ${join(opts.out, latest!)} at step ${step}`);
+    } else initParams(ex, opts.seed);
 
   const naming = 'hf-gpt2' as const;
   const checkpoint = () => {
     const params = new Map<string, NamedTensor>([...shapes].map(([name, shape]) => [name, { shape, data: ex.param(name) }]));
     return writeCheckpoint(
       opts.out,
-      { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming, history },
+      { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming, history, run },
       exportGpt(params),
       new Map([
         ['m', { shape: [ex.mem.m.length], data: ex.mem.m }],
         ['v', { shape: [ex.mem.v.length], data: ex.mem.v }],
       ]),
       opts.keep,
+      { 'tokenizer.json': tokText! },
     );
+  };
+
+  /** Refuses to go on (and to save) once a weight, an Adam moment or the validation loss is
+   *  not finite: the last checkpoint on disk stays the last good one. */
+  const guard = (what: string) => {
+    const bad = (a: Float32Array) => a.findIndex((x) => !Number.isFinite(x));
+    const param = ex.program.params.find((p) => bad(ex.param(p.name)) >= 0)?.name;
+    const moment = bad(ex.mem.m) >= 0 || bad(ex.mem.v) >= 0;
+    const loss = valLoss !== null && !Number.isFinite(valLoss);
+    if (!param && !moment && !loss) return;
+    const found = param ? `parameter \`${param}\` holds NaN/Inf` : moment ? 'the optimizer state holds NaN/Inf' : `the validation loss is ${valLoss}`;
+    throw new TrainError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
   };
 
   const evaluate = (): number => {
@@ -222,7 +300,10 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
       step++;
       trainLoss = loss;
       const evalNow = step % opts.evalEvery === 0 || step === opts.steps;
-      if (evalNow) valLoss = evaluate();
+      if (evalNow) {
+        valLoss = evaluate();
+        guard('no checkpoint');
+      }
       history.push([step, loss, evalNow ? valLoss : null]);
       const elapsed = (performance.now() - started) / 1000;
       bar.update(step, { loss: loss.toFixed(3), val: valLoss?.toFixed(3) ?? '-', tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
@@ -233,23 +314,30 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
         opts.log(`step ${step}: val loss ${valLoss!.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
         if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
       }
-      if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = checkpoint();
+      if (step % opts.checkpointEvery === 0 || step === opts.steps) {
+        guard(`checkpoint ${checkpointName(step)}`);
+        lastCheckpoint = checkpoint();
+      }
     }
     if (step < opts.steps && step > startStep) {
       // Stopped by --max-seconds: validate where it stands, then checkpoint.
       if (history.length && history[history.length - 1][2] === null) {
         valLoss = evaluate();
+        guard('no checkpoint');
         history[history.length - 1][2] = valLoss;
         sampleText = sample(opts.sampleTokens);
         opts.log(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
       }
+      guard(`checkpoint ${checkpointName(step)}`);
       lastCheckpoint = checkpoint();
     }
   } finally {
     bar.stop();
-    ex.close();
   }
   plot();
   const seconds = (performance.now() - started) / 1000;
   return { step, trainLoss, valLoss, unigramEntropy: entropy, tokensPerSecond: ((step - startStep) * tokensPerStep) / Math.max(seconds, 1e-9), plot: plotPath, sample: sampleText, checkpoint: lastCheckpoint };
+  } finally {
+    closeAll();
+  }
 }

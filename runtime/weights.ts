@@ -1,10 +1,10 @@
 // Weights on disk: safetensors under the model's internal parameter names, or under the
 // Hugging Face names of its family (detected from the tensor names), validated before use.
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { CpuProgram } from '../compiler/codegen/compile.ts';
 import { resolveShape } from '../compiler/ir.ts';
-import { exportGpt, importGpt, NameMapError } from './hf.ts';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensor } from './safetensors.ts';
+import { exportGpt, gptShapes, importGpt, NameMapError } from './hf.ts';
+import { writeAtomically } from '../common/files.ts';
+import { encodeChunks, readSafetensorsFile, SafetensorsError, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
 export class WeightsError extends Error {
   constructor(
@@ -23,36 +23,60 @@ export function expectedShapes(program: CpuProgram): Map<string, number[]> {
 }
 
 export function readWeights(path: string, program: CpuProgram): { params: Map<string, NamedTensor>; naming: Naming } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new WeightsError('TFM5006', `cannot read checkpoint \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`);
-  }
+  const expected = expectedShapes(program);
+  let naming: Naming = 'internal';
   let tensors: Map<string, NamedTensor>;
+  const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, k) => d === b[k]);
   try {
-    tensors = decodeSafetensors(bytes).tensors;
+    // Names, dtypes and shapes are checked against the header; only the tensors the model
+    // needs are read, and only once they are known to fit.
+    tensors = readSafetensorsFile(path, 'checkpoint', (h) => {
+      const want = (name: string, entry: TensorEntry, shape: number[], as: string) => {
+        if (entry.dtype !== 'F32') throw new WeightsError('TFM5007', `\`${path}\`: \`${as}\` is ${entry.dtype}; weights must be F32`);
+        if (!sameShape(entry.shape, shape)) throw new WeightsError('TFM5007', `\`${path}\`: \`${as}\` has shape [${entry.shape}], the model expects [${shape}]`);
+        return name;
+      };
+      if ([...expected.keys()].every((k) => h.entries.has(k))) return [...expected].map(([k, shape]) => want(k, h.entries.get(k)!, shape, k));
+      naming = 'hf-gpt2';
+      let hf: Map<string, number[]>;
+      try {
+        hf = gptShapes(expected);
+      } catch (e) {
+        if (e instanceof NameMapError) throw new WeightsError('TFM5007', `\`${path}\` does not hold the model's parameter names, and ${e.message}`);
+        throw e;
+      }
+      const byStripped = new Map([...h.entries.values()].map((e) => [e.name.replace(/^transformer\./, ''), e]));
+      return [...hf].map(([name, shape]) => {
+        const e = byStripped.get(name);
+        if (!e) {
+          const missing = [...expected.keys()].find((k) => !h.entries.has(k));
+          throw new WeightsError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor Hugging Face GPT-2 names (no \`${name}\`)`);
+        }
+        return want(e.name, e, shape, e.name);
+      });
+    }).tensors;
   } catch (e) {
     if (e instanceof SafetensorsError) throw new WeightsError(e.code, `\`${path}\`: ${e.message}`);
     throw e;
   }
-  const expected = expectedShapes(program);
-  if ([...expected.keys()].every((k) => tensors.has(k))) {
-    for (const [name, shape] of expected) {
-      const t = tensors.get(name)!;
-      if (t.shape.join() !== shape.join()) throw new WeightsError('TFM5007', `\`${path}\`: \`${name}\` has shape [${t.shape}], the model expects [${shape}]`);
+  let params: Map<string, NamedTensor>;
+  if (naming === 'internal') params = tensors;
+  else {
+    try {
+      params = importGpt(tensors, expected);
+    } catch (e) {
+      if (e instanceof NameMapError) throw new WeightsError('TFM5007', `\`${path}\`: ${e.message}`);
+      throw e;
     }
-    return { params: new Map([...expected.keys()].map((k) => [k, tensors.get(k)!])), naming: 'internal' };
   }
-  try {
-    return { params: importGpt(tensors, expected), naming: 'hf-gpt2' };
-  } catch (e) {
-    if (e instanceof NameMapError) throw new WeightsError('TFM5007', `\`${path}\` matches neither the model's parameter names nor Hugging Face GPT-2 names: ${e.message}`);
-    throw e;
+  for (const [name, t] of params) {
+    const bad = t.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new WeightsError('TFM5021', `\`${path}\`: \`${name}\` holds a non-finite value (${t.data[bad]}) at index ${bad}: the weights are damaged`);
   }
+  return { params, naming };
 }
 
 export function writeWeights(path: string, params: Map<string, NamedTensor>, naming: Naming, metadata: Record<string, string> = {}): void {
   const tensors = naming === 'hf-gpt2' ? exportGpt(params) : params;
-  writeFileSync(path, encodeSafetensors(tensors, metadata));
+  writeAtomically(path, encodeChunks(tensors, metadata), 'weights');
 }

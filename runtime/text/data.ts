@@ -2,7 +2,9 @@
 // or folder, split into train and validation by document, tokenized into one stream with
 // `<bos>`/`<eos>` at document boundaries, and cut into batches whose targets are the inputs
 // shifted by one. Batches are drawn by a seeded generator whose state is the data position.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { formatBytes, LIMITS, readTextBounded } from '../../common/files.ts';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Rng } from '../init.ts';
@@ -27,14 +29,40 @@ export const BUILT_IN: Record<string, () => string[]> = {
 };
 
 export function loadCorpus(source: string): Corpus {
-  if (BUILT_IN[source]) return { name: source, documents: BUILT_IN[source]() };
-  if (!existsSync(source)) throw new DataError('TFM5006', `no data at \`${source}\`: give a file, a folder of .txt files, or one of ${Object.keys(BUILT_IN).map((k) => `\`${k}\``).join(', ')}`);
-  const docs = statSync(source).isDirectory()
-    ? readdirSync(source).filter((f) => f.endsWith('.txt')).sort().map((f) => readFileSync(join(source, f), 'utf8'))
-    : [readFileSync(source, 'utf8')];
+  if (Object.hasOwn(BUILT_IN, source)) return { name: source, documents: BUILT_IN[source]() };
+  let st;
+  try {
+    st = statSync(source);
+  } catch {
+    throw new DataError('TFM5006', `no data at \`${source}\`: give a file, a folder of .txt files, or one of ${Object.keys(BUILT_IN).map((k) => `\`${k}\``).join(', ')}`);
+  }
+  let docs: string[];
+  if (st.isDirectory()) {
+    // The folder's regular .txt files; subfolders and other entries are not read (a folder
+    // named `x.txt` or a link to a device is refused by readTextBounded with its own code).
+    const names = readdirSync(source, { withFileTypes: true })
+      .filter((e) => e.name.endsWith('.txt') && !e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+    if (names.length === 0) throw new DataError('TFM5009', `\`${source}\` holds no .txt files`);
+    let total = 0;
+    docs = names.map((f) => {
+      const text = readTextBounded(join(source, f), LIMITS.text, 'training text');
+      total += text.length;
+      if (total > LIMITS.textTotal) throw new DataError('TFM5017', `the .txt files of \`${source}\` hold more than ${formatBytes(LIMITS.textTotal)} of text`);
+      return text;
+    });
+  } else docs = [readTextBounded(source, LIMITS.text, 'training text')];
   const nonEmpty = docs.filter((d) => d.trim().length > 0);
   if (nonEmpty.length === 0) throw new DataError('TFM5009', `\`${source}\` holds no text`);
   return { name: source, documents: nonEmpty };
+}
+
+/** Digest of a corpus's documents: a resumed run must train on the same text. */
+export function corpusDigest(c: Corpus): string {
+  const h = createHash('sha256');
+  for (const d of c.documents) h.update(String(d.length)).update(':').update(d);
+  return h.digest('hex');
 }
 
 /** Every tenth document is validation; with fewer than ten, the last tenth of each one is. */

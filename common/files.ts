@@ -1,0 +1,163 @@
+// Reading and writing files that come from users, bounded and atomic. Every file tfm reads —
+// specs, imports, checkpoints, state, tokenizers, token ids, training text — goes through
+// readBounded: it refuses anything that is not a regular file (a FIFO would hang, a link to
+// /dev/zero would never end) and anything larger than the limit for its kind, before a
+// byte is read. Every file tfm writes goes through writeAtomically: a temporary name beside
+// the target, fsynced, then renamed, so a killed or failing write never leaves a partial file.
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export class FileError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MiB = 2 ** 20;
+
+/** Size limits per kind of file: far above any real one, far below what would exhaust memory. */
+export const LIMITS = {
+  spec: 1 * MiB,
+  /** All spec text of one compilation (a file and everything it imports). */
+  specTotal: 16 * MiB,
+  state: 16 * MiB,
+  tokenizer: 256 * MiB,
+  tokens: 256 * MiB,
+  /** One training text file; a folder of them is capped by `textTotal`. */
+  text: 1024 * MiB,
+  textTotal: 2048 * MiB,
+  program: 256 * MiB,
+} as const;
+
+export const formatBytes = (n: number): string => (n >= MiB ? `${(n / MiB).toFixed(n >= 10 * MiB ? 0 : 1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${n} bytes`);
+
+const reason = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message ?? 'read error';
+
+/** Opens a file for reading without blocking (a FIFO opens at once) and checks that it is a
+ *  regular file no larger than `limit`; returns the descriptor and the size. */
+export function openBounded(path: string, limit: number, what: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new FileError('TFM5006', `cannot read ${what} \`${path}\`: ${reason(e)}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new FileError('TFM5016', `${what} \`${path}\` is not a regular file (${kindOf(st)}): give a file`);
+    if (st.size > limit) throw new FileError('TFM5017', `${what} \`${path}\` is ${formatBytes(st.size)}, more than the ${formatBytes(limit)} a ${what} may be`);
+    return { fd, size: st.size };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+function kindOf(st: ReturnType<typeof fstatSync>): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a pipe';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** Reads `length` bytes at `position` into a fresh buffer; fewer bytes than that is an error
+ *  (the file shrank while being read). */
+export function readAt(fd: number, position: number, length: number, path: string): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let off = 0;
+  while (off < length) {
+    const n = readSync(fd, out, off, length - off, position + off);
+    if (n === 0) throw new FileError('TFM5018', `\`${path}\` ended after ${position + off} bytes while being read: it changed on disk`);
+    off += n;
+  }
+  return out;
+}
+
+/** The whole of a regular file no larger than `limit`. */
+export function readBounded(path: string, limit: number, what: string): Buffer {
+  const { fd, size } = openBounded(path, limit, what);
+  try {
+    return readAt(fd, 0, size, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readTextBounded(path: string, limit: number, what: string): string {
+  const bytes = readBounded(path, limit, what);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new FileError('TFM5019', `${what} \`${path}\` is not UTF-8 text`);
+  }
+}
+
+/** True when `path` exists (without following a final symlink to check its target). */
+export function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes chunks to `fd` in full. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/** Writes a file under a temporary name beside it, fsyncs it, then renames it into place;
+ *  on any failure the temporary file is removed and the old file (if any) is untouched.
+ *  `data` may be a list of chunks, so that large outputs are never joined in memory. */
+export function writeAtomically(path: string, data: Uint8Array | string | Iterable<Uint8Array>, what = 'output'): void {
+  const dir = dirname(path);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: the folder \`${dir}\` does not exist`);
+  }
+  if (!st.isDirectory()) throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: \`${dir}\` is not a folder`);
+  try {
+    if (statSync(path).isDirectory()) throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: it is a folder`);
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+  }
+  const tmp = `${path}.tmp-${process.pid}`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    if (typeof data === 'string') writeAll(fd, Buffer.from(data));
+    else if (data instanceof Uint8Array) writeAll(fd, data);
+    else for (const chunk of data) writeAll(fd, chunk);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    if (e instanceof FileError) throw e;
+    throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: ${reason(e)}`);
+  }
+  try {
+    fsyncPath(dir);
+  } catch {
+    // Some file systems refuse fsync on a folder; the rename itself is still atomic.
+  }
+}
