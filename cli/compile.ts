@@ -10,13 +10,13 @@ import { lowerModel, LoweringError } from '../compiler/lower.ts';
 import { fuseKernels } from '../compiler/passes/fuse.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
 import { printGraph } from '../compiler/print.ts';
-import { renderHuman } from '../compiler/render/human.ts';
+import { renderHumanList } from '../compiler/render/human.ts';
 
 export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }, color: boolean): number {
   const result = checkFiles(files);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
-    for (const d of errors) console.error(renderHuman(d, result.program.sources, { color }) + '\n');
+    console.error(renderHumanList(errors, result.program.sources, { color }));
     return 1;
   }
   let status = 0;

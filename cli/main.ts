@@ -1,10 +1,10 @@
-// The `tfm` command line. Exit codes: 0 clean (warnings allowed), 1 errors in specs,
-// 2 usage errors (unknown flag, no file matched).
+// The `tfm` command line. Exit codes: 0 clean (warnings allowed), 1 errors in specs or in
+// what a command reads, 2 usage errors (unknown flag, no file matched), 70 an internal error.
 import { Command, CommanderError, Option } from 'commander';
 import fg from 'fast-glob';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import type { Diagnostic } from '../compiler/diagnostics.ts';
-import { renderHuman } from '../compiler/render/human.ts';
+import { renderHumanList, visible } from '../compiler/render/human.ts';
 import { renderGithub, renderJson, renderSarif } from '../compiler/render/machine.ts';
 import type { SourceMap } from '../compiler/source.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
@@ -41,7 +41,7 @@ function printDiagnostics(diags: Diagnostic[], sources: SourceMap, format: strin
   else if (format === 'github') {
     if (diags.length) console.log(renderGithub(diags, sources));
   } else {
-    for (const d of diags) console.error(renderHuman(d, sources, { color }) + '\n');
+    if (diags.length) console.error(renderHumanList(diags, sources, { color }));
   }
 }
 
@@ -169,15 +169,20 @@ Exit codes:
   } catch (e) {
     if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
     if (e instanceof UsageError) {
-      console.error(`error: ${e.message}`);
+      console.error(`error: ${visible(e.message)}`);
       return 2;
     }
     const coded = codedError(e);
     if (coded) {
-      console.error(`error[${coded.code}]: ${coded.message}`);
+      console.error(`error[${coded.code}]: ${visible(coded.message)}`);
       return 1;
     }
-    throw e;
+    // A bug of tfm, not of the input: one line with a code, never a stack trace (set
+    // TFM_DEBUG=1 to see it).
+    console.error(`error[TFM9000]: internal error: ${visible(e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 500)}`);
+    console.error('  = note: this is a bug in tfm; please report it with the command you ran and its input (README: Reporting bugs)');
+    if (process.env.TFM_DEBUG) console.error(e instanceof Error ? e.stack : e);
+    return 70;
   }
   return exitCode;
 }

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
-import { renderHuman } from '../compiler/render/human.ts';
+import { renderHumanList } from '../compiler/render/human.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
 import { compileExecutor } from '../runtime/load.ts';
@@ -23,7 +23,7 @@ export function checkedModel(spec: string): CheckedModel {
   const r = checkFiles([spec]);
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
-    for (const d of errors) console.error(renderHuman(d, r.program.sources) + '\n');
+    console.error(renderHumanList(errors, r.program.sources));
     throw new CliError('TFM1000', `\`${spec}\` has errors`);
   }
   if (r.models.length !== 1) throw new CliError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);

@@ -20,6 +20,7 @@ export const CODES = {
   TFM1003: { severity: 'error', title: 'unterminated string', template: 'unterminated string literal' },
   TFM1005: { severity: 'error', title: 'identifier too long', template: 'identifier is {length} characters long; the limit is {limit}' },
   TFM1006: { severity: 'error', title: 'invalid number', template: 'number `{text}` is not a finite value' },
+  TFM1007: { severity: 'error', title: 'nested too deeply', template: '{what}; the limit is {limit} levels' },
   // TFM2xxx — names and semantics
   TFM2001: { severity: 'error', title: 'unknown name', template: 'cannot find {what} `{name}`' },
   TFM2002: { severity: 'error', title: 'duplicate name', template: 'duplicate {what} `{name}`' },

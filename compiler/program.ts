@@ -1,11 +1,11 @@
 // Loading a compilation: files and their imports, model declarations, and `extends`.
 // A child model's statements override its parent's: `dims` merge by name, `input` by kind,
 // and every other statement replaces the parent's statements of the same keyword.
-import { readFileSync } from 'node:fs';
+import { FileError, formatBytes, LIMITS, readTextBounded } from '../common/files.ts';
 import { dirname, join, relative, isAbsolute } from 'node:path';
 import type { Assignment, FileAst, Item, ModelDecl, Statement } from '../grammar/ast.ts';
 import { parseTfm } from '../grammar/parse.ts';
-import { DiagnosticBag, suggest } from './diagnostics.ts';
+import { DiagnosticBag, suggest, type Diagnostic } from './diagnostics.ts';
 import { RUNTIME_DIMS } from './model.ts';
 import { SourceFile, SourceMap, type Span } from './source.ts';
 
@@ -37,33 +37,42 @@ export interface Resolved {
 
 const RESERVED = new Set<string>([...RUNTIME_DIMS, 'x', 'memory']);
 
-export function loadProgram(paths: string[], readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Program {
+export function loadProgram(paths: string[], readFile: ReadFile = (p) => readTextBounded(p, LIMITS.spec, 'spec')): Program {
   const program: Program = { sources: new SourceMap(), files: [], roots: paths.map(displayPath), models: new Map(), syntaxErrors: new Set(), diagnostics: new DiagnosticBag() };
   const seen = new Set<string>();
-  const load = (path: string, from?: Span): void => {
+  let totalBytes = 0;
+  /** Reads and parses one file; its imports are loaded next, and its models registered after
+   *  them (an imported model is declared first). Iterative: an import chain of any length
+   *  costs no stack. */
+  const open = (path: string, from?: Span): { path: string; ast: FileAst; next: number } | undefined => {
     const key = displayPath(path);
-    if (seen.has(key)) return;
+    if (seen.has(key)) return undefined;
     seen.add(key);
+    const where = (message: string) => (from ? { span: from, message } : { span: { file: key, start: 0, end: 0 } });
     let text: string;
     try {
       text = readFile(path);
     } catch (e) {
-      const reason = `cannot read \`${key}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`;
-      if (from) program.diagnostics.error('TFM2008', { reason }, { span: from, message: 'imported here' });
-      else program.diagnostics.error('TFM2008', { reason }, { span: { file: key, start: 0, end: 0 } });
-      return;
+      const reason = e instanceof FileError ? e.message.replace(/^(cannot read )?spec /, '$1') : `cannot read \`${key}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`;
+      program.diagnostics.error('TFM2008', { reason }, where('imported here'));
+      return undefined;
+    }
+    totalBytes += text.length;
+    if (totalBytes > LIMITS.specTotal) {
+      program.diagnostics.error('TFM2008', { reason: `\`${key}\` brings the spec text of this compilation over ${formatBytes(LIMITS.specTotal)}` }, where('imported here'));
+      return undefined;
+    }
+    if (seen.size > MAX_FILES) {
+      program.diagnostics.error('TFM2008', { reason: `\`${key}\` is file ${seen.size} of this compilation; the limit is ${MAX_FILES} files` }, where('imported here'));
+      return undefined;
     }
     program.sources.add(new SourceFile(key, text));
     const { ast, syntaxErrors } = parseTfm(text, key, program.diagnostics);
     if (syntaxErrors) program.syntaxErrors.add(key);
     program.files.push(ast);
-    for (const imp of ast.imports) {
-      if (!imp.path.endsWith('.tfm') || isAbsolute(imp.path)) {
-        program.diagnostics.error('TFM2008', { reason: `import \`${imp.path}\` must be a relative path to a \`.tfm\` file` }, { span: imp.span });
-        continue;
-      }
-      load(join(dirname(path), imp.path), imp.span);
-    }
+    return { path, ast, next: 0 };
+  };
+  const register = (ast: FileAst, key: string) => {
     for (const m of ast.models) {
       const prior = program.models.get(m.name.name);
       if (prior) {
@@ -74,42 +83,91 @@ export function loadProgram(paths: string[], readFile: ReadFile = (p) => readFil
       program.models.set(m.name.name, { decl: m, file: key });
     }
   };
-  for (const p of paths) load(p);
+  for (const root of paths) {
+    const first = open(root);
+    const stack = first ? [first] : [];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.ast.imports.length) {
+        const imp = top.ast.imports[top.next++];
+        if (!imp.path.endsWith('.tfm') || isAbsolute(imp.path)) {
+          program.diagnostics.error('TFM2008', { reason: `import \`${imp.path}\` must be a relative path to a \`.tfm\` file` }, { span: imp.span });
+          continue;
+        }
+        const child = open(join(dirname(top.path), imp.path), imp.span);
+        if (child) stack.push(child);
+        continue;
+      }
+      stack.pop();
+      register(top.ast, top.ast.path);
+    }
+  }
   return program;
 }
+
+/** Files one compilation may read (a spec and everything it imports, transitively). */
+export const MAX_FILES = 1000;
 
 function displayPath(p: string): string {
   const rel = relative(process.cwd(), p);
   return (rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p).split('\\').join('/');
 }
 
-/** The statements a model stands for once its `extends` chain is applied. */
+/** Resolutions already computed for a program, with the diagnostics they produced (replayed
+ *  into every bag that asks again): each model of an `extends` chain is merged once, so a
+ *  chain of n models resolves in O(n), not O(n²). */
+const resolutions = new WeakMap<Program, Map<string, { resolved: Resolved; diags: Diagnostic[] }>>();
+
+/** The statements a model stands for once its `extends` chain is applied. Iterative: a
+ *  chain of any length costs no stack. */
 export function resolveModel(program: Program, name: string, diags: DiagnosticBag): Resolved {
+  let memo = resolutions.get(program);
+  if (!memo) resolutions.set(program, (memo = new Map()));
   const chain: string[] = [];
-  const resolve = (n: string): Resolved => {
-    const src = program.models.get(n)!;
-    const decl = src.decl;
-    chain.push(n);
-    let base: Resolved = { ancestors: [], dims: [], items: [] };
-    if (decl.parent) {
-      const p = decl.parent.name;
-      if (chain.includes(p)) {
-        const cycle = [...chain.slice(chain.indexOf(p)), p].map((x) => `\`${x}\``).join(' extends ');
-        diags.error('TFM2006', { cycle }, { span: decl.parent.span, message: 'closes the cycle' });
-        base = { ...base, incomplete: true };
-      } else if (!program.models.has(p)) {
-        const near = suggest(p, program.models.keys());
-        diags.error('TFM2001', { what: 'model', name: p }, { span: decl.parent.span, message: 'no model of this name is declared or imported' }, { help: near ? `did you mean \`${near}\`?` : 'declare it or `import` the file that does' });
-        base = { ...base, incomplete: true };
-      } else {
-        base = resolve(p);
-        base = { ...base, ancestors: [p, ...base.ancestors] };
-      }
+  const onChain = new Set<string>();
+  const found = new DiagnosticBag();
+  let base: Resolved = { ancestors: [], dims: [], items: [] };
+  let baseDiags: Diagnostic[] = [];
+  let cyclic = false;
+  for (let n = name; ; ) {
+    const hit = memo.get(n);
+    if (hit) {
+      base = { ...hit.resolved, ancestors: [n, ...hit.resolved.ancestors] };
+      baseDiags = hit.diags;
+      break;
     }
-    chain.pop();
-    return merge(base, decl, diags);
-  };
-  return resolve(name);
+    chain.push(n);
+    onChain.add(n);
+    const decl = program.models.get(n)!.decl;
+    if (!decl.parent) break;
+    const p = decl.parent.name;
+    if (onChain.has(p)) {
+      const cycle = [...chain.slice(chain.indexOf(p)), p].map((x) => `\`${x}\``).join(' extends ');
+      found.error('TFM2006', { cycle }, { span: decl.parent.span, message: 'closes the cycle' });
+      base = { ...base, incomplete: true };
+      cyclic = true;
+      break;
+    }
+    if (!program.models.has(p)) {
+      const near = suggest(p, program.models.keys());
+      found.error('TFM2001', { what: 'model', name: p }, { span: decl.parent.span, message: 'no model of this name is declared or imported' }, { help: near ? `did you mean \`${near}\`?` : 'declare it or `import` the file that does' });
+      base = { ...base, incomplete: true };
+      break;
+    }
+    n = p;
+  }
+  let all = [...baseDiags, ...found.items];
+  let resolved = base;
+  for (let k = chain.length - 1; k >= 0; k--) {
+    if (k < chain.length - 1) resolved = { ...resolved, ancestors: [chain[k + 1], ...resolved.ancestors] };
+    const own = new DiagnosticBag();
+    resolved = merge(resolved, program.models.get(chain[k])!.decl, own);
+    all = own.items.length ? [...all, ...own.items] : all;
+    // A cycle reads differently from each of its models: those resolutions are not reused.
+    if (!cyclic) memo.set(chain[k], { resolved, diags: all });
+  }
+  for (const d of all) diags.add(d);
+  return resolved;
 }
 
 function merge(base: Resolved, decl: ModelDecl, diags: DiagnosticBag): Resolved {

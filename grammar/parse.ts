@@ -2,7 +2,8 @@
 import { tfmLexer, UnterminatedString } from './lexer.ts';
 import { parser, parseTokens } from './parser.ts';
 import { buildAst } from './build-ast.ts';
-import type { FileAst } from './ast.ts';
+import type { Expr, FileAst, Item } from './ast.ts';
+import type { IToken } from 'chevrotain';
 import { DiagnosticBag } from '../compiler/diagnostics.ts';
 import type { Span } from '../compiler/source.ts';
 
@@ -31,6 +32,13 @@ export function parseTfm(text: string, path: string, diags = new DiagnosticBag()
     diags.error('TFM1003', {}, { span: { file: path, start: t.startOffset, end: t.endOffset! + 1 }, message: 'string starts here' }, { help: 'close the string with `"` on the same line' });
     return false;
   });
+  // Parsing and checking recurse on nesting: a nesting deeper than MAX_NESTING is refused here,
+  // before the parser sees it, so that no input can exhaust the stack.
+  const deep = tooDeep(tokens);
+  if (deep) {
+    diags.error('TFM1007', { what: `brackets, braces and signs nest more than ${MAX_NESTING} levels deep`, limit: MAX_NESTING }, { span: { file: path, start: deep.startOffset, end: deep.endOffset! + 1 }, message: 'nested too deeply here' }, { help: 'brackets, braces and signs (`-`) nest; write the value with fewer levels' });
+    return { ast: { path, imports: [], models: [] }, diagnostics: diags, syntaxErrors: true };
+  }
   const cst = parseTokens(tokens);
   for (const e of parser.errors) {
     const tok = e.token;
@@ -40,6 +48,10 @@ export function parseTfm(text: string, path: string, diags = new DiagnosticBag()
     diags.error('TFM1002', { expected: expectedFrom(e.message), found: atEnd ? 'end of file' : describeToken(tok.image, tok.tokenType.name) }, { span, message: 'unexpected here' });
   }
   const ast = buildAst(cst, path, diags, parser.errors.length > 0);
+  for (const e of expressions(ast)) {
+    const depth = exprDepth(e);
+    if (depth > MAX_EXPR_DEPTH) diags.error('TFM1007', { what: `expression is ${depth} levels deep`, limit: MAX_EXPR_DEPTH }, { span: e.span, message: 'this expression' }, { help: 'an expression of that many operators is not a size; compute it once as a number' });
+  }
   const syntaxErrors = diags.items.slice(before).some((d) => d.code.startsWith('TFM1'));
   return { ast, diagnostics: diags, syntaxErrors };
 }
@@ -71,4 +83,60 @@ function expectedFrom(message: string): string {
 /** Token labels (lexer.ts) are already phrased for people; only bare type names need words. */
 function word(label: string): string {
   return ({ Identifier: 'a name', Model: '`model`', Extends: '`extends`', Import: '`import`', number: 'a number', string: 'a string' } as Record<string, string>)[label] ?? label;
+}
+
+/** Deepest nesting of brackets, braces and prefix signs the parser accepts. */
+export const MAX_NESTING = 64;
+/** Deepest expression tree the checker evaluates (a sum of n terms is n levels deep). */
+export const MAX_EXPR_DEPTH = 256;
+
+const OPEN = new Set(['LParen', 'LBracket', 'LCurly']);
+const CLOSE = new Set(['RParen', 'RBracket', 'RCurly']);
+const OPERAND_END = new Set(['Identifier', 'NumberLiteral', 'SpecialToken', 'StringLiteral', 'RParen', 'RBracket']);
+
+/** The first token at which brackets, braces and prefix `-` signs nest deeper than MAX_NESTING. */
+function tooDeep(tokens: IToken[]): IToken | undefined {
+  let depth = 0;
+  let signs = 0;
+  let prev: string | undefined;
+  for (const t of tokens) {
+    const name = t.tokenType.name;
+    if (OPEN.has(name)) depth++;
+    else if (CLOSE.has(name)) depth = Math.max(0, depth - 1);
+    if (name === 'Minus' && !(prev && OPERAND_END.has(prev))) signs++;
+    else if (name !== 'Minus') signs = 0;
+    if (depth + signs > MAX_NESTING) return t;
+    prev = name;
+  }
+  return undefined;
+}
+
+/** Every top-level expression of a file (statement arguments, assignment values, call and
+ *  list items are reached through them). */
+function* expressions(ast: FileAst): Generator<Expr> {
+  const items: Item[] = ast.models.flatMap((m) => m.items);
+  while (items.length) {
+    const item = items.pop()!;
+    if (item.kind === 'assign') yield item.value;
+    else {
+      for (const a of item.args) if (a.kind === 'expr') yield a.expr;
+      else if (a.kind === 'repeat') yield a.count;
+      if (item.body) items.push(...item.body);
+    }
+  }
+}
+
+/** Depth of an expression tree, without recursion. */
+function exprDepth(root: Expr): number {
+  let max = 0;
+  const stack: [Expr, number][] = [[root, 1]];
+  while (stack.length) {
+    const [e, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (e.kind === 'unary') stack.push([e.operand, d + 1]);
+    else if (e.kind === 'binary') stack.push([e.left, d + 1], [e.right, d + 1]);
+    else if (e.kind === 'call') for (const a of e.args) stack.push([a.value, d + 1]);
+    else if (e.kind === 'list') for (const i of e.items) stack.push([i, d + 1]);
+  }
+  return max;
 }

@@ -1,5 +1,6 @@
 // Machine-readable diagnostics: JSON, GitHub Actions workflow commands, SARIF 2.1.0.
 import { CODES, type Diagnostic, type Label } from '../diagnostics.ts';
+import { visible } from './human.ts';
 import type { SourceMap, Span } from '../source.ts';
 
 interface Located {
@@ -26,15 +27,17 @@ export function renderJson(diags: Diagnostic[], sources: SourceMap): string {
 
 /** GitHub escapes: `%`, CR and LF in messages; additionally `:` and `,` in properties. */
 const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+/** Text from a spec inside a message or a path is made visible first (see human.ts). */
+const plain = (s: string) => s.split('\n').map(visible).join('\n');
 const escapeProperty = (s: string) => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
 export function renderGithub(diags: Diagnostic[], sources: SourceMap): string {
   return diags
     .map((d) => {
       const at = locate(d.primary.span, sources);
-      const props = [`file=${escapeProperty(at.file)}`, `line=${at.line}`, `col=${at.col}`, `endLine=${at.endLine}`, `endColumn=${at.endCol}`, `title=${escapeProperty(d.code)}`].join(',');
+      const props = [`file=${escapeProperty(visible(at.file))}`, `line=${at.line}`, `col=${at.col}`, `endLine=${at.endLine}`, `endColumn=${at.endCol}`, `title=${escapeProperty(d.code)}`].join(',');
       const text = `${d.message}${d.primary.message ? ` (${d.primary.message})` : ''}${d.note ? `\nnote: ${d.note}` : ''}${d.help ? `\nhelp: ${d.help}` : ''}`;
-      return `::${d.severity} ${props}::${escapeData(text)}`;
+      return `::${d.severity} ${props}::${escapeData(plain(text))}`;
     })
     .join('\n');
 }
