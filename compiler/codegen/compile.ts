@@ -11,7 +11,7 @@ import type { SourceMap } from '../source.ts';
 import { COMPILER_VERSION } from '../version.ts';
 import { buildKernel, optimizerKernels } from './kernels.ts';
 import { parallelSplit, type Kernel } from './kir.ts';
-import { renderTs } from './render-ts.ts';
+import { renderTs, sourcePath } from './render-ts.ts';
 
 export interface ProgramBuffer {
   id: number;
@@ -86,7 +86,7 @@ export function compileCpu(checked: CheckedModel, sources?: SourceMap, opts: Com
     seen.add(graph.outputs.get(key)!.id);
   }
   const fusions = opts.fuse === false ? {} : fuseKernels(graph);
-  const specFile = checked.model.nameSpan.file;
+  const specFile = sourcePath(checked.model.nameSpan.file);
 
   // Stable buffer numbering: params, inputs, then node outputs in order.
   const ids = new Map<number, number>();

@@ -2,6 +2,8 @@
 // ts-morph. Everything target-specific is here as data: the type map, the math-function
 // table and the prelude of helpers (erf, the dropout hash) that kernels may call.
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
+import { basename, isAbsolute } from 'node:path';
+import { escapeInvisible } from '../../common/text.ts';
 import type { SourceMap } from '../source.ts';
 import { add, bin, call, i, mul, parallelSplit, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
@@ -47,6 +49,21 @@ function hashUniform(seed: number, salt: number, index: number): number {
 }
 `;
 
+/** The one way text that may come from a user — a path, an import string, a spec line, a
+ *  name — enters the generated TypeScript: inside a comment, with the comment end (star,
+ *  slash) broken and every line terminator, control, bidirectional or zero-width character
+ *  written as `\u{XXXX}`, so that it can neither end the comment nor start code, nor make
+ *  the code read differently from what runs. */
+export function commentText(s: string): string {
+  return escapeInvisible(s.replace(/\*\//g, '*\\/'), (code) => `\\u{${code}}`);
+}
+
+/** Spec paths as generated code shows them: relative to the working folder as given, or for
+ *  a file outside it its name alone — never an absolute path of the machine that compiled. */
+export function sourcePath(file: string): string {
+  return isAbsolute(file) ? basename(file) : file;
+}
+
 export interface RenderTsOptions {
   /** Header lines: spec, compiler version. No timestamps or absolute paths. */
   header: string[];
@@ -56,14 +73,14 @@ export interface RenderTsOptions {
 export function renderTs(kernels: Kernel[], opts: RenderTsOptions): string {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single } });
   const file = project.createSourceFile('kernels.ts', '', { overwrite: true });
-  file.insertText(0, `${opts.header.map((l) => `// ${l}`).join('\n')}\n/* eslint-disable */\n${PRELUDE}`);
+  file.insertText(0, `${opts.header.map((l) => `// ${commentText(l)}`).join('\n')}\n/* eslint-disable */\n${PRELUDE}`);
   for (const k of kernels) {
     const where = k.span && opts.sources ? location(k, opts.sources) : undefined;
     const split = parallelSplit(k);
     file.addFunction({
       isExported: true,
       name: k.name,
-      docs: [`${k.doc}${where ? `\n\nFrom ${where}.` : ''}${split !== undefined ? '\n\nSplits across threads: part `part` of `parts` runs its share of the parallel loop.' : ''}`],
+      docs: [`${k.doc.split('\n').map(commentText).join('\n')}${where ? `\n\nFrom ${where}.` : ''}${split !== undefined ? '\n\nSplits across threads: part `part` of `parts` runs its share of the parallel loop.' : ''}`],
       parameters: [
         ...k.buffers.map((b) => ({ name: b.name, type: ARRAY[b.t] })),
         ...[...k.dims, ...(k.scalars ?? [])].map((d) => ({ name: d, type: 'number' })),
@@ -81,9 +98,7 @@ function location(k: Kernel, sources: SourceMap): string | undefined {
   if (!f) return undefined;
   const p = f.position(k.span!.start);
   const text = f.text.slice(k.span!.start, Math.min(k.span!.end, f.lineStarts[p.line] ?? f.text.length)).trim();
-  // Spec text in a comment: close no comment, start no new one.
-  const safe = text.replace(/\*\//g, '* /').replace(/[^\x20-\x7e]/g, '?');
-  return `${k.span!.file}:${p.line}:${p.col} \`${safe}\``;
+  return commentText(`${sourcePath(k.span!.file)}:${p.line}:${p.col} \`${text}\``);
 }
 
 /** The parallel loop runs iterations [count·part/parts, count·(part+1)/parts); statements
@@ -123,7 +138,7 @@ function body(stmts: KStmt[]): WriterFunction {
           if (s.else?.length) w.write(' else ').block(() => s.else!.forEach(emit));
           break;
         case 'comment':
-          w.writeLine(`// ${s.text.replace(/[\r\n]/g, ' ')}`);
+          w.writeLine(`// ${commentText(s.text)}`);
           break;
       }
     };

@@ -1,5 +1,6 @@
 // rustc-style rendering: header, `-->` location, the source lines with `^^^` under the
 // primary span and `---` under secondary spans, then `= help:`.
+import { escapeInvisible } from '../../common/text.ts';
 import type { Diagnostic, Label } from '../diagnostics.ts';
 import type { SourceMap, SourceFile } from '../source.ts';
 
@@ -9,12 +10,9 @@ export interface HumanOptions {
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
-/** Characters a terminal would act on rather than show — C0/C1 controls (ESC starts escape
- *  sequences), DEL, line and paragraph separators, bidirectional overrides and isolates,
- *  zero-width and BOM characters — written as `<U+XXXX>` so that a spec cannot restyle,
- *  rewrite or reorder what its diagnostics show. */
-const INVISIBLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
-export const visible = (s: string): string => s.replace(INVISIBLE, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+/** Spec text as a terminal shows it: control, bidirectional and zero-width characters as
+ *  `<U+XXXX>`, so that a spec cannot restyle, rewrite or reorder its own diagnostics. */
+export const visible = (s: string): string => escapeInvisible(s, (code) => `<U+${code}>`);
 
 /** Source lines wider than this are shown as a window around their labels. */
 const MAX_LINE = 160;
