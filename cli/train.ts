@@ -2,19 +2,8 @@
 import { join } from 'node:path';
 import { train } from '../runtime/train.ts';
 import type { TokenizerKind } from '../runtime/text/tokenizer.ts';
-import { checkedModel, CliError } from './weights.ts';
-
-function int(v: unknown, name: string, min = 1): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new CliError('TFM5008', `--${name} must be an integer ≥ ${min}, got ${String(v)}`);
-  return n;
-}
-
-function num(v: unknown, name: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new CliError('TFM5008', `--${name} must be a non-negative number, got ${String(v)}`);
-  return n;
-}
+import { count as int, decimal as num } from './flags.ts';
+import { checkedModel } from './weights.ts';
 
 export async function trainCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);

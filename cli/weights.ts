@@ -1,22 +1,16 @@
 // `tfm forward`, `tfm import`, `tfm export`: one forward pass for debugging and checking
 // against other implementations, and conversion between internal and Hugging Face names.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, extname } from 'node:path';
+import { FileError, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
+import { CliError } from './errors.ts';
+import { count } from './flags.ts';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { renderHumanList } from '../compiler/render/human.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
 import { compileExecutor } from '../runtime/load.ts';
 import { readWeights, writeWeights, WeightsError, type Naming } from '../runtime/weights.ts';
-
-export class CliError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** The one model of a spec file, or a CliError after printing the spec's errors. */
 export function checkedModel(spec: string): CheckedModel {
@@ -30,13 +24,18 @@ export function checkedModel(spec: string): CheckedModel {
   return r.models[0];
 }
 
-/** Token ids from JSON (`[1, 2]` or `[[1, 2], [3, 4]]`) or text (whitespace-separated; one row per line). */
-function readIds(path: string): number[][] {
+const PLAIN_ID = /^(0|[1-9]\d*|-100)$/;
+
+/** Token ids from JSON (`[1, 2]` or `[[1, 2], [3, 4]]`) or text (whitespace-separated decimal
+ *  integers; one row per line). `-100` (ignored position) is read here and refused where it
+ *  is not allowed. */
+function readIds(path: string, what: string): number[][] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readTextBounded(path, LIMITS.tokens, what);
   } catch (e) {
-    throw new CliError('TFM5006', `cannot read \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`);
+    if (e instanceof FileError) throw new CliError(e.code, e.message);
+    throw e;
   }
   let rows: unknown;
   if (extname(path) === '.json') {
@@ -46,9 +45,16 @@ function readIds(path: string): number[][] {
       throw new CliError('TFM5008', `\`${path}\` is not valid JSON: ${(e as Error).message}`);
     }
     if (Array.isArray(rows) && rows.every((x) => typeof x === 'number')) rows = [rows];
-  } else rows = text.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  if (!Array.isArray(rows) || rows.length === 0 || !rows.every((r) => Array.isArray(r) && r.length === (rows as unknown[][])[0].length && r.every((x) => Number.isInteger(x)))) {
-    throw new CliError('TFM5008', `\`${path}\` must hold integer token ids: one row, or rows of equal length`);
+  } else {
+    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+    const words = lines.map((l) => l.split(/\s+/));
+    const bad = words.flat().find((w) => !PLAIN_ID.test(w));
+    if (bad !== undefined) throw new CliError('TFM5008', `\`${path}\`: \`${bad.slice(0, 40)}\` is not a decimal token id`);
+    rows = words.map((ws) => ws.map(Number));
+  }
+  if (!Array.isArray(rows) || rows.length === 0 || (rows as unknown[][])[0]?.length === 0) throw new CliError('TFM5008', `\`${path}\` holds no ${what}`);
+  if (!rows.every((r) => Array.isArray(r) && r.length === (rows as unknown[][])[0].length && r.every((x) => Number.isSafeInteger(x)))) {
+    throw new CliError('TFM5008', `\`${path}\` must hold integer ${what}: one row, or rows of equal length`);
   }
   return rows as number[][];
 }
@@ -56,27 +62,62 @@ function readIds(path: string): number[][] {
 export async function forwardCommand(spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }): Promise<void> {
   const m = checkedModel(spec);
   if (m.model.layout?.value === 'encoder_decoder' || m.model.embed?.patches) throw new CliError('TFM4002', '`tfm forward` runs token models with one stack (decoder or encoder) so far');
-  const rows = readIds(opts.tokens);
+  const rows = readIds(opts.tokens, 'token ids');
   const vocab = m.model.embed!.tokens!.vocab.value;
   const bad = rows.flat().find((t) => t < 0 || t >= vocab);
   if (bad !== undefined) throw new CliError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
-  const targets = opts.targets ? readIds(opts.targets) : undefined;
-  if (targets && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new CliError('TFM5008', 'targets must have the shape of the tokens');
+  const targets = opts.targets ? readIds(opts.targets, 'target ids') : undefined;
+  if (targets && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new CliError('TFM5008', `targets must have the shape of the tokens ([${rows.length}, ${rows[0].length}]), got [${targets.length}, ${targets[0].length}]`);
+  const badTarget = targets?.flat().find((t) => t !== -100 && (t < 0 || t >= vocab));
+  if (badTarget !== undefined) throw new CliError('TFM5008', `target id ${badTarget} is outside the vocabulary of ${vocab} (-100 marks a position without a target)`);
+  if (targets && targets.flat().every((t) => t === -100)) throw new CliError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
   const ctx = m.model.inputs.tokens?.context?.value;
   if (ctx && rows[0].length > ctx) throw new CliError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
+  if (opts.out) checkWritable(opts.out);
   const dims = { batch: rows.length, seq: rows[0].length };
   const ex = await compileExecutor(m, dims, { train: false });
-  const { params } = readWeights(opts.checkpoint, ex.program);
-  for (const [name, t] of params) ex.param(name).set(t.data);
-  ex.input('tokens').set(rows.flat());
-  ex.input('targets').set(targets ? targets.flat() : rows.flat().map(() => -100));
-  for (const name of ['key_mask']) if (ex.hasInput(name)) (ex.input(name) as Float32Array).fill(1);
-  const loss = ex.forward();
-  const logits = ex.output('logits') as Float32Array;
-  const shape = [dims.batch, dims.seq, logits.length / (dims.batch * dims.seq)];
-  if (opts.out?.endsWith('.npy')) writeFileSync(opts.out, npy(logits, shape));
-  else if (opts.out) writeFileSync(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n');
-  console.log(JSON.stringify({ shape, ...(targets ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
+  try {
+    const { params } = readWeights(opts.checkpoint, ex.program);
+    for (const [name, t] of params) ex.param(name).set(t.data);
+    ex.input('tokens').set(rows.flat());
+    ex.input('targets').set(targets ? targets.flat() : rows.flat().map(() => -100));
+    for (const name of ['key_mask']) if (ex.hasInput(name)) (ex.input(name) as Float32Array).fill(1);
+    const loss = ex.forward();
+    const logits = ex.output('logits') as Float32Array;
+    const at = logits.findIndex((x) => !Number.isFinite(x));
+    if (at >= 0 || (targets && !Number.isFinite(loss))) throw new CliError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
+    const shape = [dims.batch, dims.seq, logits.length / (dims.batch * dims.seq)];
+    if (opts.out?.endsWith('.npy')) writeOutput(opts.out, npy(logits, shape), 'logits');
+    else if (opts.out) writeOutput(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n', 'logits');
+    console.log(JSON.stringify({ shape, ...(targets ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
+  } finally {
+    ex.close();
+  }
+}
+
+/** Refuses an output path before any work: its folder must exist and it must not be a folder. */
+function checkWritable(out: string): void {
+  try {
+    const st = statSync(dirname(out));
+    if (!st.isDirectory()) throw new CliError('TFM5020', `cannot write \`${out}\`: \`${dirname(out)}\` is not a folder`);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError('TFM5020', `cannot write \`${out}\`: the folder \`${dirname(out)}\` does not exist`);
+  }
+  try {
+    if (statSync(out).isDirectory()) throw new CliError('TFM5020', `cannot write \`${out}\`: it is a folder`);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+  }
+}
+
+function writeOutput(path: string, data: Uint8Array | string | Iterable<Uint8Array>, what: string): void {
+  try {
+    writeAtomically(path, data, what);
+  } catch (e) {
+    if (e instanceof FileError) throw new CliError(e.code, e.message);
+    throw e;
+  }
 }
 
 /** NumPy .npy v1.0: magic, header dict padded to 64 bytes, little-endian float32 data. */
@@ -94,16 +135,28 @@ function npy(data: Float32Array, shape: number[]): Uint8Array {
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
   const m = checkedModel(spec);
   if (m.model.layout?.value !== 'decoder') throw new CliError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
+  const seed = direction === 'export' && !opts.checkpoint && opts.seed !== undefined ? count(opts.seed, 'seed', 0) : undefined;
+  if (!opts.checkpoint && seed === undefined) throw new CliError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
+  checkWritable(opts.out);
   const ex = await compileExecutor(m, { batch: 1, seq: 1 }, { train: false });
-  if (opts.checkpoint) {
-    const { params } = readWeights(opts.checkpoint, ex.program);
-    for (const [name, t] of params) ex.param(name).set(t.data);
-  } else if (direction === 'export' && opts.seed !== undefined) initParams(ex, Number(opts.seed));
-  else throw new CliError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
-  const params = new Map(ex.program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: ex.param(p.name) }]));
+  let params;
+  try {
+    if (opts.checkpoint) {
+      const { params } = readWeights(opts.checkpoint, ex.program);
+      for (const [name, t] of params) ex.param(name).set(t.data);
+    } else initParams(ex, seed!);
+    params = new Map(ex.program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: ex.param(p.name) }]));
+  } finally {
+    ex.close();
+  }
   const naming: Naming = direction === 'export' ? 'hf-gpt2' : 'internal';
-  writeWeights(opts.out, params, naming, { format: 'pt', model: m.model.name });
+  try {
+    writeWeights(opts.out, params, naming, { format: 'pt', model: m.model.name });
+  } catch (e) {
+    if (e instanceof FileError) throw new CliError(e.code, e.message);
+    throw e;
+  }
   console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'hf-gpt2' ? 'Hugging Face GPT-2 names' : 'tfm names'})`);
 }
 
-export { WeightsError };
+export { CliError, WeightsError };

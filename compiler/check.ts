@@ -252,6 +252,18 @@ class ModelChecker {
         });
       }
       this.rows.push({ component: `${prefix}embed.positions`, params: (length + (p.offset?.value ?? 0)) * dim, backbone: true });
+    } else if (p.kind.value === 'rotary') {
+      // Rotary embeddings rotate feature pairs (2i, 2i+1) of each head.
+      const model = this.model.embed?.project?.value ?? dim;
+      for (const att of stack.blocks.flatMap((b) => b.attentions)) {
+        if (att.kind.value !== 'self' || !att.heads) continue;
+        const headDim = att.headDim?.value ?? (model % att.heads.value === 0 ? model / att.heads.value : undefined);
+        if (headDim === undefined || headDim % 2 === 0) continue;
+        this.diags.error('TFM3010', { headDim }, { span: att.headDim?.span ?? att.heads.span, message: att.headDim ? `head_dim ${headDim}` : `${model} / ${att.heads.value} = ${headDim} features per head` }, {
+          secondary: [{ span: p.kind.span, message: 'rotary positions chosen here' }],
+          help: att.headDim ? `use an even \`head_dim\`, e.g. ${headDim + 1}` : `choose \`heads\` so that ${model} / heads is even, or give an even \`head_dim\``,
+        });
+      }
     } else if (p.kind.value === 'relative_bias') {
       const att = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self');
       if (p.buckets && att?.heads) this.rows.push({ component: `${prefix}relative_bias`, params: p.buckets.value * att.heads.value, backbone: true });

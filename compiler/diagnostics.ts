@@ -66,6 +66,7 @@ export const CODES = {
   TFM3007: { severity: 'error', title: 'matmul inner dims differ', template: 'matmul inner dims differ: {left} @ {right}' },
   TFM3008: { severity: 'error', title: 'block changes the shape', template: 'block body must end with `x` of shape {expected}, found {found}' },
   TFM3009: { severity: 'error', title: 'rank mismatch', template: '{op} needs {expected}, found {found}' },
+  TFM3010: { severity: 'error', title: 'rotary positions need an even head dim', template: 'rotary positions rotate pairs of features: the head dim {headDim} is odd' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

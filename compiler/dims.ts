@@ -1,7 +1,7 @@
 // Constant folding of dim expressions. Dims may reference each other in any order; cycles,
 // unknown names, run-time dims and division by zero are diagnostics, never exceptions.
 import type { Assignment, Expr } from '../grammar/ast.ts';
-import { exprText } from '../grammar/ast.ts';
+import { exprRefs, exprText } from '../grammar/ast.ts';
 import { suggest, type DiagnosticBag } from './diagnostics.ts';
 import { RUNTIME_DIMS, type DimEntry, type Num } from './model.ts';
 import type { Span } from './source.ts';
@@ -18,6 +18,9 @@ export const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...xs: nu
  *  small enough that one weight matrix's element count (a product of two sizes) is exact
  *  in float64 and that checker loops over divisors stay cheap. */
 export const MAX_DIM = 2 ** 24;
+
+/** Longest chain of dims folded by recursion (only a cycle can get there; see table()). */
+const MAX_CHAIN = 1000;
 
 export interface NumRules {
   /** What the value is, for messages: "`heads`", "patch size". */
@@ -46,6 +49,10 @@ export class DimEnv {
   }
 
   table(): Map<string, DimEntry> {
+    // Fold in dependency order (an iterative depth-first walk), so that folding one dim never
+    // recurses into another not yet folded: a chain of any length costs no stack. Only a
+    // cycle recurses, and a cycle longer than MAX_CHAIN is reported instead of followed.
+    for (const name of this.dependencyOrder()) this.valueOf(name);
     const out = new Map<string, DimEntry>();
     for (const [name, e] of this.entries) out.set(name, { name, span: e.span, value: this.valueOf(name) });
     return out;
@@ -64,10 +71,47 @@ export class DimEnv {
     return [...this.entries.keys()];
   }
 
+  /** Dims in an order where each comes after the dims it reads. Dims on a path into a cycle
+   *  are left out: they are folded in declaration order, as written, so that a cycle is
+   *  reported from where a reader meets it. */
+  private dependencyOrder(): string[] {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const onPath = new Set<string>();
+    const cyclic = new Set<string>();
+    for (const root of this.entries.keys()) {
+      if (seen.has(root)) continue;
+      seen.add(root);
+      onPath.add(root);
+      const stack: [string, string[]][] = [[root, [...exprRefs(this.entries.get(root)!.expr).names]]];
+      while (stack.length) {
+        const top = stack[stack.length - 1];
+        const next = top[1].pop();
+        if (next === undefined) {
+          if (!cyclic.has(top[0])) order.push(top[0]);
+          onPath.delete(top[0]);
+          stack.pop();
+        } else if (onPath.has(next) || cyclic.has(next)) {
+          for (const [n] of stack) cyclic.add(n);
+        } else if (this.entries.has(next) && !seen.has(next)) {
+          seen.add(next);
+          onPath.add(next);
+          stack.push([next, [...exprRefs(this.entries.get(next)!.expr).names]]);
+        }
+      }
+    }
+    return order;
+  }
+
   private valueOf(name: string): number | undefined {
     const e = this.entries.get(name)!;
     if (e.state === 'done') return e.value;
     if (e.state === 'busy') return undefined;
+    if (this.stack.length >= MAX_CHAIN) {
+      this.diags.error('TFM1007', { what: `dims refer to each other in a cycle through more than ${MAX_CHAIN} dims (at \`${name}\`)`, limit: MAX_CHAIN }, { span: e.span, message: 'here' });
+      e.state = 'done';
+      return undefined;
+    }
     e.state = 'busy';
     this.stack.push(name);
     e.value = this.evaluate(e.expr);

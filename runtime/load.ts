@@ -1,5 +1,5 @@
 // Loads a compiled program (program.json + kernels.ts) from a generated folder.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,9 +18,14 @@ export async function loadCompiled(dir: string): Promise<{ program: CpuProgram; 
 /** Compiles a model into a fresh temporary folder and returns an executor of it. */
 export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor> {
   const dir = mkdtempSync(join(tmpdir(), 'tfm-'));
-  // An ES module folder, so that the generated kernels.ts loads as ESM wherever it is.
-  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  emitCpu(compileCpu(m, undefined, { train: opts.train }), dir);
-  const { program, kernels, kernelsUrl } = await loadCompiled(dir);
-  return Executor.create(program, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
+  try {
+    // An ES module folder, so that the generated kernels.ts loads as ESM wherever it is.
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    emitCpu(compileCpu(m, undefined, { train: opts.train }), dir);
+    const { program, kernels, kernelsUrl } = await loadCompiled(dir);
+    // Once the module is loaded here and in every worker thread, its files are not needed.
+    return await Executor.create(program, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
