@@ -3,7 +3,7 @@
 import type { CpuProgram } from '../compiler/codegen/compile.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { exportGpt, gptShapes, importGpt, NameMapError } from './hf.ts';
-import { writeAtomically } from '../common/files.ts';
+import { FileError, writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, SafetensorsError, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
 export class WeightsError extends Error {
@@ -57,6 +57,7 @@ export function readWeights(path: string, program: CpuProgram): { params: Map<st
     }).tensors;
   } catch (e) {
     if (e instanceof SafetensorsError) throw new WeightsError(e.code, `\`${path}\`: ${e.message}`);
+    if (e instanceof FileError) throw new WeightsError(e.code, e.message);
     throw e;
   }
   let params: Map<string, NamedTensor>;

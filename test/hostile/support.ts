@@ -1,9 +1,10 @@
 // Helpers of the hostile-input tests: run the `tfm` command as a user would (in a folder of
 // the test's own), fresh folders, and the check that no output holds a JavaScript stack trace.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -47,3 +48,23 @@ export const TINY_SPEC = readFileSync(join(ROOT, 'specs/gpt_tiny.tfm'), 'utf8')
   .replace('layers = 4', 'layers = 2')
   .replace('ctx = 64', 'ctx = 16')
   .replace('model gpt_tiny', 'model tiny');
+
+/** Every file under `dir` with its digest and modification time: equal snapshots mean a
+ *  command changed nothing on disk. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(dir, p)] = `${createHash('sha256').update(readFileSync(p)).digest('hex')} ${statSync(p).mtimeMs}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** `tfm train` of a spec for a couple of steps, small and single-threaded. */
+export function trainArgs(spec: string, out: string, extra: string[] = []): string[] {
+  return ['train', spec, '--steps', '2', '--batch', '2', '--eval-every', '2', '--eval-batches', '1', '--checkpoint-every', '2', '--threads', '1', '--out', out, ...extra];
+}
