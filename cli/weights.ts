@@ -37,8 +37,13 @@ function readIds(path: string, what: string): number[][] {
     if (e instanceof FileError) throw new CliError(e.code, e.message);
     throw e;
   }
+  return parseIds(text, extname(path) === '.json', path, what);
+}
+
+/** Token ids from the text of a token file (see readIds); CliError TFM5008 when malformed. */
+export function parseIds(text: string, json: boolean, path: string, what = 'token ids'): number[][] {
   let rows: unknown;
-  if (extname(path) === '.json') {
+  if (json) {
     try {
       rows = JSON.parse(text);
     } catch (e) {
