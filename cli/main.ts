@@ -179,7 +179,7 @@ Exit codes:
     }
     // A bug of tfm, not of the input: one line with a code, never a stack trace (set
     // TFM_DEBUG=1 to see it).
-    console.error(`error[TFM9000]: internal error: ${visible(e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 500)}`);
+    console.error(`error[TFM9000]: internal error: ${visible((e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split("\n")[0]).slice(0, 500)}`);
     console.error('  = note: this is a bug in tfm; please report it with the command you ran and its input (README: Reporting bugs)');
     if (process.env.TFM_DEBUG) console.error(e instanceof Error ? e.stack : e);
     return 70;
