@@ -35,7 +35,7 @@ const hangMs = int(values['hang-ms'], 'hang-ms');
 const heapMb = int(values['heap-mb'], 'heap-mb');
 const workers = values.workers ? int(values.workers, 'workers') : Math.max(1, Math.min(availableParallelism(), 8));
 
-type Found = Finding & { index: number } | { kind: 'hang' | 'memory'; index: number; message: string; target: 'spec'; input: string };
+type Found = (Finding & { index: number }) | { kind: 'hang' | 'memory' | 'crash'; index: number; message: string; target: 'spec'; input: string };
 
 if (values.replay !== undefined) {
   const index = int(values.replay, 'replay');
@@ -67,7 +67,7 @@ function runSlot(slot: number, from: number): Promise<void> {
     let since = performance.now();
     let ready = false;
     let settled = false;
-    const restartAfter = (index: number, kind: 'hang' | 'memory', message: string) => {
+    const restartAfter = (index: number, kind: 'hang' | 'memory' | 'crash', message: string) => {
       if (settled) return;
       settled = true;
       clearInterval(watch);
@@ -98,7 +98,7 @@ function runSlot(slot: number, from: number): Promise<void> {
     worker.on('error', (e: Error & { code?: string }) => {
       const at = Atomics.load(currentIndex, slot);
       if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') restartAfter(at, 'memory', `case ${at} needed more than ${heapMb} MiB of heap`);
-      else restartAfter(at, 'hang', `worker failed on case ${at}: ${e.stack ?? e.message}`);
+      else restartAfter(at, 'crash', `the worker failed on case ${at} (replay it to see where): ${e.stack ?? e.message}`);
     });
   });
 }

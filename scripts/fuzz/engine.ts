@@ -85,7 +85,9 @@ const JUNK: unknown[] = [null, true, 0, -1, 1.5, 2 ** 53, 1e308, -0, '', 'F32', 
 /** Mutates a safetensors file: its JSON header (entries, dtypes, shapes, offsets, metadata)
  *  or its bytes (length field, header bytes, truncation). */
 export function mutateSafetensors(bytes: Uint8Array, r: () => number): Uint8Array {
-  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  // A fresh copy of each pick: the values are mutated further, and a shared one could end
+  // up inside itself (or carry one case's edits into the next).
+  const pick = <T>(xs: T[]): T => structuredClone(xs[Math.floor(r() * xs.length)]);
   const len = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len))) as Record<string, Record<string, unknown>>;
   let data = bytes.subarray(8 + len);
