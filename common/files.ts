@@ -4,8 +4,8 @@
 // /dev/zero would never end) and anything larger than the limit for its kind, before a
 // byte is read. Every file tfm writes goes through writeAtomically: a temporary name beside
 // the target, fsynced, then renamed, so a killed or failing write never leaves a partial file.
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 
 export class FileError extends Error {
   constructor(
@@ -159,5 +159,28 @@ export function writeAtomically(path: string, data: Uint8Array | string | Iterab
     fsyncPath(dir);
   } catch {
     // Some file systems refuse fsync on a folder; the rename itself is still atomic.
+  }
+}
+
+/** Creates `dir` and its missing parents, one level at a time; a part that exists and is not
+ *  a folder, or a folder that cannot be made, is TFM5020. (Node's `mkdirSync(…, { recursive:
+ *  true })` spins forever under /proc, and its errors carry no code of ours.) */
+export function makeFolder(dir: string, what = 'output folder'): void {
+  const parts = resolve(dir).split(sep).filter(Boolean);
+  let at: string = sep;
+  for (const part of parts) {
+    at = join(at, part);
+    let st;
+    try {
+      st = statSync(at);
+    } catch {
+      try {
+        mkdirSync(at);
+        continue;
+      } catch (e) {
+        throw new FileError('TFM5020', `cannot create the ${what} \`${dir}\`: ${reason(e)} at \`${at}\``);
+      }
+    }
+    if (!st.isDirectory()) throw new FileError('TFM5020', `cannot create the ${what} \`${dir}\`: \`${at}\` is a file`);
   }
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileError, LIMITS, openBounded, readAt, readTextBounded } from '../common/files.ts';
+import { FileError, LIMITS, makeFolder, openBounded, readAt, readTextBounded } from '../common/files.ts';
 import { readSafetensorsFile, SafetensorsError, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export class CheckpointError extends Error {
@@ -72,7 +72,7 @@ export function writeCheckpoint(
   keep: number,
   extra: Record<string, string> = {},
 ): string {
-  mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir, 'run folder');
   const final = join(outDir, checkpointName(state.step));
   const tmp = `${final}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });

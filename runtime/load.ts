@@ -1,5 +1,6 @@
 // Loads a compiled program (program.json + kernels.ts) from a generated folder.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { LIMITS, readTextBounded } from '../common/files.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,7 +10,7 @@ import { emitCpu } from '../compiler/codegen/emit.ts';
 import { Executor, type KernelModule } from './executor.ts';
 
 export async function loadCompiled(dir: string): Promise<{ program: CpuProgram; kernels: KernelModule; kernelsUrl: string }> {
-  const program = JSON.parse(readFileSync(resolve(dir, 'program.json'), 'utf8')) as CpuProgram;
+  const program = JSON.parse(readTextBounded(resolve(dir, 'program.json'), LIMITS.program, 'compiled program')) as CpuProgram;
   const kernelsUrl = pathToFileURL(resolve(dir, 'kernels.ts')).href;
   const kernels = (await import(kernelsUrl)) as KernelModule;
   return { program, kernels, kernelsUrl };

@@ -3,8 +3,8 @@
 // model comes from its generated kernels. A run is a pure function of (spec, data, flags,
 // seed): `--resume` continues bit-identically from the newest checkpoint.
 import { createHash } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
-import { exists, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
+import { statSync } from 'node:fs';
+import { exists, LIMITS, makeFolder, readTextBounded, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { CheckedModel } from '../compiler/check.ts';
@@ -179,7 +179,7 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
     const valBatches = validationBatches(valStream, opts.batch, seq, opts.evalBatches);
 
     // From here on the command writes.
-    mkdirSync(opts.out, { recursive: true });
+    makeFolder(opts.out, 'run folder');
     const stale = removeStaleTemporaries(opts.out);
     if (stale.length) opts.log(`removed what an interrupted run left behind: ${stale.join(', ')}`);
     if (!exists(tokPath) || readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') !== tokText) writeAtomically(tokPath, tokText, 'tokenizer');

@@ -1,13 +1,13 @@
 // Writes a compiled CPU program to `generated/<spec>/cpu/`: kernels.ts and program.json,
 // both byte-identical on every compile (stable ordering, no timestamps, no absolute paths).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { makeFolder, writeAtomically } from '../../common/files.ts';
 import { join } from 'node:path';
 import type { CompiledCpu } from './compile.ts';
 
 export function emitCpu(compiled: CompiledCpu, outDir: string): string[] {
-  mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir, 'compile output folder');
   const files = [join(outDir, 'kernels.ts'), join(outDir, 'program.json')];
-  writeFileSync(files[0], compiled.source);
-  writeFileSync(files[1], JSON.stringify(compiled.program, null, 1) + '\n');
+  writeAtomically(files[0], compiled.source, 'generated kernels');
+  writeAtomically(files[1], JSON.stringify(compiled.program, null, 1) + '\n', 'generated program');
   return files;
 }

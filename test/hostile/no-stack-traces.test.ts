@@ -48,6 +48,11 @@ const runs: [string, string[]][] = [
   ['import of a garbage file', ['import', 'tiny.tfm', '-c', 'garbage.safetensors', '-o', 'x.safetensors']],
   ['export into a file-as-folder', ['export', 'tiny.tfm', '--seed', '1', '-o', 'afile/w.safetensors']],
   ['train into a file', ['train', 'tiny.tfm', '--out', 'afile', '--steps', '1']],
+  ['compile into a file', ['compile', 'tiny.tfm', '-o', 'afile']],
+  // Node's recursive mkdir spins forever under /proc; tfm makes folders one level at a time.
+  ['compile into /proc', ['compile', 'tiny.tfm', '-o', '/proc/tfm-nope']],
+  ['train into /proc', ['train', 'tiny.tfm', '--out', '/proc/tfm-nope', '--steps', '1']],
+  ['forward writing logits into a missing folder', ['forward', 'tiny.tfm', '-c', 'garbage.safetensors', '--tokens', 'tokens.txt', '-o', 'missing/logits.json']],
   ['train on a FIFO', ['train', 'tiny.tfm', '--data', 'pipe.tfm', '--steps', '1']],
   ['train with --batch 0', ['train', 'tiny.tfm', '--batch', '0']],
   ['train with --seq beyond the context', ['train', 'tiny.tfm', '--seq', '99', '--steps', '1', '--out', 'run-seq']],
