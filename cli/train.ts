@@ -35,7 +35,7 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
     [
       `${m.model.name}: ${result.step} steps`,
       `validation loss ${result.valLoss?.toFixed(4) ?? '-'} nats/token (unigram entropy of the validation text: ${result.unigramEntropy.toFixed(4)})`,
-      `training loss ${result.trainLoss.toFixed(4)}, ${Math.round(result.tokensPerSecond)} tokens/s`,
+      Number.isNaN(result.trainLoss) ? `no step to train: the run is at step ${result.step} of --steps ${o.steps}` : `training loss ${result.trainLoss.toFixed(4)}, ${Math.round(result.tokensPerSecond)} tokens/s`,
       `loss plot: ${result.plot}`,
       `checkpoint: ${result.checkpoint ?? '-'}`,
     ].join('\n'),
