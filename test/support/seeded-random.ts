@@ -1,0 +1,35 @@
+// Setup of every test file (vitest.config.ts): Math.random is a seeded generator, reseeded
+// before each test from one run seed and the test's name, so that every random input is
+// reproducible — a test draws the same numbers alone, in its file, or in shuffled order. The
+// run seed is fresh unless TEST_SEED is set; a failing test prints the command that replays it.
+import { beforeEach } from 'vitest';
+
+const fresh = Math.random;
+const runSeed = process.env.TEST_SEED !== undefined ? Number(process.env.TEST_SEED) : Math.floor(fresh() * 2 ** 31);
+
+function mulberry32(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hash(text: string, seed: number): number {
+  let h = seed ^ 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+// Module-level draws (before any test) come from the run seed too.
+Math.random = mulberry32(runSeed);
+
+beforeEach(({ task, onTestFailed }) => {
+  const name = task.name;
+  Math.random = mulberry32(hash(`${task.file?.name ?? ''}::${name}`, runSeed));
+  onTestFailed(() => {
+    console.error(`random inputs of this test: TEST_SEED=${runSeed} npx vitest run ${task.file?.name ?? ''} -t ${JSON.stringify(name)}`);
+  });
+});
