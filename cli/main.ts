@@ -3,10 +3,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import fg from 'fast-glob';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
-import type { Diagnostic } from '../compiler/diagnostics.ts';
+import type { Diagnostic } from '../common/diagnostics.ts';
 import { renderHumanList, visible } from '../compiler/render/human.ts';
 import { renderGithub, renderJson, renderSarif } from '../compiler/render/machine.ts';
-import type { SourceMap } from '../compiler/source.ts';
+import type { SourceMap } from '../common/source.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import { formatParams } from './params-table.ts';
 import { loadSource } from './lazy.ts';

@@ -1,14 +1,17 @@
 // `tfm train`: flag parsing and the closing summary around runtime/train.ts.
 import { join } from 'node:path';
 import { train } from '../runtime/train.ts';
+import { CliError } from './errors.ts';
+import { trainModel } from './driver.ts';
 import type { TokenizerKind } from '../runtime/text/tokenizer.ts';
 import { count as int, decimal as num } from './flags.ts';
 import { checkedModel } from './weights.ts';
 
 export async function trainCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
+  if (m.model.layout?.value !== 'decoder' || m.model.objective?.kind.value !== 'clm') throw new CliError('TFM4002', '`tfm train` pretrains decoder models with `objective clm` so far');
   const threads = int(o.threads, 'threads');
-  const result = await train(m, {
+  const result = await train(trainModel(m), {
     data: String(o.data),
     tokenizer: o.tokenizer as TokenizerKind,
     steps: int(o.steps, 'steps'),

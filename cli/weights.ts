@@ -9,7 +9,7 @@ import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { renderHumanList } from '../compiler/render/human.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
-import { compileExecutor } from '../runtime/load.ts';
+import { compileExecutor } from './driver.ts';
 import { readWeights, writeWeights, WeightsError, type Naming } from '../runtime/weights.ts';
 
 /** The one model of a spec file, or a CliError after printing the spec's errors. */

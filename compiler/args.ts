@@ -3,10 +3,10 @@
 // diagnostic with a did-you-mean; nothing here throws.
 import type { Arg, CallArg, Expr, Name, Statement } from '../grammar/ast.ts';
 import { exprText } from '../grammar/ast.ts';
-import { suggest, type DiagnosticBag } from './diagnostics.ts';
+import { suggest, type DiagnosticBag } from '../common/diagnostics.ts';
 import { describeExpr, FUNCTIONS, type DimEnv, type NumRules } from './dims.ts';
 import type { Num, Word } from './model.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 /** A word argument, possibly written as a call: `local(128)`, `mlm(mask_prob = 0.15)`. */
 export interface WordArg<T extends string = string> extends Word<T> {

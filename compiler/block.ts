@@ -4,11 +4,11 @@
 // through one evaluator and one set of shape rules.
 import type { Assignment, Expr, Name } from '../grammar/ast.ts';
 import { exprRefs, exprText } from '../grammar/ast.ts';
-import { suggest, type DiagnosticBag } from './diagnostics.ts';
+import { suggest, type DiagnosticBag } from '../common/diagnostics.ts';
 import type { DimEnv } from './dims.ts';
 import type { Block, Mlp, Norm } from './model.ts';
 import { broadcast, constDim, constValue, dimText, last, shapesEqual, shapeText, type Dim, type Shape } from './shapes.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 export interface LayerParams {
   /** `attention`, `cross_attention`, `mlp`, `norm`, `linear`, `weight`. */

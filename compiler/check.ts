@@ -1,13 +1,13 @@
 // checkModel: names, semantics and symbolic shapes of one model, from its inputs to its
 // loss. Produces the per-component parameter table as a by-product of the shape trace.
-import { DiagnosticBag, sortDiagnostics, suggest, type Diagnostic, type Label } from './diagnostics.ts';
+import { DiagnosticBag, sortDiagnostics, suggest, type Diagnostic, type Label } from '../common/diagnostics.ts';
 import { DimEnv } from './dims.ts';
 import { interpretModel } from './interpret.ts';
 import type { Embed, Model, Num, Positions, Stack } from './model.ts';
 import { dimAssignments, loadProgram, resolveModel, type Program, type ReadFile } from './program.ts';
 import { divisors, normParams, traceBlock } from './block.ts';
 import { constDim, sym, type Shape } from './shapes.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 export interface ParamRow {
   component: string;

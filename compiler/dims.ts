@@ -2,9 +2,9 @@
 // unknown names, run-time dims and division by zero are diagnostics, never exceptions.
 import type { Assignment, Expr } from '../grammar/ast.ts';
 import { exprRefs, exprText } from '../grammar/ast.ts';
-import { suggest, type DiagnosticBag } from './diagnostics.ts';
+import { suggest, type DiagnosticBag } from '../common/diagnostics.ts';
 import { RUNTIME_DIMS, type DimEntry, type Num } from './model.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 export const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...xs: number[]) => number }> = {
   sqrt: { arity: [1, 1], fn: Math.sqrt },

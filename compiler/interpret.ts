@@ -2,11 +2,11 @@
 // unknown statements get a did-you-mean, and every value is folded and validated here.
 import type { Assignment, CallArg, Expr, Item, Statement } from '../grammar/ast.ts';
 import { exprRefs, exprText } from '../grammar/ast.ts';
-import { suggest, type DiagnosticBag } from './diagnostics.ts';
+import { suggest, type DiagnosticBag } from '../common/diagnostics.ts';
 import { ArgReader, flag, int, list, num, oneOf, onoff, prob, type KeySpec, type WordArg } from './args.ts';
 import { FUNCTIONS, type DimEnv } from './dims.ts';
 import type { Activation, Attention, Block, Embed, Head, Inputs, Layout, Mask, MaskKind, Mlp, Model, Norm, Num, Objective, ObjectiveKind, Positions, Stack, Word } from './model.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 export const ACTIVATIONS = ['relu', 'gelu', 'gelu_tanh', 'swiglu', 'geglu'] as const;
 const NORMS = ['layernorm', 'rmsnorm'] as const;

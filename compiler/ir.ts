@@ -1,12 +1,11 @@
 // The tensor graph IR: SSA values with symbolic shapes and dtypes, produced by nodes that
 // carry the spec span they came from. One IR for every layout and target: lowering builds
 // it, autodiff extends it with the backward pass, passes rewrite it, codegen consumes it.
-import type { Span } from './source.ts';
+import type { DType, IrShape, SymDim } from '../common/program.ts';
+import type { Span } from '../common/source.ts';
 
-/** A dim is a constant size or a run-time symbol (`batch`, `seq`, `src_seq`, `tgt_seq`). */
-export type SymDim = number | string;
-export type IrShape = SymDim[];
-export type DType = 'f32' | 'i32';
+// Shapes and dtypes are part of the program schema, shared with the runtime.
+export { numel, resolveShape, type DType, type IrShape, type SymDim } from '../common/program.ts';
 
 export interface Value {
   id: number;
@@ -92,18 +91,4 @@ export function shapeKey(s: IrShape): string {
 
 export function sameShape(a: IrShape, b: IrShape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/** Number of elements for given run-time dims. */
-export function numel(s: IrShape, dims: Record<string, number> = {}): number {
-  return s.reduce<number>((n, d) => n * (typeof d === 'number' ? d : (dims[d] ?? NaN)), 1);
-}
-
-export function resolveShape(s: IrShape, dims: Record<string, number>): number[] {
-  return s.map((d) => {
-    if (typeof d === 'number') return d;
-    const v = dims[d];
-    if (v === undefined) throw new Error(`run-time dim \`${d}\` has no value`);
-    return v;
-  });
 }

@@ -9,7 +9,7 @@ import type { CheckedModel } from './check.ts';
 import { Graph, type AttrValue, type SymDim, type Value } from './ir.ts';
 import type { Attention, Block, Embed, Mask, Mlp, Model, Norm, Stack } from './model.ts';
 import { emit } from './ops.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 export interface Lowered {
   graph: Graph;

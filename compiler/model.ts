@@ -1,7 +1,7 @@
 // The checked, typed model: what a spec means once statements are interpreted, `extends`
 // is applied and dims are folded to constants. Every value keeps the span it came from
 // (and, when it came through a dim name, where that dim was declared) for diagnostics.
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 import type { Assignment } from '../grammar/ast.ts';
 
 /** A folded constant. `origin` is the dim declaration it came from, if any. */

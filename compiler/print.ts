@@ -3,7 +3,7 @@
 // spec print byte-identical text.
 import type { AttrValue, Graph, Value } from './ir.ts';
 import { shapeKey } from './ir.ts';
-import type { SourceMap } from './source.ts';
+import type { SourceMap } from '../common/source.ts';
 
 export function printGraph(g: Graph, sources?: SourceMap): string {
   const names = new Map<number, string>();

@@ -5,9 +5,9 @@ import { FileError, formatBytes, LIMITS, readTextBounded } from '../common/files
 import { dirname, join, relative, isAbsolute } from 'node:path';
 import type { Assignment, FileAst, Item, ModelDecl, Statement } from '../grammar/ast.ts';
 import { parseTfm } from '../grammar/parse.ts';
-import { DiagnosticBag, suggest, type Diagnostic } from './diagnostics.ts';
+import { DiagnosticBag, suggest, type Diagnostic } from '../common/diagnostics.ts';
 import { RUNTIME_DIMS } from './model.ts';
-import { SourceFile, SourceMap, type Span } from './source.ts';
+import { SourceFile, SourceMap, type Span } from '../common/source.ts';
 
 export type ReadFile = (path: string) => string;
 

@@ -2,7 +2,7 @@
 // constant that remembers the dim name and declaration it came from, so that a mismatch
 // can point at both the offending use and the conflicting declaration.
 import type { Num } from './model.ts';
-import type { Span } from './source.ts';
+import type { Span } from '../common/source.ts';
 
 export type Dim = { sym: string } | { value: number; name?: string; decl?: Span };
 export type Shape = Dim[];

@@ -1,5 +1,5 @@
 // The typed syntax tree. Every node carries the span of the source it came from.
-import type { Span } from '../compiler/source.ts';
+import type { Span } from '../common/source.ts';
 
 export interface Name {
   kind: 'name';

@@ -3,8 +3,8 @@
 // simply drops what cannot be built — the parser has already reported why.
 import type { CstNode, IToken } from 'chevrotain';
 import type { Arg, CallArg, Expr, FileAst, ImportDecl, Item, ModelDecl, Name } from './ast.ts';
-import type { DiagnosticBag } from '../compiler/diagnostics.ts';
-import type { Span } from '../compiler/source.ts';
+import type { DiagnosticBag } from '../common/diagnostics.ts';
+import type { Span } from '../common/source.ts';
 
 export const MAX_IDENTIFIER_LENGTH = 64;
 

@@ -4,8 +4,8 @@ import { parser, parseTokens } from './parser.ts';
 import { buildAst } from './build-ast.ts';
 import type { Expr, FileAst, Item } from './ast.ts';
 import type { IToken } from 'chevrotain';
-import { DiagnosticBag } from '../compiler/diagnostics.ts';
-import type { Span } from '../compiler/source.ts';
+import { DiagnosticBag } from '../common/diagnostics.ts';
+import type { Span } from '../common/source.ts';
 
 export interface ParseResult {
   ast: FileAst;

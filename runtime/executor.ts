@@ -1,8 +1,7 @@
 // The thin executor: owns the buffers of a compiled program and calls its generated kernels
 // in order. It holds no arithmetic of its own — every number is computed by a kernel. With
 // `threads > 1` all memory is shared and splittable kernels run on every core (threads.ts).
-import type { CpuProgram } from '../compiler/codegen/compile.ts';
-import { resolveShape } from '../compiler/ir.ts';
+import { resolveShape, type Program } from '../common/program.ts';
 import { ThreadPool, type Task } from './threads.ts';
 
 export type KernelFn = (...args: (Float32Array | Int32Array | number)[]) => void;
@@ -32,7 +31,7 @@ export interface Memory {
   clip: Float32Array;
 }
 
-export function allocate(program: CpuProgram, dims: Record<string, number>, shared: boolean): Memory {
+export function allocate(program: Program, dims: Record<string, number>, shared: boolean): Memory {
   const f32 = (n: number) => (shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
   const i32 = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n));
   const count = (shape: (number | string)[]) => resolveShape(shape, dims).reduce((a, x) => a * x, 1);
@@ -57,7 +56,7 @@ export function allocate(program: CpuProgram, dims: Record<string, number>, shar
 /** Optimizer tasks follow the program's steps; their scalars are read from `scalars`. */
 export const OPT = { gradNorm: 0, adamw: 1, gradNormAcc: 2, adamwAcc: 3, accumulate: 4 } as const;
 
-export function bindTasks(program: CpuProgram, kernels: KernelModule, dims: Record<string, number>, mem: Memory, scalars: Float64Array): Task[] {
+export function bindTasks(program: Program, kernels: KernelModule, dims: Record<string, number>, mem: Memory, scalars: Float64Array): Task[] {
   const fn = (name: string) => {
     const f = kernels[name];
     if (typeof f !== 'function') throw new Error(`generated module has no kernel ${name}: regenerate it`);
@@ -95,7 +94,7 @@ export class Executor {
   steps = 0;
 
   constructor(
-    readonly program: CpuProgram,
+    readonly program: Program,
     kernels: KernelModule,
     readonly dims: Record<string, number>,
     private readonly pool?: ThreadPool,
@@ -109,7 +108,7 @@ export class Executor {
   }
 
   /** An executor whose splittable kernels run on `threads` threads (this one and workers). */
-  static async create(program: CpuProgram, kernels: KernelModule, dims: Record<string, number>, opts: { threads?: number; kernelsUrl?: string } = {}): Promise<Executor> {
+  static async create(program: Program, kernels: KernelModule, dims: Record<string, number>, opts: { threads?: number; kernelsUrl?: string } = {}): Promise<Executor> {
     const threads = opts.threads ?? 1;
     if (threads <= 1 || !opts.kernelsUrl) return new Executor(program, kernels, dims);
     const memory = allocate(program, dims, true);

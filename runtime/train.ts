@@ -2,19 +2,15 @@
 // thin — data, schedule, progress, validation, samples, checkpoints; every number of the
 // model comes from its generated kernels. A run is a pure function of (spec, data, flags,
 // seed): `--resume` continues bit-identically from the newest checkpoint.
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { exists, LIMITS, makeFolder, readTextBounded, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { CheckedModel } from '../compiler/check.ts';
-import { resolveShape } from '../compiler/ir.ts';
-import { lowerModel } from '../compiler/lower.ts';
-import { printGraph } from '../compiler/print.ts';
+import { resolveShape } from '../common/program.ts';
+import type { Executor } from './executor.ts';
 import { CheckpointError, checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
 import { initParams, Rng } from './init.ts';
-import { compileExecutor } from './load.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
@@ -66,10 +62,16 @@ export interface TrainResult {
   checkpoint: string | null;
 }
 
-/** The architecture's identity: its evaluation graph printed without source positions. */
-export function specHash(m: CheckedModel): string {
-  const { graph } = lowerModel(m, { train: false });
-  return createHash('sha256').update(printGraph(graph)).digest('hex');
+/** What training needs of a model: its vocabulary and context, and executors of its
+ *  compiled program (the command line compiles; the runtime imports nothing of the compiler). */
+export interface TrainModel {
+  name: string;
+  vocab: number;
+  context?: number;
+  specials: string[];
+  /** The architecture's identity, recorded in checkpoints. */
+  specHash: string;
+  executor(dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor>;
 }
 
 /** The settings that give a run its meaning, recorded in every checkpoint. `data` is the
@@ -103,11 +105,9 @@ function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, spe
   return charTokenizer(train, vocab, specials);
 }
 
-export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainResult> {
-  const model = m.model;
-  if (model.layout?.value !== 'decoder' || model.objective?.kind.value !== 'clm') throw new TrainError('TFM4002', '`tfm train` pretrains decoder models with `objective clm` so far');
-  const vocab = model.embed!.tokens!.vocab.value;
-  const ctx = model.inputs.tokens?.context?.value ?? model.embed?.positions?.length?.value;
+export async function train(model: TrainModel, opts: TrainOptions): Promise<TrainResult> {
+  const vocab = model.vocab;
+  const ctx = model.context;
   const seq = opts.seq ?? ctx ?? 64;
   if (ctx && seq > ctx) throw new TrainError('TFM5008', `--seq ${seq} exceeds the context of ${ctx}`);
 
@@ -132,12 +132,12 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
     steps: opts.steps,
     evalBatches: opts.evalBatches,
   };
-  const hash = specHash(m);
-  const ex = await compileExecutor(m, { batch: opts.batch, seq }, { train: true, threads: opts.threads });
+  const hash = model.specHash;
+  const ex = await model.executor({ batch: opts.batch, seq }, { train: true, threads: opts.threads });
   let closeAll = () => ex.close();
   try {
-    const evalEx = await compileExecutor(m, { batch: opts.batch, seq }, { train: false });
-    const sampler = await compileExecutor(m, { batch: 1, seq }, { train: false });
+    const evalEx = await model.executor({ batch: opts.batch, seq }, { train: false });
+    const sampler = await model.executor({ batch: 1, seq }, { train: false });
     closeAll = () => {
       ex.close();
       evalEx.close();
@@ -165,7 +165,7 @@ export async function train(m: CheckedModel, opts: TrainOptions): Promise<TrainR
       }
     } else {
       try {
-        tok = buildTokenizer(opts.tokenizer, split.train, vocab, model.vocabulary.specials.map((s) => s.value));
+        tok = buildTokenizer(opts.tokenizer, split.train, vocab, model.specials);
       } catch (e) {
         if (e instanceof TokenizerError) throw new TrainError('TFM5014', `cannot build the ${opts.tokenizer} tokenizer: ${e.message}`);
         throw e;

@@ -1,7 +1,6 @@
 // Weights on disk: safetensors under the model's internal parameter names, or under the
 // Hugging Face names of its family (detected from the tensor names), validated before use.
-import type { CpuProgram } from '../compiler/codegen/compile.ts';
-import { resolveShape } from '../compiler/ir.ts';
+import { resolveShape, type Program } from '../common/program.ts';
 import { exportGpt, gptShapes, importGpt, NameMapError } from './hf.ts';
 import { FileError, writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, SafetensorsError, type NamedTensor, type TensorEntry } from './safetensors.ts';
@@ -17,12 +16,12 @@ export class WeightsError extends Error {
 
 export type Naming = 'internal' | 'hf-gpt2';
 
-export function expectedShapes(program: CpuProgram): Map<string, number[]> {
+export function expectedShapes(program: Program): Map<string, number[]> {
   // Parameter shapes are all compile-time constants.
   return new Map(program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
 }
 
-export function readWeights(path: string, program: CpuProgram): { params: Map<string, NamedTensor>; naming: Naming } {
+export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
   const expected = expectedShapes(program);
   let naming: Naming = 'internal';
   let tensors: Map<string, NamedTensor>;

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { CheckpointError, checkpointName, readCheckpoint, writeCheckpoint } from '../runtime/checkpoint.ts';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../runtime/safetensors.ts';
 import { checkFiles } from '../compiler/check.ts';
-import { specHash } from '../runtime/train.ts';
+import { specHash } from '../cli/driver.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tfm-ckpt-'));
 const tensors = () => new Map([['w', { shape: [3, 4], data: Float32Array.from({ length: 12 }, () => Math.random()) }]]);

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CODES } from '../compiler/diagnostics.ts';
+import { CODES } from '../common/diagnostics.ts';
 import { renderCase } from './diagnostics/render-case.ts';
 
 const dir = 'test/diagnostics/cases';

@@ -1,7 +1,7 @@
-// README's code table and the diagnostics table in compiler/diagnostics.ts stay in agreement.
+// README's code table and the diagnostics table in common/diagnostics.ts stay in agreement.
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { CODES } from '../compiler/diagnostics.ts';
+import { CODES } from '../common/diagnostics.ts';
 
 it('README documents every diagnostic code, and only real ones', () => {
   const readme = readFileSync('README.md', 'utf8');

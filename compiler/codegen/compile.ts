@@ -1,63 +1,21 @@
 // compileCpu: a checked model → its tensor graph (forward, loss, backward) → one kernel per
 // node in the kernel IR → a TypeScript module plus the program that runs it: the order of
 // kernel calls, the buffers they bind and the parameters with their initialisation.
+import type { Program, ProgramBuffer, ProgramParam, ProgramStep } from '../../common/program.ts';
 import type { CheckedModel } from '../check.ts';
 import { differentiate } from '../autodiff.ts';
-import type { Graph, IrShape, Value } from '../ir.ts';
+import type { Graph, Value } from '../ir.ts';
 import { lowerModel } from '../lower.ts';
 import { fuseKernels } from '../passes/fuse.ts';
-import { planMemory, type MemoryPlan } from '../passes/plan.ts';
-import type { SourceMap } from '../source.ts';
+import { planMemory } from '../passes/plan.ts';
+import type { SourceMap } from '../../common/source.ts';
 import { COMPILER_VERSION } from '../version.ts';
 import { buildKernel, optimizerKernels } from './kernels.ts';
 import { parallelSplit, type Kernel } from './kir.ts';
 import { renderTs, sourcePath } from './render-ts.ts';
 
-export interface ProgramBuffer {
-  id: number;
-  shape: IrShape;
-  dtype: 'f32' | 'i32';
-  /** `param:<name>`, `input:<name>` or undefined for intermediates. */
-  role?: string;
-}
-
-export interface ProgramStep {
-  kernel: string;
-  /** Buffer ids bound to the kernel's buffers, in order: inputs, then `outputs` outputs. */
-  args: number[];
-  outputs: number;
-  dims: string[];
-  phase: 'forward' | 'backward';
-}
-
-export interface ProgramParam {
-  name: string;
-  buffer: number;
-  grad: number;
-  shape: IrShape;
-  init: { kind: string; std?: number };
-  decay: boolean;
-}
-
-export interface CpuProgram {
-  spec: string;
-  model: string;
-  compiler: string;
-  buffers: ProgramBuffer[];
-  params: ProgramParam[];
-  inputs: { name: string; buffer: number }[];
-  outputs: Record<string, number>;
-  steps: ProgramStep[];
-  /** Kernels of the optimizer step over the parameter arena. */
-  optimizer: { gradNorm: string; adamw: string; accumulate: string };
-  /** Liveness-based reuse of intermediate buffers (compiler/passes/plan.ts). */
-  memory: MemoryPlan;
-  /** Kernels that take (part, parts) and may run split across threads. */
-  splittable: string[];
-}
-
 export interface CompiledCpu {
-  program: CpuProgram;
+  program: Program;
   kernels: Kernel[];
   source: string;
   graph: Graph;
@@ -123,7 +81,7 @@ export function compileCpu(checked: CheckedModel, sources?: SourceMap, opts: Com
   const outputs: Record<string, number> = {};
   for (const [name, v] of [...graph.outputs].sort(([a], [b]) => a.localeCompare(b))) outputs[name] = bufferOf(v);
   const params: ProgramParam[] = graph.params.map((p) => ({ name: p.name, buffer: bufferOf(p.value), grad: outputs[`grad:${p.name}`], shape: p.value.shape, init: p.init, decay: p.decay }));
-  const program: CpuProgram = {
+  const program: Program = {
     spec: specFile,
     model: checked.model.name,
     compiler: COMPILER_VERSION,

@@ -2,7 +2,7 @@
 // stores on named buffers and scalar arithmetic — no target syntax. Renderers (TypeScript
 // now, WGSL next) turn it into code; a loop marked `parallel` is the one a renderer may
 // split across workers or GPU invocations.
-import type { Span } from '../source.ts';
+import type { Span } from '../../common/source.ts';
 
 export type KType = 'f32' | 'i32';
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '<' | '<=' | '>' | '>=' | '==' | '!=' | '&&' | '||';

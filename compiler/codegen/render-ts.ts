@@ -4,7 +4,7 @@
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
 import { basename, isAbsolute } from 'node:path';
 import { escapeInvisible } from '../../common/text.ts';
-import type { SourceMap } from '../source.ts';
+import type { SourceMap } from '../../common/source.ts';
 import { add, bin, call, i, mul, parallelSplit, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };

@@ -3,19 +3,13 @@
 // after the last step that reads it. Parameters, gradients, inputs and graph outputs keep
 // buffers of their own. Sizes stay symbolic (`batch * seq * 128`) so one plan serves any
 // run-time dims; peakBytes evaluates it for given dims.
-import type { CpuProgram } from '../codegen/compile.ts';
-import type { IrShape } from '../ir.ts';
-import { resolveShape } from '../ir.ts';
+import { resolveShape, type IrShape, type MemoryPlan, type Program } from '../../common/program.ts';
 
-export interface MemoryPlan {
-  /** Slot of each planned buffer id (buffers not listed keep their own storage). */
-  assignment: Record<number, number>;
-  slots: { dtype: 'f32' | 'i32'; shape: IrShape }[];
-}
+export type { MemoryPlan };
 
 const key = (dtype: string, shape: IrShape) => `${dtype}:${shape.join('*')}`;
 
-export function planMemory(p: Pick<CpuProgram, 'buffers' | 'steps' | 'outputs' | 'params' | 'inputs'>): MemoryPlan {
+export function planMemory(p: Pick<Program, 'buffers' | 'steps' | 'outputs' | 'params' | 'inputs'>): MemoryPlan {
   const pinned = new Set<number>([...Object.values(p.outputs), ...p.params.flatMap((x) => [x.buffer, x.grad]), ...p.inputs.map((x) => x.buffer)]);
   const lastUse = new Map<number, number>();
   p.steps.forEach((s, k) => s.args.forEach((id) => lastUse.set(id, k)));
@@ -45,7 +39,7 @@ export function planMemory(p: Pick<CpuProgram, 'buffers' | 'steps' | 'outputs' |
   return { assignment, slots };
 }
 
-export function peakBytes(p: CpuProgram, plan: MemoryPlan | undefined, dims: Record<string, number>): number {
+export function peakBytes(p: Program, plan: MemoryPlan | undefined, dims: Record<string, number>): number {
   const bytes = (shape: IrShape) => resolveShape(shape, dims).reduce((a, b) => a * b, 1) * 4;
   const planned = plan ? new Set(Object.keys(plan.assignment).map(Number)) : new Set<number>();
   let total = 0;

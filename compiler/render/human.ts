@@ -1,8 +1,8 @@
 // rustc-style rendering: header, `-->` location, the source lines with `^^^` under the
 // primary span and `---` under secondary spans, then `= help:`.
 import { escapeInvisible } from '../../common/text.ts';
-import type { Diagnostic, Label } from '../diagnostics.ts';
-import type { SourceMap, SourceFile } from '../source.ts';
+import type { Diagnostic, Label } from '../../common/diagnostics.ts';
+import type { SourceMap, SourceFile } from '../../common/source.ts';
 
 export interface HumanOptions {
   color?: boolean;

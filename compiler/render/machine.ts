@@ -1,7 +1,7 @@
 // Machine-readable diagnostics: JSON, GitHub Actions workflow commands, SARIF 2.1.0.
-import { CODES, type Diagnostic, type Label } from '../diagnostics.ts';
+import { CODES, type Diagnostic, type Label } from '../../common/diagnostics.ts';
 import { visible } from './human.ts';
-import type { SourceMap, Span } from '../source.ts';
+import type { SourceMap, Span } from '../../common/source.ts';
 
 interface Located {
   file: string;

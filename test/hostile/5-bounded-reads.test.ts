@@ -7,7 +7,8 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, symlinkSync, writeFileSy
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFiles } from '../../compiler/check.ts';
-import { compileCpu, type CpuProgram } from '../../compiler/codegen/compile.ts';
+import type { Program } from '../../common/program.ts';
+import { compileCpu } from '../../compiler/codegen/compile.ts';
 import { CheckpointError, readCheckpoint } from '../../runtime/checkpoint.ts';
 import { readWeights, WeightsError } from '../../runtime/weights.ts';
 import { expectCoded, fresh, TINY_SPEC, tfm } from './support.ts';
@@ -66,7 +67,7 @@ describe('specs and imports', () => {
 });
 
 describe('checkpoints, state, tokens and data', () => {
-  let program: CpuProgram;
+  let program: Program;
   beforeAll(() => {
     const r = checkFiles(['tiny.tfm'], () => TINY_SPEC);
     program = compileCpu(r.models[0], undefined, { train: false }).program;

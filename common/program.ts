@@ -1,0 +1,73 @@
+// The program schema: what a compiled model is, for every target — its buffers, parameters,
+// inputs and outputs, the kernel calls of one training step in order, the optimizer's
+// kernels and the memory plan. The compiler writes it (program.json); the runtime reads it
+// and binds it to the target's kernels. It lives here, outside compiler/ and runtime/, so
+// that both can import it and neither imports the other.
+
+/** A dim is a constant size or a run-time symbol (`batch`, `seq`, `src_seq`, `tgt_seq`). */
+export type SymDim = number | string;
+export type IrShape = SymDim[];
+export type DType = 'f32' | 'i32';
+
+/** Number of elements for given run-time dims. */
+export function numel(s: IrShape, dims: Record<string, number> = {}): number {
+  return s.reduce<number>((n, d) => n * (typeof d === 'number' ? d : (dims[d] ?? NaN)), 1);
+}
+
+export function resolveShape(s: IrShape, dims: Record<string, number>): number[] {
+  return s.map((d) => {
+    if (typeof d === 'number') return d;
+    const v = dims[d];
+    if (v === undefined) throw new Error(`run-time dim \`${d}\` has no value`);
+    return v;
+  });
+}
+
+export interface ProgramBuffer {
+  id: number;
+  shape: IrShape;
+  dtype: DType;
+  /** `param:<name>`, `input:<name>` or undefined for intermediates. */
+  role?: string;
+}
+
+export interface ProgramStep {
+  kernel: string;
+  /** Buffer ids bound to the kernel's buffers, in order: inputs, then `outputs` outputs. */
+  args: number[];
+  outputs: number;
+  dims: string[];
+  phase: 'forward' | 'backward';
+}
+
+export interface ProgramParam {
+  name: string;
+  buffer: number;
+  grad: number;
+  shape: IrShape;
+  init: { kind: string; std?: number };
+  decay: boolean;
+}
+
+/** Liveness-based reuse of intermediate buffers (compiler/passes/plan.ts). */
+export interface MemoryPlan {
+  /** Slot of each planned buffer id (buffers not listed keep their own storage). */
+  assignment: Record<number, number>;
+  slots: { dtype: DType; shape: IrShape }[];
+}
+
+export interface Program {
+  spec: string;
+  model: string;
+  compiler: string;
+  buffers: ProgramBuffer[];
+  params: ProgramParam[];
+  inputs: { name: string; buffer: number }[];
+  outputs: Record<string, number>;
+  steps: ProgramStep[];
+  /** Kernels of the optimizer step over the parameter arena. */
+  optimizer: { gradNorm: string; adamw: string; accumulate: string };
+  memory: MemoryPlan;
+  /** Kernels that take (part, parts) and may run split across threads. */
+  splittable: string[];
+}
