@@ -5,7 +5,8 @@
 // compile time of every spec. Numbers from a shared, noisy machine: medians of several steps.
 import { readdirSync } from 'node:fs';
 import { checkFiles } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
@@ -40,9 +41,9 @@ function measure(name: string, step: (t: Int32Array, y: Int32Array) => number): 
 
 async function ours(threads: number) {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
-  const compiled = compileCpu(r.models[0], r.program.sources);
+  const compiled = compile(r.models[0], tsTarget, r.program.sources);
   // The committed generated/ program is what users run; it must equal this compile.
-  const { program, kernels, kernelsUrl } = await loadCompiled('generated/gpt_tiny/cpu');
+  const { program, kernels, kernelsUrl } = await loadCompiled('generated/gpt_tiny/ts');
   if (JSON.stringify(program) !== JSON.stringify(compiled.program)) throw new Error('generated/gpt_tiny is stale: run npm run generate');
   const ex = await Executor.create(program, kernels, { batch: cfg.batch, seq: cfg.seq }, { threads, kernelsUrl });
   initParams(ex, 1);
@@ -70,6 +71,6 @@ console.log('\ncompile time per spec (check + lower + autodiff + fuse + plan + T
 for (const f of readdirSync('specs').filter((x) => x.endsWith('.tfm')).sort()) {
   const t0 = performance.now();
   const r = checkFiles([`specs/${f}`]);
-  const c = compileCpu(r.models[0], r.program.sources);
+  const c = compile(r.models[0], tsTarget, r.program.sources);
   console.log(`  ${f.padEnd(28)} ${(performance.now() - t0).toFixed(0).padStart(5)} ms  ${c.kernels.length} kernels`);
 }

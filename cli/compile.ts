@@ -3,8 +3,9 @@
 import { join } from 'node:path';
 import { differentiate } from '../compiler/autodiff.ts';
 import { checkFiles } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { targetNamed } from '../compiler/targets/index.ts';
+import { emit } from '../compiler/codegen/emit.ts';
 import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
 import { fuseKernels } from '../compiler/passes/fuse.ts';
@@ -29,12 +30,13 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         process.stdout.write(printGraph(graph, result.program.sources));
         continue;
       }
-      const compiled = compileCpu(m, result.program.sources);
+      const target = targetNamed(opts.target);
+      const compiled = compile(m, target, result.program.sources);
       if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
       else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
-      else if (opts.emit === 'ts') process.stdout.write(compiled.source);
+      else if (opts.emit === 'code' || opts.emit === 'ts') for (const text of Object.values(compiled.files)) process.stdout.write(text);
       else {
-        const written = emitCpu(compiled, join(opts.out, m.model.name, opts.target));
+        const written = emit(compiled, join(opts.out, m.model.name, target.name));
         // Peak training memory at batch 1 and the full context, with and without buffer reuse.
         const ctx = m.model.inputs.tokens?.context?.value ?? 128;
         const dims = { batch: 1, seq: ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx };

@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckedModel } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { emit } from '../compiler/codegen/emit.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
 import { Executor } from '../runtime/executor.ts';
@@ -21,7 +22,7 @@ export async function compileExecutor(m: CheckedModel, dims: Record<string, numb
   try {
     // An ES module folder, so that the generated kernels.ts loads as ESM wherever it is.
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-    emitCpu(compileCpu(m, undefined, { train: opts.train }), dir);
+    emit(compile(m, tsTarget, undefined, { train: opts.train }), dir);
     const { program, kernels, kernelsUrl } = await loadCompiled(dir);
     return await Executor.create(program, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
   } finally {

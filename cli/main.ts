@@ -8,6 +8,7 @@ import { renderHumanList, visible } from '../compiler/render/human.ts';
 import { renderGithub, renderJson, renderSarif } from '../compiler/render/machine.ts';
 import type { SourceMap } from '../common/source.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
+import { TARGET_ALIASES, TARGETS } from '../compiler/targets/index.ts';
 import { formatParams } from './params-table.ts';
 import { loadSource } from './lazy.ts';
 
@@ -108,10 +109,10 @@ Exit codes:
 
   program
     .command('compile')
-    .description('compile specs to kernels: writes generated/<model>/<target>/ (kernels.ts, program.json)')
+    .description('compile specs to kernels: writes generated/<model>/<target>/ (the target\'s code and program.json)')
     .argument('<files...>', 'spec files or globs')
-    .addOption(new Option('-t, --target <target>', 'code generation target').choices(['cpu']).default('cpu'))
-    .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the TypeScript').choices(['ir', 'kernels', 'ts']))
+    .addOption(new Option('-t, --target <target>', `code generation target (${Object.entries(TARGETS).map(([k, t]) => `${k}: ${t.description}`).join('; ')}; cpu: the default CPU target, now ${TARGET_ALIASES.cpu})`).choices([...Object.keys(TARGETS), ...Object.keys(TARGET_ALIASES)]).default('cpu'))
+    .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the generated code (`ts`: the same as `code`)').choices(['ir', 'kernels', 'code', 'ts']))
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
     .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {

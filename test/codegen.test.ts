@@ -3,8 +3,9 @@
 // weights and inputs. This checks every fused kernel against its unfused float64 reference.
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { emit } from '../compiler/codegen/emit.ts';
 import { differentiate } from '../compiler/autodiff.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { runReference, valueOf } from '../compiler/reference.ts';
@@ -15,9 +16,9 @@ import { relErr } from './support/compare.ts';
 
 async function compileAndLoad(spec: string) {
   const r = checkFiles([`specs/${spec}.tfm`]);
-  const compiled = compileCpu(r.models[0], r.program.sources);
+  const compiled = compile(r.models[0], tsTarget, r.program.sources);
   const dir = `out/test-codegen/${spec}`;
-  emitCpu(compiled, dir);
+  emit(compiled, dir);
   const { program, kernels } = await loadCompiled(dir);
   // The same model, lowered and differentiated but not fused: the float64 oracle.
   const unfused = lowerModel(r.models[0]);

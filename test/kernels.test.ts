@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildKernel } from '../compiler/codegen/kernels.ts';
 import { parallelSplit } from '../compiler/codegen/kir.ts';
-import { renderTs } from '../compiler/codegen/render-ts.ts';
+import { renderTs } from '../compiler/targets/ts/render.ts';
 import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
 import { runReference } from '../compiler/reference.ts';

@@ -2,13 +2,14 @@
 // lowers peak memory.
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
 
 describe('memory plan', () => {
   it.each(['gpt_tiny', 'bert_tiny', 't5_tiny', 'vit_mnist', 'bart_tiny'])('%s: no slot holds two live buffers; peak memory drops', (spec) => {
     const r = checkFiles([`specs/${spec}.tfm`]);
-    const { program } = compileCpu(r.models[0], r.program.sources);
+    const { program } = compile(r.models[0], tsTarget, r.program.sources);
     const plan = program.memory;
     const first = new Map<number, number>();
     const last = new Map<number, number>();

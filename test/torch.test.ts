@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { Executor } from '../runtime/executor.ts';
 import { exportGpt, importGpt } from '../runtime/hf.ts';
@@ -30,10 +31,10 @@ describe('PyTorch conformance (gpt_tiny)', () => {
 
   it.skipIf(!hasTorch)('logits, loss, every gradient and 10 AdamW steps match PyTorch', async () => {
     const r = checkFiles(['specs/gpt_tiny.tfm']);
-    const compiled = compileCpu(r.models[0], r.program.sources);
+    const compiled = compile(r.models[0], tsTarget, r.program.sources);
     const dir = 'out/test-torch';
     mkdirSync(dir, { recursive: true });
-    emitCpu(compiled, `${dir}/gpt_tiny`);
+    emit(compiled, `${dir}/gpt_tiny`);
     const { program, kernels } = await loadCompiled(`${dir}/gpt_tiny`);
     const dims = { batch: 4, seq: 32 };
     const ex = new Executor(program, kernels, dims);
@@ -84,7 +85,7 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     const dir = 'out/test-torch-import';
     mkdirSync(dir, { recursive: true });
     const r = checkFiles(['specs/gpt_tiny.tfm']);
-    emitCpu(compileCpu(r.models[0], r.program.sources), `${dir}/gpt_tiny`);
+    emit(compile(r.models[0], tsTarget, r.program.sources), `${dir}/gpt_tiny`);
     const { program, kernels } = await loadCompiled(`${dir}/gpt_tiny`);
     const dims = { batch: 2, seq: 24 };
     const n = dims.batch * dims.seq;

@@ -2,8 +2,9 @@
 // rate schedule has its warmup and cosine shape, and initialisation is seeded.
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
-import { compileCpu } from '../compiler/codegen/compile.ts';
-import { emitCpu } from '../compiler/codegen/emit.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { emit } from '../compiler/codegen/emit.ts';
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
@@ -11,7 +12,7 @@ import { learningRate } from '../runtime/schedule.ts';
 
 async function gptTiny() {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
-  emitCpu(compileCpu(r.models[0], r.program.sources), 'out/test-training/gpt_tiny');
+  emit(compile(r.models[0], tsTarget, r.program.sources), 'out/test-training/gpt_tiny');
   return loadCompiled('out/test-training/gpt_tiny');
 }
 

@@ -1,13 +1,18 @@
-// Writes a compiled CPU program to `generated/<spec>/cpu/`: kernels.ts and program.json,
-// both byte-identical on every compile (stable ordering, no timestamps, no absolute paths).
-import { makeFolder, writeAtomically } from '../../common/files.ts';
+// Writes a compiled program to `generated/<model>/<target>/`: the target's files and
+// program.json, byte-identical on every compile (stable ordering, no timestamps, no absolute
+// paths), each written atomically.
 import { join } from 'node:path';
-import type { CompiledCpu } from './compile.ts';
+import { makeFolder, writeAtomically } from '../../common/files.ts';
+import type { Compiled } from './compile.ts';
 
-export function emitCpu(compiled: CompiledCpu, outDir: string): string[] {
+export function emit(compiled: Compiled, outDir: string): string[] {
   makeFolder(outDir, 'compile output folder');
-  const files = [join(outDir, 'kernels.ts'), join(outDir, 'program.json')];
-  writeAtomically(files[0], compiled.source, 'generated kernels');
-  writeAtomically(files[1], JSON.stringify(compiled.program, null, 1) + '\n', 'generated program');
-  return files;
+  const written: string[] = [];
+  for (const [name, text] of Object.entries(compiled.files)) {
+    written.push(join(outDir, name));
+    writeAtomically(join(outDir, name), text, 'generated code');
+  }
+  written.push(join(outDir, 'program.json'));
+  writeAtomically(join(outDir, 'program.json'), JSON.stringify(compiled.program, null, 1) + '\n', 'generated program');
+  return written;
 }

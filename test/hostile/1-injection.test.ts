@@ -22,7 +22,7 @@ describe('code injection through paths and import strings', () => {
 
     const r = tfm(['compile', specName, '-o', 'out'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
-    const source = readFileSync(join(dir, 'out/child/cpu/kernels.ts'), 'utf8');
+    const source = readFileSync(join(dir, 'out/child/ts/kernels.ts'), 'utf8');
     // Every line that mentions the attack is a comment line; the escapes are visible.
     for (const line of source.split(/\r\n|[\n\r\u2028\u2029]/)) {
       if (line.includes('__pwned')) expect(line.trim(), line).toMatch(/^(\/\/|\*)/);
@@ -34,7 +34,7 @@ describe('code injection through paths and import strings', () => {
 
     // Loading the module (as forward, export and train do) runs none of it.
     const g = globalThis as Record<string, unknown>;
-    const kernels = await import(pathToFileURL(join(dir, 'out/child/cpu/kernels.ts')).href);
+    const kernels = await import(pathToFileURL(join(dir, 'out/child/ts/kernels.ts')).href);
     expect(Object.keys(kernels).length).toBeGreaterThan(5);
     expect([g.__pwnedName, g.__pwnedImport, g.__pwnedSep]).toEqual([undefined, undefined, undefined]);
   });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFiles } from '../../compiler/check.ts';
 import type { Program } from '../../common/program.ts';
-import { compileCpu } from '../../compiler/codegen/compile.ts';
+import { compile } from '../../compiler/codegen/compile.ts';
+import { tsTarget } from '../../compiler/targets/ts/index.ts';
 import { CheckpointError, readCheckpoint } from '../../runtime/checkpoint.ts';
 import { readWeights, WeightsError } from '../../runtime/weights.ts';
 import { expectCoded, fresh, TINY_SPEC, tfm } from './support.ts';
@@ -70,7 +71,7 @@ describe('checkpoints, state, tokens and data', () => {
   let program: Program;
   beforeAll(() => {
     const r = checkFiles(['tiny.tfm'], () => TINY_SPEC);
-    program = compileCpu(r.models[0], undefined, { train: false }).program;
+    program = compile(r.models[0], tsTarget, undefined, { train: false }).program;
   });
 
   it('a sparse 1.5 GB safetensors file whose header declares a wrong shape: refused from the header, memory bounded', () => {

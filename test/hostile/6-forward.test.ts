@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFiles } from '../../compiler/check.ts';
-import { compileCpu } from '../../compiler/codegen/compile.ts';
+import { compile } from '../../compiler/codegen/compile.ts';
+import { tsTarget } from '../../compiler/targets/ts/index.ts';
 import { encodeSafetensors, type NamedTensor } from '../../runtime/safetensors.ts';
 import { expectCoded, fresh, TINY_SPEC, tfm } from './support.ts';
 
@@ -14,7 +15,7 @@ const seed = Number(process.env.TEST_SEED ?? 8);
 
 /** Internal-name weights of the tiny spec, seeded; `change` edits one tensor. */
 function weights(file: string, change?: (name: string, t: NamedTensor) => NamedTensor): void {
-  const program = compileCpu(checkFiles(['tiny.tfm'], () => TINY_SPEC).models[0], undefined, { train: false }).program;
+  const program = compile(checkFiles(['tiny.tfm'], () => TINY_SPEC).models[0], tsTarget, undefined, { train: false }).program;
   let s = seed;
   const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.1;
   const tensors = new Map<string, NamedTensor>();

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { SourceFile } from 'ts-morph';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkFiles } from '../../compiler/check.ts';
-import { compileCpu } from '../../compiler/codegen/compile.ts';
+import { compile } from '../../compiler/codegen/compile.ts';
+import { tsTarget } from '../../compiler/targets/ts/index.ts';
 import { fusionWork } from '../../compiler/passes/fuse.ts';
 import * as program from '../../compiler/program.ts';
 import { ROOT } from './support.ts';
@@ -18,7 +19,7 @@ const withLayers = (n: number) => GPT2.replace('layers = 12', `layers = ${n}`);
 const compileLayers = (n: number) => {
   const r = checkFiles(['g.tfm'], () => withLayers(n));
   expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  return compileCpu(r.models[0], r.program.sources);
+  return compile(r.models[0], tsTarget, r.program.sources);
 };
 
 afterEach(() => vi.restoreAllMocks());

@@ -3,9 +3,10 @@
 // table and the prelude of helpers (erf, the dropout hash) that kernels may call.
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
 import { basename, isAbsolute } from 'node:path';
-import { escapeInvisible } from '../../common/text.ts';
-import type { SourceMap } from '../../common/source.ts';
-import { add, bin, call, i, mul, parallelSplit, sub, v, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { escapeInvisible } from '../../../common/text.ts';
+import type { SourceMap } from '../../../common/source.ts';
+import type { RenderContext } from '../target.ts';
+import { add, bin, call, i, mul, parallelSplit, sub, v, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
 
@@ -64,13 +65,7 @@ export function sourcePath(file: string): string {
   return isAbsolute(file) ? basename(file) : file;
 }
 
-export interface RenderTsOptions {
-  /** Header lines: spec, compiler version. No timestamps or absolute paths. */
-  header: string[];
-  sources?: SourceMap;
-}
-
-export function renderTs(kernels: Kernel[], opts: RenderTsOptions): string {
+export function renderTs(kernels: Kernel[], opts: RenderContext): string {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single } });
   const file = project.createSourceFile('kernels.ts', '', { overwrite: true });
   file.insertText(0, `${opts.header.map((l) => `// ${commentText(l)}`).join('\n')}\n/* eslint-disable */\n${PRELUDE}`);

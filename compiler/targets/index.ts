@@ -1,0 +1,16 @@
+// The targets the compiler knows, by name; `cpu` names the default CPU target.
+import type { Target } from './target.ts';
+import { tsTarget } from './ts/index.ts';
+
+export type { Target } from './target.ts';
+
+export const TARGETS: Record<string, Target> = { ts: tsTarget };
+
+/** Aliases users may write: `cpu` is the fastest CPU target (TypeScript until a faster one lands). */
+export const TARGET_ALIASES: Record<string, string> = { cpu: 'ts' };
+
+export function targetNamed(name: string): Target {
+  const t = TARGETS[TARGET_ALIASES[name] ?? name];
+  if (!t) throw new Error(`internal: no target \`${name}\``);
+  return t;
+}

@@ -1,0 +1,23 @@
+// A target is what turns the target-neutral kernel IR into code for one kind of machine: its
+// schedule (kernel-IR → kernel-IR passes, in order) and its renderer (kernels → the files of a
+// compiled model). The driver (compiler/codegen/compile.ts) is the same for every target, and
+// so are the program (common/program.ts) and the executor ABI; adding a target adds a folder
+// here and an entry in index.ts.
+import type { SourceMap } from '../../common/source.ts';
+import type { Kernel } from '../codegen/kir.ts';
+
+export interface RenderContext {
+  /** Header lines for generated files: spec, compiler version. No timestamps or absolute paths. */
+  header: string[];
+  sources?: SourceMap;
+}
+
+export interface Target {
+  /** The name users write after `--target`, and the folder of its output under generated/<model>/. */
+  name: string;
+  description: string;
+  /** Kernel-IR → kernel-IR passes that choose how each kernel runs on this target. */
+  schedule: ((k: Kernel) => Kernel)[];
+  /** The generated files of a compiled model, by name (program.json is written by the driver). */
+  render(kernels: Kernel[], ctx: RenderContext): Record<string, string>;
+}
