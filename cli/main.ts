@@ -16,9 +16,9 @@ const compileModule = () => loadSource<typeof import('./compile.ts')>('compile.t
 const weightsModule = () => loadSource<typeof import('./weights.ts')>('weights.ts');
 const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 
-/** The errors of the compile and run commands (CliError, WeightsError, TrainError,
- *  CheckpointError, DataError) all carry a diagnostic code; matched by shape, so that this
- *  module does not load theirs. */
+/** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
+ *  diagnostic code; matched by shape, not by class: those commands run from source while this
+ *  module may run from the bundle, which holds its own copy of the class. */
 function codedError(e: unknown): (Error & { code: string }) | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof Error && typeof code === 'string' && /^TFM\d{4}$/.test(code) ? (e as Error & { code: string }) : undefined;

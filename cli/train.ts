@@ -1,7 +1,7 @@
 // `tfm train`: flag parsing and the closing summary around runtime/train.ts.
+import { TfmError } from '../common/errors.ts';
 import { join } from 'node:path';
 import { train } from '../runtime/train.ts';
-import { CliError } from './errors.ts';
 import { trainModel } from './driver.ts';
 import type { TokenizerKind } from '../runtime/text/tokenizer.ts';
 import { count as int, decimal as num } from './flags.ts';
@@ -9,7 +9,7 @@ import { checkedModel } from './weights.ts';
 
 export async function trainCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value !== 'decoder' || m.model.objective?.kind.value !== 'clm') throw new CliError('TFM4002', '`tfm train` pretrains decoder models with `objective clm` so far');
+  if (m.model.layout?.value !== 'decoder' || m.model.objective?.kind.value !== 'clm') throw new TfmError('TFM4002', '`tfm train` pretrains decoder models with `objective clm` so far');
   const threads = int(o.threads, 'threads');
   const result = await train(trainModel(m), {
     data: String(o.data),

@@ -1,26 +1,26 @@
 // `tfm forward`, `tfm import`, `tfm export`: one forward pass for debugging and checking
 // against other implementations, and conversion between internal and Hugging Face names.
+import { TfmError } from '../common/errors.ts';
 import { statSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
-import { FileError, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
-import { CliError } from './errors.ts';
+import { LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
 import { count } from './flags.ts';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { renderHumanList } from '../compiler/render/human.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
 import { compileExecutor } from './driver.ts';
-import { readWeights, writeWeights, WeightsError, type Naming } from '../runtime/weights.ts';
+import { readWeights, writeWeights, type Naming } from '../runtime/weights.ts';
 
-/** The one model of a spec file, or a CliError after printing the spec's errors. */
+/** The one model of a spec file, or a TfmError after printing the spec's errors. */
 export function checkedModel(spec: string): CheckedModel {
   const r = checkFiles([spec]);
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     console.error(renderHumanList(errors, r.program.sources));
-    throw new CliError('TFM1000', `\`${spec}\` has errors`);
+    throw new TfmError('TFM1000', `\`${spec}\` has errors`);
   }
-  if (r.models.length !== 1) throw new CliError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
+  if (r.models.length !== 1) throw new TfmError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
   return r.models[0];
 }
 
@@ -30,54 +30,47 @@ const PLAIN_ID = /^(0|[1-9]\d*|-100)$/;
  *  integers; one row per line). `-100` (ignored position) is read here and refused where it
  *  is not allowed. */
 function readIds(path: string, what: string): number[][] {
-  let text: string;
-  try {
-    text = readTextBounded(path, LIMITS.tokens, what);
-  } catch (e) {
-    if (e instanceof FileError) throw new CliError(e.code, e.message);
-    throw e;
-  }
-  return parseIds(text, extname(path) === '.json', path, what);
+  return parseIds(readTextBounded(path, LIMITS.tokens, what), extname(path) === '.json', path, what);
 }
 
-/** Token ids from the text of a token file (see readIds); CliError TFM5008 when malformed. */
+/** Token ids from the text of a token file (see readIds); TfmError TFM5008 when malformed. */
 export function parseIds(text: string, json: boolean, path: string, what = 'token ids'): number[][] {
   let rows: unknown;
   if (json) {
     try {
       rows = JSON.parse(text);
     } catch (e) {
-      throw new CliError('TFM5008', `\`${path}\` is not valid JSON: ${(e as Error).message}`);
+      throw new TfmError('TFM5008', `\`${path}\` is not valid JSON: ${(e as Error).message}`);
     }
     if (Array.isArray(rows) && rows.every((x) => typeof x === 'number')) rows = [rows];
   } else {
     const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
     const words = lines.map((l) => l.split(/\s+/));
     const bad = words.flat().find((w) => !PLAIN_ID.test(w));
-    if (bad !== undefined) throw new CliError('TFM5008', `\`${path}\`: \`${bad.slice(0, 40)}\` is not a decimal token id`);
+    if (bad !== undefined) throw new TfmError('TFM5008', `\`${path}\`: \`${bad.slice(0, 40)}\` is not a decimal token id`);
     rows = words.map((ws) => ws.map(Number));
   }
-  if (!Array.isArray(rows) || rows.length === 0 || (rows as unknown[][])[0]?.length === 0) throw new CliError('TFM5008', `\`${path}\` holds no ${what}`);
+  if (!Array.isArray(rows) || rows.length === 0 || (rows as unknown[][])[0]?.length === 0) throw new TfmError('TFM5008', `\`${path}\` holds no ${what}`);
   if (!rows.every((r) => Array.isArray(r) && r.length === (rows as unknown[][])[0].length && r.every((x) => Number.isSafeInteger(x)))) {
-    throw new CliError('TFM5008', `\`${path}\` must hold integer ${what}: one row, or rows of equal length`);
+    throw new TfmError('TFM5008', `\`${path}\` must hold integer ${what}: one row, or rows of equal length`);
   }
   return rows as number[][];
 }
 
 export async function forwardCommand(spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value === 'encoder_decoder' || m.model.embed?.patches) throw new CliError('TFM4002', '`tfm forward` runs token models with one stack (decoder or encoder) so far');
+  if (m.model.layout?.value === 'encoder_decoder' || m.model.embed?.patches) throw new TfmError('TFM4002', '`tfm forward` runs token models with one stack (decoder or encoder) so far');
   const rows = readIds(opts.tokens, 'token ids');
   const vocab = m.model.embed!.tokens!.vocab.value;
   const bad = rows.flat().find((t) => t < 0 || t >= vocab);
-  if (bad !== undefined) throw new CliError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
+  if (bad !== undefined) throw new TfmError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
   const targets = opts.targets ? readIds(opts.targets, 'target ids') : undefined;
-  if (targets && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new CliError('TFM5008', `targets must have the shape of the tokens ([${rows.length}, ${rows[0].length}]), got [${targets.length}, ${targets[0].length}]`);
+  if (targets && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new TfmError('TFM5008', `targets must have the shape of the tokens ([${rows.length}, ${rows[0].length}]), got [${targets.length}, ${targets[0].length}]`);
   const badTarget = targets?.flat().find((t) => t !== -100 && (t < 0 || t >= vocab));
-  if (badTarget !== undefined) throw new CliError('TFM5008', `target id ${badTarget} is outside the vocabulary of ${vocab} (-100 marks a position without a target)`);
-  if (targets && targets.flat().every((t) => t === -100)) throw new CliError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
+  if (badTarget !== undefined) throw new TfmError('TFM5008', `target id ${badTarget} is outside the vocabulary of ${vocab} (-100 marks a position without a target)`);
+  if (targets && targets.flat().every((t) => t === -100)) throw new TfmError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
   const ctx = m.model.inputs.tokens?.context?.value;
-  if (ctx && rows[0].length > ctx) throw new CliError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
+  if (ctx && rows[0].length > ctx) throw new TfmError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
   if (opts.out) checkWritable(opts.out);
   const dims = { batch: rows.length, seq: rows[0].length };
   const ex = await compileExecutor(m, dims, { train: false });
@@ -90,10 +83,10 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
     const loss = ex.forward();
     const logits = ex.output('logits') as Float32Array;
     const at = logits.findIndex((x) => !Number.isFinite(x));
-    if (at >= 0 || (targets && !Number.isFinite(loss))) throw new CliError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
+    if (at >= 0 || (targets && !Number.isFinite(loss))) throw new TfmError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
     const shape = [dims.batch, dims.seq, logits.length / (dims.batch * dims.seq)];
-    if (opts.out?.endsWith('.npy')) writeOutput(opts.out, npy(logits, shape), 'logits');
-    else if (opts.out) writeOutput(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n', 'logits');
+    if (opts.out?.endsWith('.npy')) writeAtomically(opts.out, npy(logits, shape), 'logits');
+    else if (opts.out) writeAtomically(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n', 'logits');
     console.log(JSON.stringify({ shape, ...(targets ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
   } finally {
     ex.close();
@@ -104,24 +97,15 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
 function checkWritable(out: string): void {
   try {
     const st = statSync(dirname(out));
-    if (!st.isDirectory()) throw new CliError('TFM5020', `cannot write \`${out}\`: \`${dirname(out)}\` is not a folder`);
+    if (!st.isDirectory()) throw new TfmError('TFM5020', `cannot write \`${out}\`: \`${dirname(out)}\` is not a folder`);
   } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError('TFM5020', `cannot write \`${out}\`: the folder \`${dirname(out)}\` does not exist`);
+    if (e instanceof TfmError) throw e;
+    throw new TfmError('TFM5020', `cannot write \`${out}\`: the folder \`${dirname(out)}\` does not exist`);
   }
   try {
-    if (statSync(out).isDirectory()) throw new CliError('TFM5020', `cannot write \`${out}\`: it is a folder`);
+    if (statSync(out).isDirectory()) throw new TfmError('TFM5020', `cannot write \`${out}\`: it is a folder`);
   } catch (e) {
-    if (e instanceof CliError) throw e;
-  }
-}
-
-function writeOutput(path: string, data: Uint8Array | string | Iterable<Uint8Array>, what: string): void {
-  try {
-    writeAtomically(path, data, what);
-  } catch (e) {
-    if (e instanceof FileError) throw new CliError(e.code, e.message);
-    throw e;
+    if (e instanceof TfmError) throw e;
   }
 }
 
@@ -139,9 +123,9 @@ function npy(data: Float32Array, shape: number[]): Uint8Array {
 
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value !== 'decoder') throw new CliError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
+  if (m.model.layout?.value !== 'decoder') throw new TfmError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
   const seed = direction === 'export' && !opts.checkpoint && opts.seed !== undefined ? count(opts.seed, 'seed', 0) : undefined;
-  if (!opts.checkpoint && seed === undefined) throw new CliError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
+  if (!opts.checkpoint && seed === undefined) throw new TfmError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
   checkWritable(opts.out);
   const ex = await compileExecutor(m, { batch: 1, seq: 1 }, { train: false });
   let params;
@@ -155,13 +139,7 @@ export async function convertCommand(direction: 'import' | 'export', spec: strin
     ex.close();
   }
   const naming: Naming = direction === 'export' ? 'hf-gpt2' : 'internal';
-  try {
-    writeWeights(opts.out, params, naming, { format: 'pt', model: m.model.name });
-  } catch (e) {
-    if (e instanceof FileError) throw new CliError(e.code, e.message);
-    throw e;
-  }
+  writeWeights(opts.out, params, naming, { format: 'pt', model: m.model.name });
   console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'hf-gpt2' ? 'Hugging Face GPT-2 names' : 'tfm names'})`);
 }
 
-export { CliError, WeightsError };

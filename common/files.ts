@@ -4,17 +4,9 @@
 // /dev/zero would never end) and anything larger than the limit for its kind, before a
 // byte is read. Every file tfm writes goes through writeAtomically: a temporary name beside
 // the target, fsynced, then renamed, so a killed or failing write never leaves a partial file.
+import { TfmError } from './errors.ts';
 import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-
-export class FileError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const MiB = 2 ** 20;
 
@@ -43,12 +35,12 @@ export function openBounded(path: string, limit: number, what: string): { fd: nu
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    throw new FileError('TFM5006', `cannot read ${what} \`${path}\`: ${reason(e)}`);
+    throw new TfmError('TFM5006', `cannot read ${what} \`${path}\`: ${reason(e)}`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new FileError('TFM5016', `${what} \`${path}\` is not a regular file (${kindOf(st)}): give a file`);
-    if (st.size > limit) throw new FileError('TFM5017', `${what} \`${path}\` is ${formatBytes(st.size)}, more than the ${formatBytes(limit)} a ${what} may be`);
+    if (!st.isFile()) throw new TfmError('TFM5016', `${what} \`${path}\` is not a regular file (${kindOf(st)}): give a file`);
+    if (st.size > limit) throw new TfmError('TFM5017', `${what} \`${path}\` is ${formatBytes(st.size)}, more than the ${formatBytes(limit)} a ${what} may be`);
     return { fd, size: st.size };
   } catch (e) {
     closeSync(fd);
@@ -71,7 +63,7 @@ export function readAt(fd: number, position: number, length: number, path: strin
   let off = 0;
   while (off < length) {
     const n = readSync(fd, out, off, length - off, position + off);
-    if (n === 0) throw new FileError('TFM5018', `\`${path}\` ended after ${position + off} bytes while being read: it changed on disk`);
+    if (n === 0) throw new TfmError('TFM5018', `\`${path}\` ended after ${position + off} bytes while being read: it changed on disk`);
     off += n;
   }
   return out;
@@ -92,7 +84,7 @@ export function readTextBounded(path: string, limit: number, what: string): stri
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new FileError('TFM5019', `${what} \`${path}\` is not UTF-8 text`);
+    throw new TfmError('TFM5019', `${what} \`${path}\` is not UTF-8 text`);
   }
 }
 
@@ -130,13 +122,13 @@ export function writeAtomically(path: string, data: Uint8Array | string | Iterab
   try {
     st = statSync(dir);
   } catch {
-    throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: the folder \`${dir}\` does not exist`);
+    throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: the folder \`${dir}\` does not exist`);
   }
-  if (!st.isDirectory()) throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: \`${dir}\` is not a folder`);
+  if (!st.isDirectory()) throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: \`${dir}\` is not a folder`);
   try {
-    if (statSync(path).isDirectory()) throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: it is a folder`);
+    if (statSync(path).isDirectory()) throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: it is a folder`);
   } catch (e) {
-    if (e instanceof FileError) throw e;
+    if (e instanceof TfmError) throw e;
   }
   const tmp = `${path}.tmp-${process.pid}`;
   let fd: number | undefined;
@@ -152,8 +144,8 @@ export function writeAtomically(path: string, data: Uint8Array | string | Iterab
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
-    if (e instanceof FileError) throw e;
-    throw new FileError('TFM5020', `cannot write ${what} \`${path}\`: ${reason(e)}`);
+    if (e instanceof TfmError) throw e;
+    throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: ${reason(e)}`);
   }
   try {
     fsyncPath(dir);
@@ -178,9 +170,9 @@ export function makeFolder(dir: string, what = 'output folder'): void {
         mkdirSync(at);
         continue;
       } catch (e) {
-        throw new FileError('TFM5020', `cannot create the ${what} \`${dir}\`: ${reason(e)} at \`${at}\``);
+        throw new TfmError('TFM5020', `cannot create the ${what} \`${dir}\`: ${reason(e)} at \`${at}\``);
       }
     }
-    if (!st.isDirectory()) throw new FileError('TFM5020', `cannot create the ${what} \`${dir}\`: \`${at}\` is a file`);
+    if (!st.isDirectory()) throw new TfmError('TFM5020', `cannot create the ${what} \`${dir}\`: \`${at}\` is a file`);
   }
 }

@@ -1,7 +1,8 @@
 // Loading a compilation: files and their imports, model declarations, and `extends`.
 // A child model's statements override its parent's: `dims` merge by name, `input` by kind,
 // and every other statement replaces the parent's statements of the same keyword.
-import { FileError, formatBytes, LIMITS, readTextBounded } from '../common/files.ts';
+import { TfmError } from '../common/errors.ts';
+import { formatBytes, LIMITS, readTextBounded } from '../common/files.ts';
 import { dirname, join, relative, isAbsolute } from 'node:path';
 import type { Assignment, FileAst, Item, ModelDecl, Statement } from '../grammar/ast.ts';
 import { parseTfm } from '../grammar/parse.ts';
@@ -53,7 +54,7 @@ export function loadProgram(paths: string[], readFile: ReadFile = (p) => readTex
     try {
       text = readFile(path);
     } catch (e) {
-      const reason = e instanceof FileError ? e.message.replace(/^(cannot read )?spec /, '$1') : `cannot read \`${key}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`;
+      const reason = e instanceof TfmError ? e.message.replace(/^(cannot read )?spec /, '$1') : `cannot read \`${key}\`: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`;
       program.diagnostics.error('TFM2008', { reason }, where('imported here'));
       return undefined;
     }

@@ -5,20 +5,12 @@
 // folder, every file fsynced, then one rename and an fsync of the parent, so a killed run
 // never leaves a partial checkpoint under a real name. Reading validates everything, with
 // bounded reads, before anything is used.
+import { TfmError } from '../common/errors.ts';
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileError, LIMITS, makeFolder, openBounded, readAt, readTextBounded } from '../common/files.ts';
-import { readSafetensorsFile, SafetensorsError, encodeSafetensors, type NamedTensor } from './safetensors.ts';
-
-export class CheckpointError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { LIMITS, makeFolder, openBounded, readAt, readTextBounded } from '../common/files.ts';
+import { readSafetensorsFile, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export interface CheckpointState {
   format: 'tfm-checkpoint';
@@ -169,12 +161,12 @@ export function readCheckpoint(dir: string, expectedSpecHash: string, limits: { 
   try {
     state = JSON.parse(readTextBounded(statePath, LIMITS.state, 'checkpoint state'));
   } catch (e) {
-    if (e instanceof FileError) throw new CheckpointError(e.code === 'TFM5006' ? 'TFM5010' : e.code, e.code === 'TFM5006' ? `\`${dir}\` has no readable state.json` : e.message);
-    throw new CheckpointError('TFM5011', `\`${statePath}\` is not valid JSON: ${(e as Error).message}`);
+    if (e instanceof TfmError) throw new TfmError(e.code === 'TFM5006' ? 'TFM5010' : e.code, e.code === 'TFM5006' ? `\`${dir}\` has no readable state.json` : e.message);
+    throw new TfmError('TFM5011', `\`${statePath}\` is not valid JSON: ${(e as Error).message}`);
   }
   validateState(state, statePath);
   if (state.specHash !== expectedSpecHash) {
-    throw new CheckpointError('TFM5012', `\`${dir}\` was written for a different spec (hash ${state.specHash.slice(0, 12)}…, this spec is ${expectedSpecHash.slice(0, 12)}…): the architecture or its dims changed; start a new run in another --out folder`);
+    throw new TfmError('TFM5012', `\`${dir}\` was written for a different spec (hash ${state.specHash.slice(0, 12)}…, this spec is ${expectedSpecHash.slice(0, 12)}…): the architecture or its dims changed; start a new run in another --out folder`);
   }
   const verify = (name: string, limit: number) => {
     const path = join(dir, name);
@@ -182,27 +174,21 @@ export function readCheckpoint(dir: string, expectedSpecHash: string, limits: { 
     try {
       digest = digestFile(path, limit, 'checkpoint file');
     } catch (e) {
-      if (e instanceof FileError) throw new CheckpointError(e.code === 'TFM5006' ? 'TFM5010' : e.code, e.code === 'TFM5006' ? `\`${path}\` is missing` : e.message);
+      if (e instanceof TfmError) throw new TfmError(e.code === 'TFM5006' ? 'TFM5010' : e.code, e.code === 'TFM5006' ? `\`${path}\` is missing` : e.message);
       throw e;
     }
-    if (digest !== state.files[name]) throw new CheckpointError('TFM5013', `\`${path}\` does not match the digest recorded in state.json: the file is damaged`);
+    if (digest !== state.files[name]) throw new TfmError('TFM5013', `\`${path}\` does not match the digest recorded in state.json: the file is damaged`);
     return path;
   };
   const read = (name: string, limit = Number.MAX_SAFE_INTEGER) => {
-    const path = verify(name, limit);
-    try {
-      return readSafetensorsFile(path, 'checkpoint file').tensors;
-    } catch (e) {
-      if (e instanceof SafetensorsError || e instanceof FileError) throw new CheckpointError(e.code, `\`${path}\`: ${e.message}`);
-      throw e;
-    }
+    return readSafetensorsFile(verify(name, limit), 'checkpoint file').tensors;
   };
   const tokenizer = state.files['tokenizer.json'] ? readTextBounded(verify('tokenizer.json', LIMITS.tokenizer), LIMITS.tokenizer, 'tokenizer') : undefined;
   return { state, model: read('model.safetensors', limits.model), optimizer: read('optimizer.safetensors', limits.optimizer), tokenizer };
 }
 
 function validateState(s: CheckpointState, path: string): void {
-  const bad = (what: string) => new CheckpointError('TFM5011', `\`${path}\`: ${what}`);
+  const bad = (what: string) => new TfmError('TFM5011', `\`${path}\`: ${what}`);
   if (!s || typeof s !== 'object' || s.format !== 'tfm-checkpoint' || (s.version !== 1 && s.version !== 2)) throw bad('not a tfm checkpoint (format/version)');
   if (typeof s.specHash !== 'string' || !/^[0-9a-f]{64}$/.test(s.specHash)) throw bad('invalid spec hash');
   if (!Number.isSafeInteger(s.step) || s.step < 0 || !Number.isSafeInteger(s.optimizerSteps) || s.optimizerSteps < 0) throw bad('invalid step');

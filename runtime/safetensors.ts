@@ -3,6 +3,7 @@
 // data. Written here rather than taken from npm: the registry's `safetensors` package is an
 // unmaintained 0.0.1 placeholder, and the format is small enough to validate completely —
 // every length and offset is checked against the file before anything is allocated.
+import { TfmError } from '../common/errors.ts';
 import { closeSync } from 'node:fs';
 import { openBounded, readAt } from '../common/files.ts';
 
@@ -10,15 +11,6 @@ export type TensorData = Float32Array | Int32Array;
 export interface NamedTensor {
   shape: number[];
   data: TensorData;
-}
-
-export class SafetensorsError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const DTYPES: Record<string, { bytes: number; make: (buf: ArrayBuffer, off: number, n: number) => TensorData }> = {
@@ -86,44 +78,44 @@ export interface SafetensorsHeader {
 /** Validates the 8-byte length and the JSON header against a file of `fileSize` bytes:
  *  every entry's dtype, shape and offsets, and that no two tensors overlap. */
 export function parseHeader(lengthBytes: Uint8Array, readHeader: (n: number) => Uint8Array, fileSize: number): SafetensorsHeader {
-  if (fileSize < 8) throw new SafetensorsError('TFM5001', `file is ${fileSize} bytes, shorter than the 8-byte header length`);
+  if (fileSize < 8) throw new TfmError('TFM5001', `file is ${fileSize} bytes, shorter than the 8-byte header length`);
   const headerLen = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLen > BigInt(Math.min(MAX_HEADER, fileSize - 8))) throw new SafetensorsError('TFM5002', `header length ${headerLen} exceeds the ${fileSize - 8} bytes that follow it`);
+  if (headerLen > BigInt(Math.min(MAX_HEADER, fileSize - 8))) throw new TfmError('TFM5002', `header length ${headerLen} exceeds the ${fileSize - 8} bytes that follow it`);
   const n = Number(headerLen);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(readHeader(n)));
   } catch (e) {
-    throw new SafetensorsError('TFM5003', `header is not valid UTF-8 JSON: ${(e as Error).message}`);
+    throw new TfmError('TFM5003', `header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
-  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError('TFM5003', 'header is not a JSON object');
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new TfmError('TFM5003', 'header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = fileSize - dataStart;
   const entries = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (!entry || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) throw new SafetensorsError('TFM5003', '`__metadata__` must map names to strings');
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) throw new TfmError('TFM5003', '`__metadata__` must map names to strings');
       metadata = entry as Record<string, string>;
       continue;
     }
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new SafetensorsError('TFM5004', `tensor ${JSON.stringify(name)}: entry is ${JSON.stringify(entry)}, not an object with dtype, shape and data_offsets`);
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new TfmError('TFM5004', `tensor ${JSON.stringify(name)}: entry is ${JSON.stringify(entry)}, not an object with dtype, shape and data_offsets`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dt = typeof e.dtype === 'string' && Object.hasOwn(DTYPES, e.dtype) ? DTYPES[e.dtype] : undefined;
-    if (!dt) throw new SafetensorsError('TFM5004', `tensor ${JSON.stringify(name)}: unsupported dtype ${JSON.stringify(e.dtype)} (F32 and I32 are read)`);
-    if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError('TFM5004', `tensor ${JSON.stringify(name)}: invalid shape ${JSON.stringify(e.shape)}`);
+    if (!dt) throw new TfmError('TFM5004', `tensor ${JSON.stringify(name)}: unsupported dtype ${JSON.stringify(e.dtype)} (F32 and I32 are read)`);
+    if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new TfmError('TFM5004', `tensor ${JSON.stringify(name)}: invalid shape ${JSON.stringify(e.shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1] || offs[1] > dataLen) {
-      throw new SafetensorsError('TFM5005', `tensor ${JSON.stringify(name)}: data offsets ${JSON.stringify(offs)} outside the ${dataLen} data bytes`);
+      throw new TfmError('TFM5005', `tensor ${JSON.stringify(name)}: data offsets ${JSON.stringify(offs)} outside the ${dataLen} data bytes`);
     }
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
-    if (count * dt.bytes !== offs[1] - offs[0]) throw new SafetensorsError('TFM5005', `tensor ${JSON.stringify(name)}: shape [${e.shape}] needs ${count * dt.bytes} bytes, offsets give ${offs[1] - offs[0]}`);
-    if (offs[0] % dt.bytes !== 0) throw new SafetensorsError('TFM5005', `tensor ${JSON.stringify(name)}: offset ${offs[0]} is not aligned to ${dt.bytes} bytes`);
+    if (count * dt.bytes !== offs[1] - offs[0]) throw new TfmError('TFM5005', `tensor ${JSON.stringify(name)}: shape [${e.shape}] needs ${count * dt.bytes} bytes, offsets give ${offs[1] - offs[0]}`);
+    if (offs[0] % dt.bytes !== 0) throw new TfmError('TFM5005', `tensor ${JSON.stringify(name)}: offset ${offs[0]} is not aligned to ${dt.bytes} bytes`);
     entries.set(name, { name, dtype: e.dtype as 'F32' | 'I32', shape: e.shape as number[], begin: offs[0], end: offs[1] });
   }
   const ranges = [...entries.values()].sort((a, b) => a.begin - b.begin);
   for (let k = 1; k < ranges.length; k++) {
-    if (ranges[k].begin < ranges[k - 1].end) throw new SafetensorsError('TFM5005', `tensors ${JSON.stringify(ranges[k - 1].name)} and ${JSON.stringify(ranges[k].name)} overlap`);
+    if (ranges[k].begin < ranges[k - 1].end) throw new TfmError('TFM5005', `tensors ${JSON.stringify(ranges[k - 1].name)} and ${JSON.stringify(ranges[k].name)} overlap`);
   }
   return { dataStart, entries, metadata };
 }
@@ -153,7 +145,14 @@ export function readSafetensorsFile(
 ): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   const { fd, size } = openBounded(path, Number.MAX_SAFE_INTEGER, what);
   try {
-    const header = parseHeader(readAt(fd, 0, Math.min(8, size), path), (n) => readAt(fd, 8, n, path), size);
+    let header: SafetensorsHeader;
+    try {
+      header = parseHeader(readAt(fd, 0, Math.min(8, size), path), (n) => readAt(fd, 8, n, path), size);
+    } catch (e) {
+      // The format's errors do not know the file; say which one.
+      if (e instanceof TfmError && !e.message.includes(path)) throw new TfmError(e.code, `\`${path}\`: ${e.message}`);
+      throw e;
+    }
     const tensors = new Map<string, NamedTensor>();
     for (const name of choose(header)) {
       const e = header.entries.get(name);

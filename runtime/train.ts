@@ -2,13 +2,14 @@
 // thin — data, schedule, progress, validation, samples, checkpoints; every number of the
 // model comes from its generated kernels. A run is a pure function of (spec, data, flags,
 // seed): `--resume` continues bit-identically from the newest checkpoint.
+import { TfmError } from '../common/errors.ts';
 import { statSync } from 'node:fs';
 import { exists, LIMITS, makeFolder, readTextBounded, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { resolveShape } from '../common/program.ts';
 import type { Executor } from './executor.ts';
-import { CheckpointError, checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
@@ -16,15 +17,6 @@ import type { NamedTensor } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
 import { corpusDigest, loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from './text/data.ts';
 import { bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from './text/tokenizer.ts';
-
-export class TrainError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface TrainOptions {
   data: string;
@@ -90,7 +82,7 @@ export function compareSettings(recorded: RunSettings | undefined, now: RunSetti
   const changed = Object.keys(FLAG).filter((k) => recorded[k] !== now[k]);
   const refused = changed.filter((k) => k !== 'steps' && k !== 'evalBatches');
   if (refused.length) {
-    throw new TrainError('TFM5022', `--resume with settings that differ from the run in ${checkpoint}: ${refused.map((k) => `${FLAG[k]} was ${show(recorded[k])}, now ${show(now[k])}`).join('; ')}. Continue with the recorded settings, or start a new run in another --out folder`);
+    throw new TfmError('TFM5022', `--resume with settings that differ from the run in ${checkpoint}: ${refused.map((k) => `${FLAG[k]} was ${show(recorded[k])}, now ${show(now[k])}`).join('; ')}. Continue with the recorded settings, or start a new run in another --out folder`);
   }
   return changed.map((k) =>
     k === 'steps'
@@ -109,13 +101,13 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
   const vocab = model.vocab;
   const ctx = model.context;
   const seq = opts.seq ?? ctx ?? 64;
-  if (ctx && seq > ctx) throw new TrainError('TFM5008', `--seq ${seq} exceeds the context of ${ctx}`);
+  if (ctx && seq > ctx) throw new TfmError('TFM5008', `--seq ${seq} exceeds the context of ${ctx}`);
 
   // Every check that can refuse the command runs before anything is written: a refused
   // command leaves the run folder exactly as it was.
-  if (exists(opts.out) && !statSync(opts.out).isDirectory()) throw new TrainError('TFM5020', `--out \`${opts.out}\` is a file; a run folder is a folder`);
+  if (exists(opts.out) && !statSync(opts.out).isDirectory()) throw new TfmError('TFM5020', `--out \`${opts.out}\` is a file; a run folder is a folder`);
   const latest = listCheckpoints(opts.out).at(-1);
-  if (!opts.resume && latest) throw new TrainError('TFM5015', `\`${opts.out}\` already holds checkpoints: pass --resume to continue that run, or choose another --out`);
+  if (!opts.resume && latest) throw new TfmError('TFM5015', `\`${opts.out}\` already holds checkpoints: pass --resume to continue that run, or choose another --out`);
   const corpus = loadCorpus(opts.data);
   const split = splitDocuments(corpus.documents);
   const run: RunSettings = {
@@ -153,7 +145,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     const tokPath = join(opts.out, 'tokenizer.json');
     let tokText: string | undefined = ck?.tokenizer;
     if (tokText !== undefined && exists(tokPath) && readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') !== tokText) {
-      throw new TrainError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${latest}\` was trained with (recorded in its state.json): restore it from \`${join(opts.out, latest!, 'tokenizer.json')}\``);
+      throw new TfmError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${latest}\` was trained with (recorded in its state.json): restore it from \`${join(opts.out, latest!, 'tokenizer.json')}\``);
     }
     if (tokText === undefined && opts.resume && exists(tokPath)) tokText = readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer');
     let tok: Tokenizer;
@@ -161,18 +153,18 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       try {
         tok = tokenizerFromJSON(JSON.parse(tokText));
       } catch (e) {
-        throw new TrainError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
+        throw new TfmError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
       }
     } else {
       try {
         tok = buildTokenizer(opts.tokenizer, split.train, vocab, model.specials);
       } catch (e) {
-        if (e instanceof TokenizerError) throw new TrainError('TFM5014', `cannot build the ${opts.tokenizer} tokenizer: ${e.message}`);
+        if (e instanceof TokenizerError) throw new TfmError('TFM5014', `cannot build the ${opts.tokenizer} tokenizer: ${e.message}`);
         throw e;
       }
       tokText = JSON.stringify(tok.toJSON()) + '\n';
     }
-    if (tok.vocabSize > vocab) throw new TrainError('TFM5014', `the ${tok.kind} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${vocab}: use a larger \`vocab\` or another --tokenizer`);
+    if (tok.vocabSize > vocab) throw new TfmError('TFM5014', `the ${tok.kind} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${vocab}: use a larger \`vocab\` or another --tokenizer`);
     const trainStream = tokenStream(split.train, tok);
     const valStream = tokenStream(split.val, tok);
     const entropy = unigramEntropy(valStream);
@@ -191,11 +183,11 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
       for (const [name, shape] of shapes) {
         const t = params.get(name);
-        if (!t || t.shape.join() !== shape.join()) throw new CheckpointError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
+        if (!t || t.shape.join() !== shape.join()) throw new TfmError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
         ex.param(name).set(t.data);
       }
       const [mm, vv] = [ck.optimizer.get('m'), ck.optimizer.get('v')];
-      if (!mm || !vv || mm.data.length !== ex.mem.m.length || vv.data.length !== ex.mem.v.length) throw new CheckpointError('TFM5007', `checkpoint \`${latest}\` has no optimizer state for this model`);
+      if (!mm || !vv || mm.data.length !== ex.mem.m.length || vv.data.length !== ex.mem.v.length) throw new TfmError('TFM5007', `checkpoint \`${latest}\` has no optimizer state for this model`);
       ex.mem.m.set(mm.data);
       ex.mem.v.set(vv.data);
       ex.steps = ck.state.optimizerSteps;
@@ -230,7 +222,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     const loss = valLoss !== null && !Number.isFinite(valLoss);
     if (!param && !moment && !loss) return;
     const found = param ? `parameter \`${param}\` holds NaN/Inf` : moment ? 'the optimizer state holds NaN/Inf' : `the validation loss is ${valLoss}`;
-    throw new TrainError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+    throw new TfmError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
   };
 
   const evaluate = (): number => {
@@ -294,7 +286,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
         const badParam = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
         const badGrad = ex.program.params.find((p) => !finite(ex.grad(p.name)))?.name;
         const what = badParam ? `parameter \`${badParam}\`` : badGrad ? `the gradient of \`${badGrad}\`` : 'the loss';
-        throw new TrainError('TFM6001', `NaN/Inf in ${what} at step ${step + 1}; no update was applied and nothing was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+        throw new TfmError('TFM6001', `NaN/Inf in ${what} at step ${step + 1}; no update was applied and nothing was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
       }
       ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
       step++;

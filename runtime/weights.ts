@@ -1,18 +1,10 @@
 // Weights on disk: safetensors under the model's internal parameter names, or under the
 // Hugging Face names of its family (detected from the tensor names), validated before use.
+import { TfmError } from '../common/errors.ts';
 import { resolveShape, type Program } from '../common/program.ts';
 import { exportGpt, gptShapes, importGpt, NameMapError } from './hf.ts';
-import { FileError, writeAtomically } from '../common/files.ts';
-import { encodeChunks, readSafetensorsFile, SafetensorsError, type NamedTensor, type TensorEntry } from './safetensors.ts';
-
-export class WeightsError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { writeAtomically } from '../common/files.ts';
+import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
 export type Naming = 'internal' | 'hf-gpt2';
 
@@ -26,52 +18,46 @@ export function readWeights(path: string, program: Program): { params: Map<strin
   let naming: Naming = 'internal';
   let tensors: Map<string, NamedTensor>;
   const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, k) => d === b[k]);
-  try {
-    // Names, dtypes and shapes are checked against the header; only the tensors the model
-    // needs are read, and only once they are known to fit.
-    tensors = readSafetensorsFile(path, 'checkpoint', (h) => {
-      const want = (name: string, entry: TensorEntry, shape: number[], as: string) => {
-        if (entry.dtype !== 'F32') throw new WeightsError('TFM5007', `\`${path}\`: \`${as}\` is ${entry.dtype}; weights must be F32`);
-        if (!sameShape(entry.shape, shape)) throw new WeightsError('TFM5007', `\`${path}\`: \`${as}\` has shape [${entry.shape}], the model expects [${shape}]`);
-        return name;
-      };
-      if ([...expected.keys()].every((k) => h.entries.has(k))) return [...expected].map(([k, shape]) => want(k, h.entries.get(k)!, shape, k));
-      naming = 'hf-gpt2';
-      let hf: Map<string, number[]>;
-      try {
-        hf = gptShapes(expected);
-      } catch (e) {
-        if (e instanceof NameMapError) throw new WeightsError('TFM5007', `\`${path}\` does not hold the model's parameter names, and ${e.message}`);
-        throw e;
+  // Names, dtypes and shapes are checked against the header; only the tensors the model
+  // needs are read, and only once they are known to fit.
+  tensors = readSafetensorsFile(path, 'checkpoint', (h) => {
+    const want = (name: string, entry: TensorEntry, shape: number[], as: string) => {
+      if (entry.dtype !== 'F32') throw new TfmError('TFM5007', `\`${path}\`: \`${as}\` is ${entry.dtype}; weights must be F32`);
+      if (!sameShape(entry.shape, shape)) throw new TfmError('TFM5007', `\`${path}\`: \`${as}\` has shape [${entry.shape}], the model expects [${shape}]`);
+      return name;
+    };
+    if ([...expected.keys()].every((k) => h.entries.has(k))) return [...expected].map(([k, shape]) => want(k, h.entries.get(k)!, shape, k));
+    naming = 'hf-gpt2';
+    let hf: Map<string, number[]>;
+    try {
+      hf = gptShapes(expected);
+    } catch (e) {
+      if (e instanceof NameMapError) throw new TfmError('TFM5007', `\`${path}\` does not hold the model's parameter names, and ${e.message}`);
+      throw e;
+    }
+    const byStripped = new Map([...h.entries.values()].map((e) => [e.name.replace(/^transformer\./, ''), e]));
+    return [...hf].map(([name, shape]) => {
+      const e = byStripped.get(name);
+      if (!e) {
+        const missing = [...expected.keys()].find((k) => !h.entries.has(k));
+        throw new TfmError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor Hugging Face GPT-2 names (no \`${name}\`)`);
       }
-      const byStripped = new Map([...h.entries.values()].map((e) => [e.name.replace(/^transformer\./, ''), e]));
-      return [...hf].map(([name, shape]) => {
-        const e = byStripped.get(name);
-        if (!e) {
-          const missing = [...expected.keys()].find((k) => !h.entries.has(k));
-          throw new WeightsError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor Hugging Face GPT-2 names (no \`${name}\`)`);
-        }
-        return want(e.name, e, shape, e.name);
-      });
-    }).tensors;
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new WeightsError(e.code, `\`${path}\`: ${e.message}`);
-    if (e instanceof FileError) throw new WeightsError(e.code, e.message);
-    throw e;
-  }
+      return want(e.name, e, shape, e.name);
+    });
+  }).tensors;
   let params: Map<string, NamedTensor>;
   if (naming === 'internal') params = tensors;
   else {
     try {
       params = importGpt(tensors, expected);
     } catch (e) {
-      if (e instanceof NameMapError) throw new WeightsError('TFM5007', `\`${path}\`: ${e.message}`);
+      if (e instanceof NameMapError) throw new TfmError('TFM5007', `\`${path}\`: ${e.message}`);
       throw e;
     }
   }
   for (const [name, t] of params) {
     const bad = t.data.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new WeightsError('TFM5021', `\`${path}\`: \`${name}\` holds a non-finite value (${t.data[bad]}) at index ${bad}: the weights are damaged`);
+    if (bad >= 0) throw new TfmError('TFM5021', `\`${path}\`: \`${name}\` holds a non-finite value (${t.data[bad]}) at index ${bad}: the weights are damaged`);
   }
   return { params, naming };
 }

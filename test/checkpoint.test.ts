@@ -2,13 +2,14 @@
 // allocating what an unvalidated length asks for; a checkpoint of another spec is refused;
 // `kill -9` at random moments then `--resume` ends bit-identical to an uninterrupted run; NaN
 // stops training with the step and the tensor named, keeping the last good checkpoint.
+import { TfmError } from '../common/errors.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, checkpointName, readCheckpoint, writeCheckpoint } from '../runtime/checkpoint.ts';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../runtime/safetensors.ts';
+import { checkpointName, readCheckpoint, writeCheckpoint } from '../runtime/checkpoint.ts';
+import { decodeSafetensors, encodeSafetensors } from '../runtime/safetensors.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { specHash } from '../cli/driver.ts';
 
@@ -24,7 +25,7 @@ function expectCode(f: () => unknown, code: string) {
   try {
     f();
   } catch (e) {
-    expect((e as CheckpointError | SafetensorsError).code).toBe(code);
+    expect((e as TfmError | TfmError).code).toBe(code);
     return;
   }
   throw new Error(`expected error ${code}`);
@@ -91,7 +92,7 @@ describe('checkpoint files', () => {
         readCheckpoint(path, HASH);
         throw new Error(`${what}: was loaded`);
       } catch (e) {
-        expect((e as CheckpointError).code, what).toBe(code);
+        expect((e as TfmError).code, what).toBe(code);
       }
     }
     expectCode(() => readCheckpoint(writeOne(tmp()), 'b'.repeat(64)), 'TFM5012');

@@ -14,9 +14,10 @@ describe('diagnostic corpus', () => {
     expect(cases.length).toBeGreaterThanOrEqual(40);
   });
 
-  it('covers every diagnostic code with at least one case', () => {
+  it('covers every diagnostic code of the checker (TFM1001–TFM3999) with at least one case', () => {
     const covered = new Set(cases.map((c) => c.slice(0, 7)));
-    const missing = Object.keys(CODES).filter((code) => !covered.has(code));
+    // TFM1000 and TFM4xxx–TFM9xxx are errors of the run commands, tested in test/hostile/ and beside them.
+    const missing = Object.keys(CODES).filter((code) => /^TFM[123]\d{3}$/.test(code) && code !== 'TFM1000' && !covered.has(code));
     expect(missing).toEqual([]);
   });
 

@@ -2,6 +2,7 @@
 // or folder, split into train and validation by document, tokenized into one stream with
 // `<bos>`/`<eos>` at document boundaries, and cut into batches whose targets are the inputs
 // shifted by one. Batches are drawn by a seeded generator whose state is the data position.
+import { TfmError } from '../../common/errors.ts';
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { formatBytes, LIMITS, readTextBounded } from '../../common/files.ts';
@@ -9,15 +10,6 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Rng } from '../init.ts';
 import type { Tokenizer } from './tokenizer.ts';
-
-export class DataError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface Corpus {
   name: string;
@@ -34,7 +26,7 @@ export function loadCorpus(source: string): Corpus {
   try {
     st = statSync(source);
   } catch {
-    throw new DataError('TFM5006', `no data at \`${source}\`: give a file, a folder of .txt files, or one of ${Object.keys(BUILT_IN).map((k) => `\`${k}\``).join(', ')}`);
+    throw new TfmError('TFM5006', `no data at \`${source}\`: give a file, a folder of .txt files, or one of ${Object.keys(BUILT_IN).map((k) => `\`${k}\``).join(', ')}`);
   }
   let docs: string[];
   if (st.isDirectory()) {
@@ -44,17 +36,17 @@ export function loadCorpus(source: string): Corpus {
       .filter((e) => e.name.endsWith('.txt') && !e.isDirectory())
       .map((e) => e.name)
       .sort();
-    if (names.length === 0) throw new DataError('TFM5009', `\`${source}\` holds no .txt files`);
+    if (names.length === 0) throw new TfmError('TFM5009', `\`${source}\` holds no .txt files`);
     let total = 0;
     docs = names.map((f) => {
       const text = readTextBounded(join(source, f), LIMITS.text, 'training text');
       total += text.length;
-      if (total > LIMITS.textTotal) throw new DataError('TFM5017', `the .txt files of \`${source}\` hold more than ${formatBytes(LIMITS.textTotal)} of text`);
+      if (total > LIMITS.textTotal) throw new TfmError('TFM5017', `the .txt files of \`${source}\` hold more than ${formatBytes(LIMITS.textTotal)} of text`);
       return text;
     });
   } else docs = [readTextBounded(source, LIMITS.text, 'training text')];
   const nonEmpty = docs.filter((d) => d.trim().length > 0);
-  if (nonEmpty.length === 0) throw new DataError('TFM5009', `\`${source}\` holds no text`);
+  if (nonEmpty.length === 0) throw new TfmError('TFM5009', `\`${source}\` holds no text`);
   return { name: source, documents: nonEmpty };
 }
 
@@ -86,7 +78,7 @@ export function tokenStream(docs: string[], tok: Tokenizer): Int32Array {
 
 /** Random windows of seq + 1 tokens: inputs are the first seq, targets the last seq. */
 export function sampleBatch(stream: Int32Array, batch: number, seq: number, rng: Rng, tokens: Int32Array, targets: Int32Array): void {
-  if (stream.length < seq + 2) throw new DataError('TFM5009', `the training text has ${stream.length} tokens, fewer than one window of ${seq + 1}`);
+  if (stream.length < seq + 2) throw new TfmError('TFM5009', `the training text has ${stream.length} tokens, fewer than one window of ${seq + 1}`);
   for (let b = 0; b < batch; b++) {
     const o = rng.int(stream.length - seq - 1);
     tokens.set(stream.subarray(o, o + seq), b * seq);
@@ -107,7 +99,7 @@ export function validationBatches(stream: Int32Array, batch: number, seq: number
     }
     out.push({ tokens, targets });
   }
-  if (out.length === 0) throw new DataError('TFM5009', `the validation text (${stream.length} tokens) is shorter than one batch of ${batch} × ${seq + 1}`);
+  if (out.length === 0) throw new TfmError('TFM5009', `the validation text (${stream.length} tokens) is shorter than one batch of ${batch} × ${seq + 1}`);
   return out;
 }
 

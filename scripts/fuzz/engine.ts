@@ -203,7 +203,7 @@ export function specCase(ctx: CaseContext, r: () => number): { finding?: Finding
   return { rejected: result.diagnostics.some((d) => d.severity === 'error') };
 }
 
-/** Decodes one safetensors mutant: a coded SafetensorsError, or tensors that fit the file. */
+/** Decodes one safetensors mutant: a coded TfmError, or tensors that fit the file. */
 export function safetensorsCase(ctx: CaseContext, r: () => number): Finding | undefined {
   const bytes = mutateSafetensors(ctx.safetensors, r);
   const input = Buffer.from(bytes).toString('base64');

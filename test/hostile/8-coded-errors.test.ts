@@ -2,10 +2,11 @@
 // entry, a fused QKV weight that does not split in three, `--out` naming a file, a data
 // folder holding folders, `-o` into a missing folder, a vocabulary too small for the
 // tokenizer; large weights are written in pieces and atomically (no 0-byte file on failure).
+import { TfmError } from '../../common/errors.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileError, writeAtomically } from '../../common/files.ts';
+import { writeAtomically } from '../../common/files.ts';
 import { decodeSafetensors, encodeChunks, encodeSafetensors, type NamedTensor } from '../../runtime/safetensors.ts';
 import { expectCoded, fresh, TINY_SPEC, tfm, trainArgs } from './support.ts';
 
@@ -85,7 +86,7 @@ describe('coded errors, not stack traces', () => {
       yield chunks[0];
       throw new Error('disk full');
     }
-    expect(() => writeAtomically(path, failing(), 'weights')).toThrow(FileError);
+    expect(() => writeAtomically(path, failing(), 'weights')).toThrow(TfmError);
     expect(readFileSync(path, 'utf8')).toBe('old weights');
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
