@@ -2,32 +2,74 @@
 // (compiler/) and hands the program and its kernels to the runtime (runtime/), which imports
 // nothing from the compiler.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { makeFolder, writeAtomically } from '../common/files.ts';
 import type { CheckedModel } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
+import { COMPILER_VERSION } from '../compiler/version.ts';
 import { Executor } from '../runtime/executor.ts';
+import { removeStaleTemporaries } from '../runtime/checkpoint.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import type { TrainModel } from '../runtime/train.ts';
 
-/** Compiles a model into a temporary folder, loads it, and removes the folder once the module
- *  is loaded here and in every worker thread. */
+/** Where compiled programs are kept: `$TFM_CACHE_DIR`, else `$XDG_CACHE_HOME/tfm`, else
+ *  `~/.cache/tfm`. Each entry is a folder named by the sha256 of what it holds. */
+export function cacheRoot(): string {
+  return process.env.TFM_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tfm');
+}
+
+/** Entries kept in the cache; the least recently used go first. */
+const CACHE_ENTRIES = 64;
+
+/** Compiles a model and returns an executor of it. The generated files go to a
+ *  content-addressed folder of the compile cache (written once, atomically, by whichever
+ *  process gets there first; never a fresh temporary folder per run), from which this thread
+ *  and the worker threads load them. */
 export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor> {
-  const dir = mkdtempSync(join(tmpdir(), 'tfm-'));
-  try {
+  const compiled = compile(m, tsTarget, undefined, { train: opts.train });
+  const program = JSON.stringify(compiled.program, null, 1) + '\n';
+  const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(program);
+  for (const [name, text] of Object.entries(compiled.files).sort(([x], [y]) => x.localeCompare(y))) hash.update('\0').update(name).update('\0').update(text);
+  const root = join(cacheRoot(), 'programs');
+  const dir = join(root, hash.digest('hex').slice(0, 32));
+  if (!existsSync(join(dir, 'program.json'))) {
+    makeFolder(root, 'compile cache');
     // An ES module folder, so that the generated kernels.ts loads as ESM wherever it is.
-    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-    emit(compile(m, tsTarget, undefined, { train: opts.train }), dir);
-    const { program, kernels, kernelsUrl } = await loadCompiled(dir);
-    return await Executor.create(program, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!existsSync(join(root, 'package.json'))) writeAtomically(join(root, 'package.json'), '{ "type": "module" }\n', 'compile cache');
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    emit(compiled, tmp);
+    try {
+      renameSync(tmp, dir);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process wrote the same entry first
+    }
+    evict(root);
+  } else {
+    const now = new Date();
+    utimesSync(dir, now, now);
   }
+  const { program: loaded, kernels, kernelsUrl } = await loadCompiled(dir);
+  return Executor.create(loaded, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
+}
+
+/** Keeps the CACHE_ENTRIES most recently used entries of the cache, and removes the
+ *  temporary folders of processes that died while writing one. */
+function evict(root: string): void {
+  removeStaleTemporaries(root);
+  const entries = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^[0-9a-f]{32}$/.test(e.name))
+    .map((e) => ({ name: e.name, used: statSync(join(root, e.name)).mtimeMs }))
+    .sort((a, b) => b.used - a.used);
+  // Only entries unused for ten minutes go: another process may be about to load a newer one.
+  const idle = Date.now() - 10 * 60_000;
+  for (const old of entries.slice(CACHE_ENTRIES)) if (old.used < idle) rmSync(join(root, old.name), { recursive: true, force: true });
 }
 
 /** The architecture's identity: its evaluation graph printed without source positions. */

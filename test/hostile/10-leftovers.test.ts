@@ -48,12 +48,22 @@ describe('leftovers', () => {
     mkdirSync(tmp);
     writeFileSync(join(dir, 'tiny.tfm'), TINY_SPEC);
     writeFileSync(join(dir, 'tokens.txt'), '1 2 3\n');
-    const env = { TMPDIR: tmp };
+    const cache = join(dir, 'cache');
+    const env = { TMPDIR: tmp, TFM_CACHE_DIR: cache };
     for (const args of [['export', 'tiny.tfm', '--seed', '1', '-o', 'w.safetensors'], ['forward', 'tiny.tfm', '-c', 'w.safetensors', '--tokens', 'tokens.txt'], trainArgs('tiny.tfm', 'run'), ['compile', 'tiny.tfm', '--emit', 'ts']]) {
       const r = tfm(args, { cwd: dir, env });
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
       // (tsx keeps one transpile cache there, `tsx-<uid>`, shared by every run: not a leftover.)
       expect(readdirSync(tmp).filter((f) => !/^tsx-\d+$/.test(f)), args.join(' ')).toEqual([]);
     }
+    // Compiled programs live in the content-addressed cache: one folder per distinct program
+    // (without dropout, this spec's training and evaluation programs are the same one), no
+    // temporary folders left, and running again adds nothing.
+    const entries = readdirSync(join(cache, 'programs'));
+    expect(entries.filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(entries.filter((f) => /^[0-9a-f]{32}$/.test(f))).toHaveLength(1);
+    const before = entries.length;
+    expect(tfm(['forward', 'tiny.tfm', '-c', 'w.safetensors', '--tokens', 'tokens.txt'], { cwd: dir, env }).code).toBe(0);
+    expect(readdirSync(join(cache, 'programs'))).toHaveLength(before);
   });
 });
