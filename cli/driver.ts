@@ -6,6 +6,7 @@ import { existsSync, readdirSync, renameSync, rmSync, statSync, utimesSync } fro
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { makeFolder, writeAtomically } from '../common/files.ts';
+import { programJson } from '../common/program.ts';
 import type { CheckedModel } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { tsTarget } from '../compiler/targets/ts/index.ts';
@@ -33,7 +34,7 @@ const CACHE_ENTRIES = 64;
  *  and the worker threads load them. */
 export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor> {
   const compiled = compile(m, tsTarget, undefined, { train: opts.train });
-  const program = JSON.stringify(compiled.program, null, 1) + '\n';
+  const program = programJson(compiled.program);
   const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(program);
   for (const [name, text] of Object.entries(compiled.files).sort(([x], [y]) => x.localeCompare(y))) hash.update('\0').update(name).update('\0').update(text);
   const root = join(cacheRoot(), 'programs');

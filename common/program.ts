@@ -33,11 +33,16 @@ export interface ProgramBuffer {
 
 export interface ProgramStep {
   kernel: string;
+  /** The tensor-IR op the step computes (a fused op for fused steps). */
+  op: string;
   /** Buffer ids bound to the kernel's buffers, in order: inputs, then `outputs` outputs. */
   args: number[];
   outputs: number;
   dims: string[];
   phase: 'forward' | 'backward';
+  /** The spec line it came from, `file:line:col` (when compiled with the sources; the backward
+   *  steps carry their forward node's span). */
+  at?: string;
 }
 
 export interface ProgramParam {
@@ -70,4 +75,25 @@ export interface Program {
   memory: MemoryPlan;
   /** Kernels that take (part, parts) and may run split across threads. */
   splittable: string[];
+}
+
+/** program.json as reviewers read it in diffs: one line per buffer, parameter, step, memory
+ *  slot and output, so that a change to one kernel call is a change to one line. */
+export function programJson(p: Program): string {
+  const out: string[] = [];
+  const write = (value: unknown, indent: string, inArray: boolean, tail: string, key?: string) => {
+    const head = `${indent}${key === undefined ? '' : `${JSON.stringify(key)}: `}`;
+    const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+    const expandable = Array.isArray(value) ? value.some((x) => x !== null && typeof x === 'object') : isObject && !inArray;
+    if (!expandable) {
+      out.push(`${head}${JSON.stringify(value)}${tail}`);
+      return;
+    }
+    const entries: [string | undefined, unknown][] = Array.isArray(value) ? value.map((x) => [undefined, x]) : Object.entries(value as object);
+    out.push(`${head}${Array.isArray(value) ? '[' : '{'}`);
+    entries.forEach(([k, v], i) => write(v, `${indent} `, Array.isArray(value), i < entries.length - 1 ? ',' : '', k));
+    out.push(`${indent}${Array.isArray(value) ? ']' : '}'}${tail}`);
+  };
+  write(p, '', false, '');
+  return out.join('\n') + '\n';
 }

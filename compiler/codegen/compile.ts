@@ -2,6 +2,7 @@
 // in the kernel IR → the target's schedule and renderer → the target's files plus the program
 // that runs them: the order of kernel calls, the buffers they bind and the parameters with
 // their initialisation. One driver for every target (compiler/targets/).
+import { createHash } from 'node:crypto';
 import type { Program, ProgramBuffer, ProgramParam, ProgramStep } from '../../common/program.ts';
 import type { CheckedModel } from '../check.ts';
 import { differentiate } from '../autodiff.ts';
@@ -67,6 +68,7 @@ export function compile(checked: CheckedModel, target: Target, sources?: SourceM
 
   const kernels: Kernel[] = [];
   const byBody = new Map<string, string>();
+  const taken = new Set<string>();
   const steps: ProgramStep[] = [];
   graph.nodes.forEach((node) => {
     const candidate = buildKernel(node, 'pending');
@@ -76,11 +78,26 @@ export function compile(checked: CheckedModel, target: Target, sources?: SourceM
     const key = JSON.stringify([candidate.doc, candidate.buffers, candidate.body]);
     let name = byBody.get(key);
     if (!name) {
-      name = `k${kernels.length}_${node.op}`;
+      // Named by content, not by a running counter: an edit elsewhere in the spec renames no
+      // kernel. (Eight hex digits of sha256; more if two kernels would share a name.)
+      const digest = createHash('sha256').update(key).digest('hex');
+      let n = 8;
+      while (taken.has(`${node.op}_${digest.slice(0, n)}`)) n += 4;
+      name = `${node.op}_${digest.slice(0, n)}`;
+      taken.add(name);
       byBody.set(key, name);
       kernels.push({ ...candidate, name });
     }
-    steps.push({ kernel: name, args: [...node.inputs.map((v) => bufferOf(v)), ...node.outputs.map((v) => bufferOf(v))], outputs: node.outputs.length, dims: candidate.dims, phase: node.id < firstBackwardId ? 'forward' : 'backward' });
+    const at = node.span && sources?.get(node.span.file) ? sources.get(node.span.file)!.position(node.span.start) : undefined;
+    steps.push({
+      kernel: name,
+      op: node.op,
+      args: [...node.inputs.map((v) => bufferOf(v)), ...node.outputs.map((v) => bufferOf(v))],
+      outputs: node.outputs.length,
+      dims: candidate.dims,
+      phase: node.id < firstBackwardId ? 'forward' : 'backward',
+      ...(at ? { at: `${sourcePath(node.span!.file)}:${at.line}:${at.col}` } : {}),
+    });
   });
   const outputs: Record<string, number> = {};
   for (const [name, v] of [...graph.outputs].sort(([a], [b]) => a.localeCompare(b))) outputs[name] = bufferOf(v);

@@ -3,6 +3,7 @@
 // paths), each written atomically.
 import { join } from 'node:path';
 import { makeFolder, writeAtomically } from '../../common/files.ts';
+import { programJson } from '../../common/program.ts';
 import type { Compiled } from './compile.ts';
 
 export function emit(compiled: Compiled, outDir: string): string[] {
@@ -13,6 +14,6 @@ export function emit(compiled: Compiled, outDir: string): string[] {
     writeAtomically(join(outDir, name), text, 'generated code');
   }
   written.push(join(outDir, 'program.json'));
-  writeAtomically(join(outDir, 'program.json'), JSON.stringify(compiled.program, null, 1) + '\n', 'generated program');
+  writeAtomically(join(outDir, 'program.json'), programJson(compiled.program), 'generated program');
   return written;
 }

@@ -29,7 +29,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_d13eaaef(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
@@ -46,7 +46,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
+export function slice_rows_698857ed(table: Float32Array, y: Float32Array, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 256];
@@ -60,7 +60,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, src_seq: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_1beb8b50(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (src_seq * 128)];
@@ -74,7 +74,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_f54ba717(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -102,7 +102,7 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_2cca1ff6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -116,7 +116,7 @@ export function k4_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7c4f2397(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -218,7 +218,7 @@ export function k5_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_7d4282ed(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -265,7 +265,7 @@ export function k6_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_c101af6f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -279,7 +279,7 @@ export function k7_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_6d486130(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -310,7 +310,7 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7d94b311(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -429,7 +429,7 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_18b2a465(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -531,7 +531,7 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_05237bb2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -545,7 +545,7 @@ export function k11_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_1a6311da(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -559,7 +559,7 @@ export function k12_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_24ced3b8(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -573,7 +573,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_2a7f1fb9(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
@@ -590,7 +590,7 @@ export function k14_embedding(table: Float32Array, ids: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function slice_rows_8be0692d(table: Float32Array, y: Float32Array, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o + 256];
@@ -604,7 +604,7 @@ export function k15_slice_rows(table: Float32Array, y: Float32Array, tgt_seq: nu
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_aa260f48(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (tgt_seq * 128)];
@@ -618,7 +618,7 @@ export function k16_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_c2dea71a(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -646,7 +646,7 @@ export function k17_layernorm(x: Float32Array, g: Float32Array, b: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_dcee674d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -660,7 +660,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_4f902c11(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -762,7 +762,7 @@ export function k19_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_362f321f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -807,7 +807,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_74b87e8f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -821,7 +821,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_dfb7cb30(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -852,7 +852,7 @@ export function k22_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_bd75acf0(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -899,7 +899,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -913,7 +913,7 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_030d2863(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1032,7 +1032,7 @@ export function k25_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_40b050ae(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1134,7 +1134,7 @@ export function k26_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_1fedddab(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1148,7 +1148,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_5acaea5a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1162,7 +1162,7 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_e13fda2d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1176,7 +1176,7 @@ export function k29_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1190,7 +1190,7 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e74d77fe(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1273,7 +1273,7 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  */
-export function k32_softmax_xent(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_7f40b650(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1299,7 +1299,7 @@ export function k32_softmax_xent(logits: Float32Array, targets: Int32Array, loss
 }
 
 /** fill with 1 */
-export function k33_fill(y: Float32Array): void {
+export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
   }
@@ -1312,7 +1312,7 @@ export function k33_fill(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_18e9befb(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1351,7 +1351,7 @@ export function k34_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c3983fda(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1436,7 +1436,7 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_cb5e9645(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1519,7 +1519,7 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * From specs/bart_tiny.tfm:33:7 `norm post layernorm eps 1e-5`.
  */
-export function k37_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
+export function layernorm_grad_12a4e015(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
@@ -1557,7 +1557,7 @@ export function k37_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /** sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast) */
-export function k38_reduce_to(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_18657e7c(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
@@ -1573,7 +1573,7 @@ export function k38_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2bc6705a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1658,7 +1658,7 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_18ab44c6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1743,7 +1743,7 @@ export function k40_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_8ab9e3cd(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
@@ -1751,7 +1751,7 @@ export function k41_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast) */
-export function k42_reduce_to(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_a90ed633(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
@@ -1767,7 +1767,7 @@ export function k42_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0bb412b3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1852,7 +1852,7 @@ export function k43_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_6a8b2d61(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1935,7 +1935,7 @@ export function k44_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_822d77ac(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -1949,7 +1949,7 @@ export function k45_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_6a93faee(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2034,7 +2034,7 @@ export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_3ea0dc46(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2119,7 +2119,7 @@ export function k47_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_1919678b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -2200,7 +2200,7 @@ export function k48_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, src_seq, 128] down to [128] (gradient of a broadcast) */
-export function k49_reduce_to(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_3ee132c5(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
@@ -2216,7 +2216,7 @@ export function k49_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a0e2a603(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2301,7 +2301,7 @@ export function k50_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_33d2d4e9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2384,7 +2384,7 @@ export function k51_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -2398,7 +2398,7 @@ export function k52_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k53_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_4316bed4(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < tgt_seq * 128; o++) {
@@ -2473,7 +2473,7 @@ export function k53_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast) */
-export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_2e99b9b4(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < tgt_seq * 128; o++) {
     y[o] = 0;
   }
@@ -2483,7 +2483,7 @@ export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number, t
 }
 
 /** slice_rows backward: scatter into a zeroed table gradient */
-export function k55_slice_rows_grad(dy: Float32Array, dtable: Float32Array, tgt_seq: number): void {
+export function slice_rows_grad_0104ba89(dy: Float32Array, dtable: Float32Array, tgt_seq: number): void {
   for (let o = 0; o < 16640; o++) {
     dtable[o] = 0;
   }
@@ -2497,7 +2497,7 @@ export function k55_slice_rows_grad(dy: Float32Array, dtable: Float32Array, tgt_
  *
  * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
  */
-export function k56_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, tgt_seq: number): void {
+export function embedding_grad_535624d4(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 262144; o++) {
     dtable[o] = 0;
   }
@@ -2514,7 +2514,7 @@ export function k56_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k57_add(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+export function add_01f4e6f0(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
   const __count = 262144;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(262144, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -2526,7 +2526,7 @@ export function k57_add(x0: Float32Array, x1: Float32Array, y: Float32Array, par
  *
  * From specs/bart_tiny.tfm:25:7 `norm post layernorm eps 1e-5`.
  */
-export function k58_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
+export function layernorm_grad_a480d339(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
@@ -2570,7 +2570,7 @@ export function k58_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_6114d7c9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2655,7 +2655,7 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_530a7954(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2740,7 +2740,7 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_ff3bda4a(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
@@ -2748,7 +2748,7 @@ export function k61_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, src_seq, 512] down to [512] (gradient of a broadcast) */
-export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_8ed625f4(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
@@ -2764,7 +2764,7 @@ export function k62_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_638efad3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2849,7 +2849,7 @@ export function k63_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0587a4e3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2934,7 +2934,7 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_d3900244(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -3015,7 +3015,7 @@ export function k65_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast) */
-export function k66_reduce_to(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_8cbe8801(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < src_seq * 128; o++) {
     y[o] = 0;
   }
@@ -3025,7 +3025,7 @@ export function k66_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /** slice_rows backward: scatter into a zeroed table gradient */
-export function k67_slice_rows_grad(dy: Float32Array, dtable: Float32Array, src_seq: number): void {
+export function slice_rows_grad_749b71b8(dy: Float32Array, dtable: Float32Array, src_seq: number): void {
   for (let o = 0; o < 16640; o++) {
     dtable[o] = 0;
   }
@@ -3039,7 +3039,7 @@ export function k67_slice_rows_grad(dy: Float32Array, dtable: Float32Array, src_
  *
  * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
  */
-export function k68_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, src_seq: number): void {
+export function embedding_grad_b37b551f(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 262144; o++) {
     dtable[o] = 0;
   }

@@ -29,7 +29,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_65392286(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
@@ -46,7 +46,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_6e5ffd96(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 768;
@@ -63,7 +63,7 @@ export function k1_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_45bd2120(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -77,7 +77,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
+export function slice_rows_3c8cee94(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
@@ -91,7 +91,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_4a556083(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 768)];
@@ -105,7 +105,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_8febb83b(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
@@ -133,7 +133,7 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -147,7 +147,7 @@ export function k6_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_66c1f0d0(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -249,7 +249,7 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3bfb859a(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -296,7 +296,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_f7b60d5c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -310,7 +310,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_3ddab5d0(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
@@ -341,7 +341,7 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_e8faccf6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -460,7 +460,7 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_85d7a07c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -562,7 +562,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -576,7 +576,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_a8cc4315(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -623,7 +623,7 @@ export function k14_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_300771dc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -637,7 +637,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -651,7 +651,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_7d0f59f3(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -698,7 +698,7 @@ export function k17_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_d4344b12(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -712,7 +712,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -726,7 +726,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_43c1f2a7(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -773,7 +773,7 @@ export function k20_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_4613e4e0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -787,7 +787,7 @@ export function k21_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -801,7 +801,7 @@ export function k22_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_bf321b35(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -848,7 +848,7 @@ export function k23_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_dcb63c5d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -862,7 +862,7 @@ export function k24_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -876,7 +876,7 @@ export function k25_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_fc79b074(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -923,7 +923,7 @@ export function k26_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_6f05b4ad(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -937,7 +937,7 @@ export function k27_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -951,7 +951,7 @@ export function k28_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_1cbd6efc(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -998,7 +998,7 @@ export function k29_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_91af7677(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1012,7 +1012,7 @@ export function k30_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1026,7 +1026,7 @@ export function k31_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_b7f1869e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1073,7 +1073,7 @@ export function k32_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_e0eda9d6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1087,7 +1087,7 @@ export function k33_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1101,7 +1101,7 @@ export function k34_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4e380342(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1148,7 +1148,7 @@ export function k35_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_e534f9b2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1162,7 +1162,7 @@ export function k36_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1176,7 +1176,7 @@ export function k37_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_ff31aa0a(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1223,7 +1223,7 @@ export function k38_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_c3294cd4(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1237,7 +1237,7 @@ export function k39_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1251,7 +1251,7 @@ export function k40_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_12ea0a16(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1298,7 +1298,7 @@ export function k41_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_d8e20656(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1312,7 +1312,7 @@ export function k42_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1326,7 +1326,7 @@ export function k43_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_65a77f69(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1373,7 +1373,7 @@ export function k44_attention(q: Float32Array, k: Float32Array, v: Float32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_bced306c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1387,7 +1387,7 @@ export function k45_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function dropout_ecb5c6c9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1401,7 +1401,7 @@ export function k46_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function take_first_7502e45b(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
@@ -1417,7 +1417,7 @@ export function k47_take_first(x: Float32Array, y: Float32Array, batch: number, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7e81ea09(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1536,7 +1536,7 @@ export function k48_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_8a9f7aa6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 37, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -1550,7 +1550,7 @@ export function k49_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b5779d91(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1676,7 +1676,7 @@ export function k50_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * From specs/bert_base_sst2.tfm:7:3 `objective classify`.
  */
-export function k51_softmax_xent(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_6e321039(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -1702,7 +1702,7 @@ export function k51_softmax_xent(logits: Float32Array, targets: Int32Array, loss
 }
 
 /** fill with 1 */
-export function k52_fill(y: Float32Array): void {
+export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
   }
@@ -1715,7 +1715,7 @@ export function k52_fill(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_ea19519a(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -1748,7 +1748,7 @@ export function k53_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /** sum [batch, 2] down to [2] (gradient of a broadcast) */
-export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_faa64cd8(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 2; o++) {
     y[o] = 0;
   }
@@ -1764,7 +1764,7 @@ export function k54_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_52b0c46e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1849,7 +1849,7 @@ export function k55_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_04225301(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1956,7 +1956,7 @@ export function k56_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k57_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function act_grad_83385b67(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (1 - Math.tanh(x0[o]) * Math.tanh(x0[o])) * x1[o];
@@ -1964,7 +1964,7 @@ export function k57_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, 768] down to [768] (gradient of a broadcast) */
-export function k58_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_e3c9d536(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
@@ -1980,7 +1980,7 @@ export function k58_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_89c84b60(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2065,7 +2065,7 @@ export function k59_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_8e602262(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2148,7 +2148,7 @@ export function k60_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  */
-export function k61_take_first_grad(dy: Float32Array, dx: Float32Array, batch: number, seq: number): void {
+export function take_first_grad_e26968ef(dy: Float32Array, dx: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < batch * seq * 768; o++) {
     dx[o] = 0;
   }
@@ -2164,7 +2164,7 @@ export function k61_take_first_grad(dy: Float32Array, dx: Float32Array, batch: n
  *
  * From specs/bert_base.tfm:28:5 `norm post layernorm eps 1e-12`.
  */
-export function k62_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_aea9fc58(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
@@ -2202,7 +2202,7 @@ export function k62_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /** sum [batch, seq, 768] down to [768] (gradient of a broadcast) */
-export function k63_reduce_to(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
@@ -2218,7 +2218,7 @@ export function k63_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_7ab72aaf(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2303,7 +2303,7 @@ export function k64_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_33044bd5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2388,7 +2388,7 @@ export function k65_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k66_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_e06a9cd3(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
@@ -2396,7 +2396,7 @@ export function k66_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, seq, 3072] down to [3072] (gradient of a broadcast) */
-export function k67_reduce_to(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
@@ -2412,7 +2412,7 @@ export function k67_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k68_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b2afc29d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2497,7 +2497,7 @@ export function k68_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k69_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b8c36355(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2582,7 +2582,7 @@ export function k69_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_fbb52b60(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2667,7 +2667,7 @@ export function k70_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ecdaf335(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2752,7 +2752,7 @@ export function k71_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_e754453b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2839,7 +2839,7 @@ export function k72_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_466041b1(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2926,7 +2926,7 @@ export function k73_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_8c58c8cc(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3013,7 +3013,7 @@ export function k74_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_e086e77c(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3100,7 +3100,7 @@ export function k75_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_59c98609(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3187,7 +3187,7 @@ export function k76_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_5cedbd19(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3274,7 +3274,7 @@ export function k77_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_9879a8b7(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3361,7 +3361,7 @@ export function k78_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_57e08ae3(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3448,7 +3448,7 @@ export function k79_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_96e443df(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3535,7 +3535,7 @@ export function k80_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_0542e6a4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3622,7 +3622,7 @@ export function k81_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_6591764e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3709,7 +3709,7 @@ export function k82_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_263f6118(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3790,7 +3790,7 @@ export function k83_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast) */
-export function k84_reduce_to(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
   }
@@ -3800,7 +3800,7 @@ export function k84_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /** slice_rows backward: scatter into a zeroed table gradient */
-export function k85_slice_rows_grad(dy: Float32Array, dtable: Float32Array, seq: number): void {
+export function slice_rows_grad_ea472f91(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 393216; o++) {
     dtable[o] = 0;
   }
@@ -3814,7 +3814,7 @@ export function k85_slice_rows_grad(dy: Float32Array, dtable: Float32Array, seq:
  *
  * From specs/bert_base.tfm:22:5 `segments type_vocab`.
  */
-export function k86_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
+export function embedding_grad_840aa553(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 1536; o++) {
     dtable[o] = 0;
   }
@@ -3831,7 +3831,7 @@ export function k86_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Fl
  *
  * From specs/bert_base.tfm:21:5 `tokens vocab -> d_model`.
  */
-export function k87_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
+export function embedding_grad_1fd5c4c7(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 23440896; o++) {
     dtable[o] = 0;
   }

@@ -29,7 +29,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_561f1053(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
@@ -46,7 +46,7 @@ export function k0_embedding(table: Float32Array, ids: Int32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
+export function slice_rows_6823e6bb(table: Float32Array, y: Float32Array, seq: number, part: number = 0, parts: number = 1): void {
   const __count = seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
@@ -60,7 +60,7 @@ export function k1_slice_rows(table: Float32Array, y: Float32Array, seq: number,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_567ae027(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % (seq * 128)];
@@ -74,7 +74,7 @@ export function k2_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_c38ef1a6(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -102,7 +102,7 @@ export function k3_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_e9ca9520(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -204,7 +204,7 @@ export function k4_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_2efa2cc3(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -249,7 +249,7 @@ export function k5_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_0a35ea9b(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -280,7 +280,7 @@ export function k6_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_64e83223(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -399,7 +399,7 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_c28801fd(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -501,7 +501,7 @@ export function k8_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_505897e3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -606,7 +606,7 @@ export function k9_matmul(a: Float32Array, b: Float32Array, c: Float32Array, bat
  *
  * From specs/gpt_tiny.tfm:30:3 `objective clm`.
  */
-export function k10_softmax_xent(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_8927cc2f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -632,7 +632,7 @@ export function k10_softmax_xent(logits: Float32Array, targets: Int32Array, loss
 }
 
 /** fill with 1 */
-export function k11_fill(y: Float32Array): void {
+export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
   }
@@ -645,7 +645,7 @@ export function k11_fill(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_907d8351(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -684,7 +684,7 @@ export function k12_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b807c237(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -769,7 +769,7 @@ export function k13_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c067c963(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -874,7 +874,7 @@ export function k14_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * From specs/gpt_tiny.tfm:28:3 `final_norm layernorm eps 1e-5`.
  */
-export function k15_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_2a5391e1(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
@@ -912,7 +912,7 @@ export function k15_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /** sum [batch, seq, 128] down to [128] (gradient of a broadcast) */
-export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
@@ -928,7 +928,7 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_49b6ae5c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1013,7 +1013,7 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0a6f56a5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1098,7 +1098,7 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_c86d137b(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) + 0.5 * x0[o] * (1 - Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o])))) * Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) * (0.7978845608028654 * (1 + 0.134145 * (x0[o] * x0[o])))) * x1[o];
@@ -1106,7 +1106,7 @@ export function k19_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, seq, 512] down to [512] (gradient of a broadcast) */
-export function k20_reduce_to(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
@@ -1122,7 +1122,7 @@ export function k20_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_3f3def78(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1207,7 +1207,7 @@ export function k21_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_3d70b926(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1290,7 +1290,7 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_2b8307ad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -1304,7 +1304,7 @@ export function k23_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_41d318b2(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1389,7 +1389,7 @@ export function k24_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b3783f3f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1474,7 +1474,7 @@ export function k25_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_80a9b04b(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -1549,7 +1549,7 @@ export function k26_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast) */
-export function k27_reduce_to(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
   }
@@ -1559,7 +1559,7 @@ export function k27_reduce_to(x: Float32Array, y: Float32Array, batch: number, s
 }
 
 /** slice_rows backward: scatter into a zeroed table gradient */
-export function k28_slice_rows_grad(dy: Float32Array, dtable: Float32Array, seq: number): void {
+export function slice_rows_grad_76e51f80(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 8192; o++) {
     dtable[o] = 0;
   }
@@ -1573,7 +1573,7 @@ export function k28_slice_rows_grad(dy: Float32Array, dtable: Float32Array, seq:
  *
  * From specs/gpt_tiny.tfm:18:5 `tokens vocab -> d_model`.
  */
-export function k29_embedding_grad(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
+export function embedding_grad_a94d6e58(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 6432896; o++) {
     dtable[o] = 0;
   }

@@ -29,7 +29,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function patchify_fe4f4775(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let py = 0; py < 14; py++) {
@@ -53,7 +53,7 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, p
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_75d73135(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -155,7 +155,7 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function prepend_bf94bb4d(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
@@ -176,7 +176,7 @@ export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+export function slice_rows_30c05983(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
   const __count = 151296;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(151296, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
@@ -190,7 +190,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_70d0974a(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % 151296];
@@ -204,7 +204,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function layernorm_4cb0f32c(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 197, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
@@ -232,7 +232,7 @@ export function k5_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_33db2cf9(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -334,7 +334,7 @@ export function k6_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_65715ee8(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -379,7 +379,7 @@ export function k7_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_norm_7fc24f6e(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 197, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
@@ -410,7 +410,7 @@ export function k8_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_6f9c3616(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -529,7 +529,7 @@ export function k9_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_4d73a215(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -631,7 +631,7 @@ export function k10_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function take_first_09c51f00(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
@@ -647,7 +647,7 @@ export function k11_take_first(x: Float32Array, y: Float32Array, batch: number, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_2b47d0b6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -747,7 +747,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * From specs/vit_base_patch16.tfm:31:3 `objective classify`.
  */
-export function k13_softmax_xent(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_e166ebb8(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -773,7 +773,7 @@ export function k13_softmax_xent(logits: Float32Array, targets: Int32Array, loss
 }
 
 /** fill with 1 */
-export function k14_fill(y: Float32Array): void {
+export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
   }
@@ -786,7 +786,7 @@ export function k14_fill(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_24110268(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -819,7 +819,7 @@ export function k15_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /** sum [batch, 1000] down to [1000] (gradient of a broadcast) */
-export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_6464e064(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 1000; o++) {
     y[o] = 0;
   }
@@ -835,7 +835,7 @@ export function k16_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_ea4f6604(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -920,7 +920,7 @@ export function k17_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_a953219d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1003,7 +1003,7 @@ export function k18_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  */
-export function k19_take_first_grad(dy: Float32Array, dx: Float32Array, batch: number): void {
+export function take_first_grad_649855a1(dy: Float32Array, dx: Float32Array, batch: number): void {
   for (let o = 0; o < batch * 197 * 768; o++) {
     dx[o] = 0;
   }
@@ -1019,7 +1019,7 @@ export function k19_take_first_grad(dy: Float32Array, dx: Float32Array, batch: n
  *
  * From specs/vit_base_patch16.tfm:29:3 `final_norm layernorm eps 1e-12`.
  */
-export function k20_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
+export function layernorm_grad_387518cd(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
@@ -1057,7 +1057,7 @@ export function k20_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /** sum [batch, 197, 768] down to [768] (gradient of a broadcast) */
-export function k21_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_3804c4dc(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
@@ -1073,7 +1073,7 @@ export function k21_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_70e37bba(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1158,7 +1158,7 @@ export function k22_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_a6877b19(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1243,7 +1243,7 @@ export function k23_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function act_grad_4536d826(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
@@ -1251,7 +1251,7 @@ export function k24_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, 197, 3072] down to [3072] (gradient of a broadcast) */
-export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_95754e0f(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
@@ -1267,7 +1267,7 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_453e5f5a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1352,7 +1352,7 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_bcf86dab(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1435,7 +1435,7 @@ export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_4cade967(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197 * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -1449,7 +1449,7 @@ export function k28_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_c06e1866(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1534,7 +1534,7 @@ export function k29_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_eafbf659(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1619,7 +1619,7 @@ export function k30_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_1b2a53aa(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 151296; o++) {
@@ -1694,7 +1694,7 @@ export function k31_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, 197, 768] down to [197, 768] (gradient of a broadcast) */
-export function k32_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_88a38638(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 151296; o++) {
     y[o] = 0;
   }
@@ -1704,7 +1704,7 @@ export function k32_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /** slice_rows backward: scatter into a zeroed table gradient */
-export function k33_slice_rows_grad(dy: Float32Array, dtable: Float32Array): void {
+export function slice_rows_grad_819b8763(dy: Float32Array, dtable: Float32Array): void {
   for (let o = 0; o < 151296; o++) {
     dtable[o] = 0;
   }
@@ -1718,7 +1718,7 @@ export function k33_slice_rows_grad(dy: Float32Array, dtable: Float32Array): voi
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  */
-export function k34_prepend_grad(dy: Float32Array, dx: Float32Array, drow: Float32Array, batch: number): void {
+export function prepend_grad_5cd51c73(dy: Float32Array, dx: Float32Array, drow: Float32Array, batch: number): void {
   for (let k = 0; k < 768; k++) {
     drow[k] = 0;
   }
@@ -1735,7 +1735,7 @@ export function k34_prepend_grad(dy: Float32Array, dx: Float32Array, drow: Float
 }
 
 /** sum [batch, 196, 768] down to [768] (gradient of a broadcast) */
-export function k35_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_7759a3dc(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
@@ -1751,7 +1751,7 @@ export function k35_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_ee6d59b6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1836,7 +1836,7 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_bb45c5fc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

@@ -29,7 +29,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function patchify_133841cf(img: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let py = 0; py < 4; py++) {
@@ -53,7 +53,7 @@ export function k0_patchify(img: Float32Array, y: Float32Array, batch: number, p
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_f5dfe8fb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -155,7 +155,7 @@ export function k1_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function prepend_be5848c2(x: Float32Array, row: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
@@ -176,7 +176,7 @@ export function k2_prepend(x: Float32Array, row: Float32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+export function slice_rows_3ff8d632(table: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
   const __count = 1088;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(1088, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = table[o];
@@ -190,7 +190,7 @@ export function k3_slice_rows(table: Float32Array, y: Float32Array, part: number
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_0fd58ed4(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o % 1088];
@@ -204,7 +204,7 @@ export function k4_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batc
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_8f5fec7a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -218,7 +218,7 @@ export function k5_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function layernorm_1831f662(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
@@ -246,7 +246,7 @@ export function k6_layernorm(x: Float32Array, g: Float32Array, b: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_ef43214b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -348,7 +348,7 @@ export function k7_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_daf2e96f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -393,7 +393,7 @@ export function k8_attention(q: Float32Array, k: Float32Array, v: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_7ba29360(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -407,7 +407,7 @@ export function k9_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, b
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_norm_eebfe0c7(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
@@ -438,7 +438,7 @@ export function k10_add_norm(x: Float32Array, y: Float32Array, g: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_5f8ef23d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -557,7 +557,7 @@ export function k11_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_93c69d84(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -659,7 +659,7 @@ export function k12_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_7dd155b9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -673,7 +673,7 @@ export function k13_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_f261c6d7(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -687,7 +687,7 @@ export function k14_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_65edfb2c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -701,7 +701,7 @@ export function k15_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_667902b3(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -715,7 +715,7 @@ export function k16_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_d3a1d0f0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -729,7 +729,7 @@ export function k17_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_2e4ecb52(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -743,7 +743,7 @@ export function k18_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function dropout_510042ee(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
@@ -757,7 +757,7 @@ export function k19_dropout(x: Float32Array, seed: Int32Array, y: Float32Array, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function take_first_8af4aa0f(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
@@ -773,7 +773,7 @@ export function k20_take_first(x: Float32Array, y: Float32Array, batch: number, 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_3cc39587(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -899,7 +899,7 @@ export function k21_matmul_epilogue(a: Float32Array, b: Float32Array, bias: Floa
  *
  * From specs/vit_mnist.tfm:29:3 `objective classify`.
  */
-export function k22_softmax_xent(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_07f3a2f1(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -925,7 +925,7 @@ export function k22_softmax_xent(logits: Float32Array, targets: Int32Array, loss
 }
 
 /** fill with 1 */
-export function k23_fill(y: Float32Array): void {
+export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
   }
@@ -938,7 +938,7 @@ export function k23_fill(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_a18e05d3(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -971,7 +971,7 @@ export function k24_softmax_xent_grad(logits: Float32Array, targets: Int32Array,
 }
 
 /** sum [batch, 10] down to [10] (gradient of a broadcast) */
-export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_38fb9612(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 10; o++) {
     y[o] = 0;
   }
@@ -987,7 +987,7 @@ export function k25_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_5e7be95a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1072,7 +1072,7 @@ export function k26_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_ee090d19(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1177,7 +1177,7 @@ export function k27_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  */
-export function k28_take_first_grad(dy: Float32Array, dx: Float32Array, batch: number): void {
+export function take_first_grad_e8b620a9(dy: Float32Array, dx: Float32Array, batch: number): void {
   for (let o = 0; o < batch * 17 * 64; o++) {
     dx[o] = 0;
   }
@@ -1193,7 +1193,7 @@ export function k28_take_first_grad(dy: Float32Array, dx: Float32Array, batch: n
  *
  * From specs/vit_mnist.tfm:27:3 `final_norm layernorm eps 1e-6`.
  */
-export function k29_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
+export function layernorm_grad_42aceb17(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
   for (let k = 0; k < 64; k++) {
     dg[k] = 0;
     db[k] = 0;
@@ -1231,7 +1231,7 @@ export function k29_layernorm_grad(x: Float32Array, g: Float32Array, dy: Float32
 }
 
 /** sum [batch, 17, 64] down to [64] (gradient of a broadcast) */
-export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_5409f0df(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 64; o++) {
     y[o] = 0;
   }
@@ -1247,7 +1247,7 @@ export function k30_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_acb382ec(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1332,7 +1332,7 @@ export function k31_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_536f4921(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1417,7 +1417,7 @@ export function k32_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k33_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function act_grad_f4be7ef3(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
@@ -1425,7 +1425,7 @@ export function k33_act_grad(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /** sum [batch, 17, 128] down to [128] (gradient of a broadcast) */
-export function k34_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_ff989d0e(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
@@ -1441,7 +1441,7 @@ export function k34_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_24c8d0c5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1526,7 +1526,7 @@ export function k35_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_a55f7e56(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1609,7 +1609,7 @@ export function k36_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_bdfc6fd4(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17 * 64;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 17 * 64, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
@@ -1623,7 +1623,7 @@ export function k37_add(x0: Float32Array, x1: Float32Array, y: Float32Array, bat
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_1b34c760(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1708,7 +1708,7 @@ export function k38_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_76ed93f3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1793,7 +1793,7 @@ export function k39_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_952c80ad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 1088; o++) {
@@ -1868,7 +1868,7 @@ export function k40_attention_grad(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** sum [batch, 17, 64] down to [17, 64] (gradient of a broadcast) */
-export function k41_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_145c6dd4(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 1088; o++) {
     y[o] = 0;
   }
@@ -1878,7 +1878,7 @@ export function k41_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
 }
 
 /** slice_rows backward: scatter into a zeroed table gradient */
-export function k42_slice_rows_grad(dy: Float32Array, dtable: Float32Array): void {
+export function slice_rows_grad_ecfb4515(dy: Float32Array, dtable: Float32Array): void {
   for (let o = 0; o < 1088; o++) {
     dtable[o] = 0;
   }
@@ -1892,7 +1892,7 @@ export function k42_slice_rows_grad(dy: Float32Array, dtable: Float32Array): voi
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  */
-export function k43_prepend_grad(dy: Float32Array, dx: Float32Array, drow: Float32Array, batch: number): void {
+export function prepend_grad_de15a2f0(dy: Float32Array, dx: Float32Array, drow: Float32Array, batch: number): void {
   for (let k = 0; k < 64; k++) {
     drow[k] = 0;
   }
@@ -1909,7 +1909,7 @@ export function k43_prepend_grad(dy: Float32Array, dx: Float32Array, drow: Float
 }
 
 /** sum [batch, 16, 64] down to [64] (gradient of a broadcast) */
-export function k44_reduce_to(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_bfbde678(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 64; o++) {
     y[o] = 0;
   }
@@ -1925,7 +1925,7 @@ export function k44_reduce_to(x: Float32Array, y: Float32Array, batch: number): 
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_f51390be(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2032,7 +2032,7 @@ export function k45_matmul(a: Float32Array, b: Float32Array, c: Float32Array, ba
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function k46_matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_899df9ab(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 49 - 49 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
