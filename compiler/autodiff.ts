@@ -20,7 +20,8 @@ export function differentiate(g: Graph, loss: Value): Map<string, Value> {
     const prior = grads.get(v.id);
     grads.set(v.id, prior ? g.add('add', [prior, d], [{ shape: v.shape }])[0] : d);
   };
-  grads.set(loss.id, g.add('fill', [], [{ shape: [] }], { value: 1, shape: [] })[0]);
+  // d loss / d loss = 1, from the line that defines the loss.
+  grads.set(loss.id, g.add('fill', [], [{ shape: [] }], { value: 1, shape: [] }, loss.node?.span)[0]);
 
   const forward: Node[] = g.nodes.slice();
   for (let i = forward.length - 1; i >= 0; i--) {
@@ -30,11 +31,14 @@ export function differentiate(g: Graph, loss: Value): Map<string, Value> {
     if (!node.inputs.some((v) => live.has(v.id))) continue;
     const rule = OPS[node.op]?.backward;
     if (!rule) throw new Error(`internal: op ${node.op} has no gradient rule`);
+    const first = g.nodes.length;
     const dIn = rule(g, node, dOut);
     node.inputs.forEach((v, k) => {
       const d = dIn[k];
       if (d && live.has(v.id) && v.dtype === 'f32') accumulate(v, d);
     });
+    // The backward of a node comes from the same spec line as the node itself.
+    for (let j = first; j < g.nodes.length; j++) g.nodes[j].span ??= node.span;
   }
 
   const out = new Map<string, Value>();

@@ -1600,7 +1600,11 @@ export function softmax_xent_c75aa3e1(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/bart_base.tfm:42:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1858,7 +1862,11 @@ export function layernorm_grad_86b92a3e(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, tgt_seq, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, tgt_seq, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ */
 export function reduce_to_9f7eb380(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -2052,7 +2060,11 @@ export function act_grad_afe9f0fe(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, tgt_seq, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, tgt_seq, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
+ */
 export function reduce_to_7a313f6c(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -2234,6 +2246,8 @@ export function matmul_b9e7fbea(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2501,7 +2515,11 @@ export function attention_grad_3d8138e9(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, src_seq, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, src_seq, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ */
 export function reduce_to_610e087f(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -2684,6 +2702,8 @@ export function matmul_5c845f9a(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
+ * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_e47bc85e(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
@@ -2774,7 +2794,11 @@ export function attention_grad_c6dfda2f(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, tgt_seq, 768] down to [tgt_seq, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, tgt_seq, 768] down to [tgt_seq, 768] (gradient of a broadcast)
+ *
+ * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ */
 export function reduce_to_65d4ade7(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < tgt_seq * 768; o++) {
     y[o] = 0;
@@ -2784,7 +2808,11 @@ export function reduce_to_65d4ade7(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ */
 export function slice_rows_grad_84560a87(dy: Float32Array, dtable: Float32Array, tgt_seq: number): void {
   for (let o = 0; o < 787968; o++) {
     dtable[o] = 0;
@@ -2813,6 +2841,8 @@ export function embedding_grad_2ce07295(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/bart_base.tfm:19:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -3049,7 +3079,11 @@ export function act_grad_da3483ca(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, src_seq, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, src_seq, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
+ */
 export function reduce_to_0713fda2(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -3316,7 +3350,11 @@ export function attention_grad_f3b15891(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, src_seq, 768] down to [src_seq, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, src_seq, 768] down to [src_seq, 768] (gradient of a broadcast)
+ *
+ * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ */
 export function reduce_to_8545246e(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < src_seq * 768; o++) {
     y[o] = 0;
@@ -3326,7 +3364,11 @@ export function reduce_to_8545246e(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
+ */
 export function slice_rows_grad_cb0799be(dy: Float32Array, dtable: Float32Array, src_seq: number): void {
   for (let o = 0; o < 787968; o++) {
     dtable[o] = 0;

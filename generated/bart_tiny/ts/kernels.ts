@@ -1298,7 +1298,11 @@ export function softmax_xent_7f40b650(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1556,7 +1560,11 @@ export function layernorm_grad_12a4e015(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ */
 export function reduce_to_18657e7c(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -1750,7 +1758,11 @@ export function act_grad_8ab9e3cd(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast) */
+/**
+ * sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast)
+ *
+ * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ */
 export function reduce_to_a90ed633(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
@@ -1932,6 +1944,8 @@ export function matmul_6a8b2d61(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2199,7 +2213,11 @@ export function attention_grad_1919678b(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, src_seq, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, src_seq, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ */
 export function reduce_to_3ee132c5(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -2382,6 +2400,8 @@ export function matmul_33d2d4e9(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
+ * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
@@ -2472,7 +2492,11 @@ export function attention_grad_4316bed4(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast) */
+/**
+ * sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast)
+ *
+ * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ */
 export function reduce_to_2e99b9b4(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < tgt_seq * 128; o++) {
     y[o] = 0;
@@ -2482,7 +2506,11 @@ export function reduce_to_2e99b9b4(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ */
 export function slice_rows_grad_0104ba89(dy: Float32Array, dtable: Float32Array, tgt_seq: number): void {
   for (let o = 0; o < 16640; o++) {
     dtable[o] = 0;
@@ -2511,6 +2539,8 @@ export function embedding_grad_535624d4(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2747,7 +2777,11 @@ export function act_grad_ff3bda4a(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, src_seq, 512] down to [512] (gradient of a broadcast) */
+/**
+ * sum [batch, src_seq, 512] down to [512] (gradient of a broadcast)
+ *
+ * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ */
 export function reduce_to_8ed625f4(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
@@ -3014,7 +3048,11 @@ export function attention_grad_d3900244(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast) */
+/**
+ * sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast)
+ *
+ * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ */
 export function reduce_to_8cbe8801(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < src_seq * 128; o++) {
     y[o] = 0;
@@ -3024,7 +3062,11 @@ export function reduce_to_8cbe8801(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ */
 export function slice_rows_grad_749b71b8(dy: Float32Array, dtable: Float32Array, src_seq: number): void {
   for (let o = 0; o < 16640; o++) {
     dtable[o] = 0;

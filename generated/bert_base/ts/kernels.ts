@@ -1802,7 +1802,11 @@ export function softmax_xent_15306398(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/bert_base.tfm:35:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1848,7 +1852,11 @@ export function softmax_xent_grad_7a45e374(logits: Float32Array, targets: Int32A
   }
 }
 
-/** sum [batch, seq, 30522] down to [30522] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 30522] down to [30522] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ */
 export function reduce_to_126ac306(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 30522; o++) {
     y[o] = 0;
@@ -2084,7 +2092,11 @@ export function act_grad_1b4c0a9f(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
+ */
 export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -2448,7 +2460,11 @@ export function act_grad_e06a9cd3(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -3672,7 +3688,11 @@ export function attention_grad_263f6118(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:23:5 `positions learned ctx`.
+ */
 export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
@@ -3682,7 +3702,11 @@ export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bert_base.tfm:23:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_ea472f91(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 393216; o++) {
     dtable[o] = 0;
@@ -3728,6 +3752,8 @@ export function embedding_grad_1fd5c4c7(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/bert_base.tfm:21:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

@@ -1701,7 +1701,11 @@ export function softmax_xent_6e321039(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/bert_base_sst2.tfm:7:3 `objective classify`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1747,7 +1751,11 @@ export function softmax_xent_grad_ea19519a(logits: Float32Array, targets: Int32A
   }
 }
 
-/** sum [batch, 2] down to [2] (gradient of a broadcast) */
+/**
+ * sum [batch, 2] down to [2] (gradient of a broadcast)
+ *
+ * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ */
 export function reduce_to_faa64cd8(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 2; o++) {
     y[o] = 0;
@@ -1963,7 +1971,11 @@ export function act_grad_83385b67(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ */
 export function reduce_to_e3c9d536(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -2201,7 +2213,11 @@ export function layernorm_grad_aea9fc58(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, seq, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -2395,7 +2411,11 @@ export function act_grad_e06a9cd3(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -3789,7 +3809,11 @@ export function attention_grad_263f6118(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
+ *
+ * From specs/bert_base.tfm:23:5 `positions learned ctx`.
+ */
 export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
@@ -3799,7 +3823,11 @@ export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bert_base.tfm:23:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_ea472f91(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 393216; o++) {
     dtable[o] = 0;

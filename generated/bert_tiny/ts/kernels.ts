@@ -1052,7 +1052,11 @@ export function softmax_xent_15306398(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/bert_tiny.tfm:33:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1098,7 +1102,11 @@ export function softmax_xent_grad_7a45e374(logits: Float32Array, targets: Int32A
   }
 }
 
-/** sum [batch, seq, 30522] down to [30522] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 30522] down to [30522] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ */
 export function reduce_to_126ac306(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 30522; o++) {
     y[o] = 0;
@@ -1334,7 +1342,11 @@ export function act_grad_ec1d9f03(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ */
 export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -1698,7 +1710,11 @@ export function act_grad_3cfce527(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 512] down to [512] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 512] down to [512] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
@@ -2052,7 +2068,11 @@ export function attention_grad_ec5e2def(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ */
 export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
@@ -2062,7 +2082,11 @@ export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_60ce9dd3(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 16384; o++) {
     dtable[o] = 0;
@@ -2108,6 +2132,8 @@ export function embedding_grad_e3924463(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

@@ -951,7 +951,11 @@ export function softmax_xent_6e321039(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/bert_tiny_sentiment.tfm:7:3 `objective classify`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -997,7 +1001,11 @@ export function softmax_xent_grad_ea19519a(logits: Float32Array, targets: Int32A
   }
 }
 
-/** sum [batch, 2] down to [2] (gradient of a broadcast) */
+/**
+ * sum [batch, 2] down to [2] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ */
 export function reduce_to_faa64cd8(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 2; o++) {
     y[o] = 0;
@@ -1213,7 +1221,11 @@ export function act_grad_200db95f(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
+ */
 export function reduce_to_3294eecf(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -1451,7 +1463,11 @@ export function layernorm_grad_80441d9d(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, seq, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -1645,7 +1661,11 @@ export function act_grad_3cfce527(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 512] down to [512] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 512] down to [512] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
@@ -2169,7 +2189,11 @@ export function attention_grad_ec5e2def(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
+ *
+ * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ */
 export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
@@ -2179,7 +2203,11 @@ export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_60ce9dd3(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 16384; o++) {
     dtable[o] = 0;

@@ -1448,7 +1448,11 @@ export function softmax_xent_d50ff90f(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/gpt1.tfm:28:3 `objective clm`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1706,7 +1710,11 @@ export function layernorm_grad_1d218001(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, seq, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -1900,7 +1908,11 @@ export function act_grad_e06a9cd3(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -2082,6 +2094,8 @@ export function matmul_b8c36355(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/gpt1.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -3234,7 +3248,11 @@ export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
+ *
+ * From specs/gpt1.tfm:18:5 `positions learned ctx`.
+ */
 export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
@@ -3244,7 +3262,11 @@ export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/gpt1.tfm:18:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_ea472f91(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 393216; o++) {
     dtable[o] = 0;
@@ -3273,6 +3295,8 @@ export function embedding_grad_d3b92c1b(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/gpt1.tfm:17:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

@@ -1476,7 +1476,11 @@ export function softmax_xent_8927cc2f(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/gpt2_small.tfm:29:3 `objective clm`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1734,7 +1738,11 @@ export function layernorm_grad_1d218001(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, seq, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/gpt2_small.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ */
 export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -1928,7 +1936,11 @@ export function act_grad_3302f38e(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/gpt2_small.tfm:24:5 `mlp d_ff act gelu_tanh`.
+ */
 export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -2110,6 +2122,8 @@ export function matmul_b8c36355(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/gpt2_small.tfm:22:5 `norm pre layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -3262,7 +3276,11 @@ export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
+ *
+ * From specs/gpt2_small.tfm:18:5 `positions learned ctx`.
+ */
 export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
@@ -3272,7 +3290,11 @@ export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/gpt2_small.tfm:18:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_5084b364(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 786432; o++) {
     dtable[o] = 0;
@@ -3301,6 +3323,8 @@ export function embedding_grad_d4df3ebb(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/gpt2_small.tfm:17:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

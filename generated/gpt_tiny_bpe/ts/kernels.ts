@@ -609,7 +609,11 @@ export function softmax_xent_7508ace0(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/gpt_tiny.tfm:30:3 `objective clm`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -867,7 +871,11 @@ export function layernorm_grad_2a5391e1(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, seq, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
+ */
 export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -1061,7 +1069,11 @@ export function act_grad_c86d137b(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, seq, 512] down to [512] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 512] down to [512] (gradient of a broadcast)
+ *
+ * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
+ */
 export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
@@ -1243,6 +1255,8 @@ export function matmul_3d70b926(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/gpt_tiny.tfm:23:5 `norm pre layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1504,7 +1518,11 @@ export function attention_grad_80a9b04b(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast) */
+/**
+ * sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
+ *
+ * From specs/gpt_tiny.tfm:19:5 `positions learned ctx`.
+ */
 export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
@@ -1514,7 +1532,11 @@ export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/gpt_tiny.tfm:19:5 `positions learned ctx`.
+ */
 export function slice_rows_grad_76e51f80(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 8192; o++) {
     dtable[o] = 0;

@@ -1412,7 +1412,11 @@ export function softmax_xent_52a72db8(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/t5_small.tfm:47:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 100)`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -2020,6 +2024,8 @@ export function matmul_26a232a3(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
+ * From specs/t5_small.tfm:38:7 `norm pre rmsnorm eps 1e-6`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_57b5b793(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
@@ -2459,6 +2465,8 @@ export function matmul_6249c9bd(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
+ * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_8aa0fa7f(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
@@ -2559,6 +2567,8 @@ export function attention_grad_3925128e(q: Float32Array, k: Float32Array, v: Flo
 /**
  * y = a + b (broadcast)
  *
+ * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_43cca11d(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
@@ -2587,6 +2597,8 @@ export function embedding_grad_c275c68d(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/t5_small.tfm:21:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

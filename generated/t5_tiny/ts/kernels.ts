@@ -1160,7 +1160,11 @@ export function softmax_xent_7f40b650(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/t5_tiny.tfm:45:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 32)`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -1768,6 +1772,8 @@ export function matmul_d268d3c9(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
+ * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_822d77ac(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
@@ -2207,6 +2213,8 @@ export function matmul_33d2d4e9(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
+ * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
@@ -2307,6 +2315,8 @@ export function attention_grad_82326428(q: Float32Array, k: Float32Array, v: Flo
 /**
  * y = a + b (broadcast)
  *
+ * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
+ *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function add_83674207(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
@@ -2335,6 +2345,8 @@ export function embedding_grad_535624d4(ids: Int32Array, dy: Float32Array, dtabl
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/t5_tiny.tfm:19:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

@@ -772,7 +772,11 @@ export function softmax_xent_e166ebb8(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/vit_base_patch16.tfm:31:3 `objective classify`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -818,7 +822,11 @@ export function softmax_xent_grad_24110268(logits: Float32Array, targets: Int32A
   }
 }
 
-/** sum [batch, 1000] down to [1000] (gradient of a broadcast) */
+/**
+ * sum [batch, 1000] down to [1000] (gradient of a broadcast)
+ *
+ * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
+ */
 export function reduce_to_6464e064(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 1000; o++) {
     y[o] = 0;
@@ -1056,7 +1064,11 @@ export function layernorm_grad_387518cd(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, 197, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, 197, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_3804c4dc(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
@@ -1250,7 +1262,11 @@ export function act_grad_4536d826(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, 197, 3072] down to [3072] (gradient of a broadcast) */
+/**
+ * sum [batch, 197, 3072] down to [3072] (gradient of a broadcast)
+ *
+ * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_95754e0f(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
@@ -1432,6 +1448,8 @@ export function matmul_bcf86dab(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/vit_base_patch16.tfm:24:5 `norm pre layernorm eps 1e-12`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1693,7 +1711,11 @@ export function attention_grad_1b2a53aa(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, 197, 768] down to [197, 768] (gradient of a broadcast) */
+/**
+ * sum [batch, 197, 768] down to [197, 768] (gradient of a broadcast)
+ *
+ * From specs/vit_base_patch16.tfm:20:5 `positions learned`.
+ */
 export function reduce_to_88a38638(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 151296; o++) {
     y[o] = 0;
@@ -1703,7 +1725,11 @@ export function reduce_to_88a38638(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/vit_base_patch16.tfm:20:5 `positions learned`.
+ */
 export function slice_rows_grad_819b8763(dy: Float32Array, dtable: Float32Array): void {
   for (let o = 0; o < 151296; o++) {
     dtable[o] = 0;
@@ -1734,7 +1760,11 @@ export function prepend_grad_5cd51c73(dy: Float32Array, dx: Float32Array, drow: 
   }
 }
 
-/** sum [batch, 196, 768] down to [768] (gradient of a broadcast) */
+/**
+ * sum [batch, 196, 768] down to [768] (gradient of a broadcast)
+ *
+ * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
+ */
 export function reduce_to_7759a3dc(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;

@@ -924,7 +924,11 @@ export function softmax_xent_07f3a2f1(logits: Float32Array, targets: Int32Array,
   loss[0] = (count > 0 ? total / count : 0);
 }
 
-/** fill with 1 */
+/**
+ * fill with 1
+ *
+ * From specs/vit_mnist.tfm:29:3 `objective classify`.
+ */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
     y[o] = 1;
@@ -970,7 +974,11 @@ export function softmax_xent_grad_a18e05d3(logits: Float32Array, targets: Int32A
   }
 }
 
-/** sum [batch, 10] down to [10] (gradient of a broadcast) */
+/**
+ * sum [batch, 10] down to [10] (gradient of a broadcast)
+ *
+ * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
+ */
 export function reduce_to_38fb9612(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 10; o++) {
     y[o] = 0;
@@ -1230,7 +1238,11 @@ export function layernorm_grad_42aceb17(x: Float32Array, g: Float32Array, dy: Fl
   }
 }
 
-/** sum [batch, 17, 64] down to [64] (gradient of a broadcast) */
+/**
+ * sum [batch, 17, 64] down to [64] (gradient of a broadcast)
+ *
+ * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_5409f0df(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 64; o++) {
     y[o] = 0;
@@ -1424,7 +1436,11 @@ export function act_grad_f4be7ef3(x0: Float32Array, x1: Float32Array, y: Float32
   }
 }
 
-/** sum [batch, 17, 128] down to [128] (gradient of a broadcast) */
+/**
+ * sum [batch, 17, 128] down to [128] (gradient of a broadcast)
+ *
+ * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
+ */
 export function reduce_to_ff989d0e(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
@@ -1606,6 +1622,8 @@ export function matmul_a55f7e56(a: Float32Array, b: Float32Array, c: Float32Arra
 
 /**
  * y = a + b (broadcast)
+ *
+ * From specs/vit_mnist.tfm:22:5 `norm pre layernorm eps 1e-6`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1867,7 +1885,11 @@ export function attention_grad_952c80ad(q: Float32Array, k: Float32Array, v: Flo
   }
 }
 
-/** sum [batch, 17, 64] down to [17, 64] (gradient of a broadcast) */
+/**
+ * sum [batch, 17, 64] down to [17, 64] (gradient of a broadcast)
+ *
+ * From specs/vit_mnist.tfm:18:5 `positions learned`.
+ */
 export function reduce_to_145c6dd4(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 1088; o++) {
     y[o] = 0;
@@ -1877,7 +1899,11 @@ export function reduce_to_145c6dd4(x: Float32Array, y: Float32Array, batch: numb
   }
 }
 
-/** slice_rows backward: scatter into a zeroed table gradient */
+/**
+ * slice_rows backward: scatter into a zeroed table gradient
+ *
+ * From specs/vit_mnist.tfm:18:5 `positions learned`.
+ */
 export function slice_rows_grad_ecfb4515(dy: Float32Array, dtable: Float32Array): void {
   for (let o = 0; o < 1088; o++) {
     dtable[o] = 0;
@@ -1908,7 +1934,11 @@ export function prepend_grad_de15a2f0(dy: Float32Array, dx: Float32Array, drow: 
   }
 }
 
-/** sum [batch, 16, 64] down to [64] (gradient of a broadcast) */
+/**
+ * sum [batch, 16, 64] down to [64] (gradient of a broadcast)
+ *
+ * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
+ */
 export function reduce_to_bfbde678(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 64; o++) {
     y[o] = 0;
