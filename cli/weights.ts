@@ -1,9 +1,8 @@
 // `tfm forward`, `tfm import`, `tfm export`: one forward pass for debugging and checking
 // against other implementations, and conversion between internal and Hugging Face names.
 import { TfmError } from '../common/errors.ts';
-import { statSync } from 'node:fs';
-import { dirname, extname } from 'node:path';
-import { LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
+import { extname } from 'node:path';
+import { checkWritable, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
 import { count } from './flags.ts';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { renderHumanList } from '../compiler/render/human.ts';
@@ -71,7 +70,7 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
   if (targets && targets.flat().every((t) => t === -100)) throw new TfmError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
   const ctx = m.model.inputs.tokens?.context?.value;
   if (ctx && rows[0].length > ctx) throw new TfmError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
-  if (opts.out) checkWritable(opts.out);
+  if (opts.out) checkWritable(opts.out, 'logits');
   const dims = { batch: rows.length, seq: rows[0].length };
   const ex = await compileExecutor(m, dims, { train: false });
   try {
@@ -93,22 +92,6 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
   }
 }
 
-/** Refuses an output path before any work: its folder must exist and it must not be a folder. */
-function checkWritable(out: string): void {
-  try {
-    const st = statSync(dirname(out));
-    if (!st.isDirectory()) throw new TfmError('TFM5020', `cannot write \`${out}\`: \`${dirname(out)}\` is not a folder`);
-  } catch (e) {
-    if (e instanceof TfmError) throw e;
-    throw new TfmError('TFM5020', `cannot write \`${out}\`: the folder \`${dirname(out)}\` does not exist`);
-  }
-  try {
-    if (statSync(out).isDirectory()) throw new TfmError('TFM5020', `cannot write \`${out}\`: it is a folder`);
-  } catch (e) {
-    if (e instanceof TfmError) throw e;
-  }
-}
-
 /** NumPy .npy v1.0: magic, header dict padded to 64 bytes, little-endian float32 data. */
 function npy(data: Float32Array, shape: number[]): Uint8Array {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
@@ -126,7 +109,7 @@ export async function convertCommand(direction: 'import' | 'export', spec: strin
   if (m.model.layout?.value !== 'decoder') throw new TfmError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
   const seed = direction === 'export' && !opts.checkpoint && opts.seed !== undefined ? count(opts.seed, 'seed', 0) : undefined;
   if (!opts.checkpoint && seed === undefined) throw new TfmError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
-  checkWritable(opts.out);
+  checkWritable(opts.out, 'weights');
   const ex = await compileExecutor(m, { batch: 1, seq: 1 }, { train: false });
   let params;
   try {

@@ -6,6 +6,7 @@
 // the target, fsynced, then renamed, so a killed or failing write never leaves a partial file.
 import { TfmError } from './errors.ts';
 import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import type { Hash } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 
 const MiB = 2 ** 20;
@@ -59,10 +60,14 @@ function kindOf(st: ReturnType<typeof fstatSync>): string {
 /** Reads `length` bytes at `position` into a fresh buffer; fewer bytes than that is an error
  *  (the file shrank while being read). */
 export function readAt(fd: number, position: number, length: number, path: string): Buffer {
-  const out = Buffer.allocUnsafe(length);
+  return readInto(fd, position, Buffer.allocUnsafe(length), path);
+}
+
+/** Fills `out` from `position` on; fewer bytes than that is an error (as readAt). */
+export function readInto<T extends Uint8Array>(fd: number, position: number, out: T, path: string): T {
   let off = 0;
-  while (off < length) {
-    const n = readSync(fd, out, off, length - off, position + off);
+  while (off < out.length) {
+    const n = readSync(fd, out, off, out.length - off, position + off);
     if (n === 0) throw new TfmError('TFM5018', `\`${path}\` ended after ${position + off} bytes while being read: it changed on disk`);
     off += n;
   }
@@ -88,7 +93,7 @@ export function readTextBounded(path: string, limit: number, what: string): stri
   }
 }
 
-/** True when `path` exists (without following a final symlink to check its target). */
+/** True when `path` exists (a symlink counts when its target does). */
 export function exists(path: string): boolean {
   try {
     statSync(path);
@@ -98,25 +103,42 @@ export function exists(path: string): boolean {
   }
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
+/** fsync of a folder, so that a rename inside it is durable. Some file systems refuse fsync on
+ *  a folder; the rename itself is atomic either way, so that refusal is ignored. */
+export function fsyncFolder(dir: string): void {
   try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // see above
+  }
+}
+
+/** Creates (or truncates) `path`, writes `data` in full — a string, bytes, or chunks, so that
+ *  large outputs are never joined in memory — and fsyncs it. `digest`, when given, sees every
+ *  byte written. */
+export function writeFileSynced(path: string, data: Uint8Array | string | Iterable<Uint8Array>, digest?: Hash): void {
+  const fd = openSync(path, 'w');
+  try {
+    const chunks = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+    for (const bytes of chunks) {
+      digest?.update(bytes);
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Writes chunks to `fd` in full. */
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-}
-
-/** Writes a file under a temporary name beside it, fsyncs it, then renames it into place;
- *  on any failure the temporary file is removed and the old file (if any) is untouched.
- *  `data` may be a list of chunks, so that large outputs are never joined in memory. */
-export function writeAtomically(path: string, data: Uint8Array | string | Iterable<Uint8Array>, what = 'output'): void {
+/** Refuses an output path before any work is done: its folder must exist and be a folder, and
+ *  the path itself must not be a folder (TFM5020). */
+export function checkWritable(path: string, what = 'output'): void {
   const dir = dirname(path);
   let st;
   try {
@@ -125,33 +147,23 @@ export function writeAtomically(path: string, data: Uint8Array | string | Iterab
     throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: the folder \`${dir}\` does not exist`);
   }
   if (!st.isDirectory()) throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: \`${dir}\` is not a folder`);
-  try {
-    if (statSync(path).isDirectory()) throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: it is a folder`);
-  } catch (e) {
-    if (e instanceof TfmError) throw e;
-  }
+  if (exists(path) && statSync(path).isDirectory()) throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: it is a folder`);
+}
+
+/** Writes a file under a temporary name beside it, fsyncs it, then renames it into place;
+ *  on any failure the temporary file is removed and the old file (if any) is untouched. */
+export function writeAtomically(path: string, data: Uint8Array | string | Iterable<Uint8Array>, what = 'output'): void {
+  checkWritable(path, what);
   const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'w');
-    if (typeof data === 'string') writeAll(fd, Buffer.from(data));
-    else if (data instanceof Uint8Array) writeAll(fd, data);
-    else for (const chunk of data) writeAll(fd, chunk);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
+    writeFileSynced(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
     if (e instanceof TfmError) throw e;
     throw new TfmError('TFM5020', `cannot write ${what} \`${path}\`: ${reason(e)}`);
   }
-  try {
-    fsyncPath(dir);
-  } catch {
-    // Some file systems refuse fsync on a folder; the rename itself is still atomic.
-  }
+  fsyncFolder(dirname(path));
 }
 
 /** Creates `dir` and its missing parents, one level at a time; a part that exists and is not

@@ -14,6 +14,10 @@ export function numel(s: IrShape, dims: Record<string, number> = {}): number {
   return s.reduce<number>((n, d) => n * (typeof d === 'number' ? d : (dims[d] ?? NaN)), 1);
 }
 
+export function sameShape(a: readonly SymDim[], b: readonly SymDim[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function resolveShape(s: IrShape, dims: Record<string, number>): number[] {
   return s.map((d) => {
     if (typeof d === 'number') return d;

@@ -5,7 +5,7 @@ import type { DType, IrShape, SymDim } from '../common/program.ts';
 import type { Span } from '../common/source.ts';
 
 // Shapes and dtypes are part of the program schema, shared with the runtime.
-export { numel, resolveShape, type DType, type IrShape, type SymDim } from '../common/program.ts';
+export { numel, resolveShape, sameShape, type DType, type IrShape, type SymDim } from '../common/program.ts';
 
 export interface Value {
   id: number;
@@ -89,6 +89,3 @@ export function shapeKey(s: IrShape): string {
   return `[${s.join(', ')}]`;
 }
 
-export function sameShape(a: IrShape, b: IrShape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}

@@ -7,10 +7,10 @@
 // bounded reads, before anything is used.
 import { TfmError } from '../common/errors.ts';
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIMITS, makeFolder, openBounded, readAt, readTextBounded } from '../common/files.ts';
-import { readSafetensorsFile, encodeSafetensors, type NamedTensor } from './safetensors.ts';
+import { fsyncFolder, LIMITS, makeFolder, openBounded, readAt, readTextBounded, writeFileSynced } from '../common/files.ts';
+import { encodeChunks, readSafetensorsFile, type NamedTensor } from './safetensors.ts';
 
 export interface CheckpointState {
   format: 'tfm-checkpoint';
@@ -31,28 +31,6 @@ export interface CheckpointState {
   history: [number, number, number | null][];
 }
 
-function writeFileSynced(path: string, data: Uint8Array | string): void {
-  const fd = openSync(path, 'w');
-  try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export const checkpointName = (step: number) => `ckpt-${String(step).padStart(8, '0')}`;
 const CHECKPOINT = /^ckpt-(\d{8,})$/;
 
@@ -70,19 +48,21 @@ export function writeCheckpoint(
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   const files: Record<string, string> = {};
-  const put = (name: string, bytes: Uint8Array) => {
-    writeFileSynced(join(tmp, name), bytes);
-    files[name] = sha256(bytes);
+  // Written in chunks and digested as they are written: no file is ever joined in memory.
+  const put = (name: string, data: string | Uint8Array[]) => {
+    const digest = createHash('sha256');
+    writeFileSynced(join(tmp, name), data, digest);
+    files[name] = digest.digest('hex');
   };
-  put('model.safetensors', encodeSafetensors(model, { format: 'pt' }));
-  put('optimizer.safetensors', encodeSafetensors(optimizer));
-  for (const [name, text] of Object.entries(extra)) put(name, Buffer.from(text));
+  put('model.safetensors', encodeChunks(model, { format: 'pt' }));
+  put('optimizer.safetensors', encodeChunks(optimizer));
+  for (const [name, text] of Object.entries(extra)) put(name, text);
   const full: CheckpointState = { format: 'tfm-checkpoint', version: 2, ...state, files };
   writeFileSynced(join(tmp, 'state.json'), JSON.stringify(full, null, 1) + '\n');
-  fsyncDir(tmp);
+  fsyncFolder(tmp);
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
-  fsyncDir(outDir);
+  fsyncFolder(outDir);
   // Keep the newest `keep` checkpoints; older ones go only after the new one is durable.
   const all = listCheckpoints(outDir);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(outDir, old), { recursive: true, force: true });

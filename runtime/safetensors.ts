@@ -5,7 +5,7 @@
 // every length and offset is checked against the file before anything is allocated.
 import { TfmError } from '../common/errors.ts';
 import { closeSync } from 'node:fs';
-import { openBounded, readAt } from '../common/files.ts';
+import { openBounded, readAt, readInto } from '../common/files.ts';
 
 export type TensorData = Float32Array | Int32Array;
 export interface NamedTensor {
@@ -122,9 +122,13 @@ export function parseHeader(lengthBytes: Uint8Array, readHeader: (n: number) => 
 
 /** A tensor's values from its bytes (copied into a fresh, aligned buffer). */
 export function tensorOf(entry: TensorEntry, bytes: Uint8Array): NamedTensor {
+  return tensorOn(entry, new Uint8Array(bytes).buffer);
+}
+
+/** A tensor's values on a buffer that holds exactly its bytes (no copy). */
+function tensorOn(entry: TensorEntry, buffer: ArrayBuffer): NamedTensor {
   const dt = DTYPES[entry.dtype];
-  const copy = new Uint8Array(bytes).buffer;
-  return { shape: entry.shape, data: dt.make(copy, 0, (entry.end - entry.begin) / dt.bytes) };
+  return { shape: entry.shape, data: dt.make(buffer, 0, (entry.end - entry.begin) / dt.bytes) };
 }
 
 export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
@@ -157,7 +161,8 @@ export function readSafetensorsFile(
     for (const name of choose(header)) {
       const e = header.entries.get(name);
       if (!e) continue;
-      tensors.set(name, tensorOf(e, readAt(fd, header.dataStart + e.begin, e.end - e.begin, path)));
+      // Read straight into the tensor's own buffer: one copy from disk, none in memory.
+      tensors.set(name, tensorOn(e, readInto(fd, header.dataStart + e.begin, new Uint8Array(e.end - e.begin), path).buffer));
     }
     return { tensors, metadata: header.metadata };
   } finally {

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { exists, LIMITS, makeFolder, readTextBounded, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { resolveShape } from '../common/program.ts';
+import { resolveShape, sameShape } from '../common/program.ts';
 import type { Executor } from './executor.ts';
 import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
@@ -91,6 +91,8 @@ export function compareSettings(recorded: RunSettings | undefined, now: RunSetti
   );
 }
 
+const finite = (a: Float32Array) => a.every(Number.isFinite);
+
 function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
   if (kind === 'gpt2') return gpt2Tokenizer();
   if (kind === 'bpe') return bpeTokenizer(train, vocab, specials);
@@ -143,11 +145,12 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     // Tokenizer: the one the checkpoint was trained with; else the run folder's (a run stopped
     // before its first checkpoint, or an older checkpoint); else built from the training text.
     const tokPath = join(opts.out, 'tokenizer.json');
+    const onDisk = exists(tokPath) ? readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') : undefined;
     let tokText: string | undefined = ck?.tokenizer;
-    if (tokText !== undefined && exists(tokPath) && readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') !== tokText) {
+    if (tokText !== undefined && onDisk !== undefined && onDisk !== tokText) {
       throw new TfmError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${latest}\` was trained with (recorded in its state.json): restore it from \`${join(opts.out, latest!, 'tokenizer.json')}\``);
     }
-    if (tokText === undefined && opts.resume && exists(tokPath)) tokText = readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer');
+    if (tokText === undefined && opts.resume) tokText = onDisk;
     let tok: Tokenizer;
     if (tokText !== undefined) {
       try {
@@ -174,7 +177,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     makeFolder(opts.out, 'run folder');
     const stale = removeStaleTemporaries(opts.out);
     if (stale.length) opts.log(`removed what an interrupted run left behind: ${stale.join(', ')}`);
-    if (!exists(tokPath) || readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') !== tokText) writeAtomically(tokPath, tokText, 'tokenizer');
+    if (onDisk !== tokText) writeAtomically(tokPath, tokText, 'tokenizer');
     const rng = new Rng(opts.seed ^ 0x5eed);
     let step = 0;
     let history: CheckpointState['history'] = [];
@@ -183,7 +186,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
       for (const [name, shape] of shapes) {
         const t = params.get(name);
-        if (!t || t.shape.join() !== shape.join()) throw new TfmError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
+        if (!t || !sameShape(t.shape, shape)) throw new TfmError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
         ex.param(name).set(t.data);
       }
       const [mm, vv] = [ck.optimizer.get('m'), ck.optimizer.get('v')];
@@ -197,138 +200,134 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       opts.log(`resumed from ${join(opts.out, latest!)} at step ${step}`);
     } else initParams(ex, opts.seed);
 
-  const naming = 'hf-gpt2' as const;
-  const checkpoint = () => {
-    const params = new Map<string, NamedTensor>([...shapes].map(([name, shape]) => [name, { shape, data: ex.param(name) }]));
-    return writeCheckpoint(
-      opts.out,
-      { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming, history, run },
-      exportGpt(params),
-      new Map([
-        ['m', { shape: [ex.mem.m.length], data: ex.mem.m }],
-        ['v', { shape: [ex.mem.v.length], data: ex.mem.v }],
-      ]),
-      opts.keep,
-      { 'tokenizer.json': tokText! },
-    );
-  };
+    const naming = 'hf-gpt2' as const;
+    /** Writes a checkpoint of the current step, once the guard has passed. */
+    const checkpoint = () => {
+      guard(`checkpoint ${checkpointName(step)}`);
+      const params = new Map<string, NamedTensor>([...shapes].map(([name, shape]) => [name, { shape, data: ex.param(name) }]));
+      return writeCheckpoint(
+        opts.out,
+        { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming, history, run },
+        exportGpt(params),
+        new Map([
+          ['m', { shape: [ex.mem.m.length], data: ex.mem.m }],
+          ['v', { shape: [ex.mem.v.length], data: ex.mem.v }],
+        ]),
+        opts.keep,
+        { 'tokenizer.json': tokText! },
+      );
+    };
 
-  /** Refuses to go on (and to save) once a weight, an Adam moment or the validation loss is
-   *  not finite: the last checkpoint on disk stays the last good one. */
-  const guard = (what: string) => {
-    const bad = (a: Float32Array) => a.findIndex((x) => !Number.isFinite(x));
-    const param = ex.program.params.find((p) => bad(ex.param(p.name)) >= 0)?.name;
-    const moment = bad(ex.mem.m) >= 0 || bad(ex.mem.v) >= 0;
-    const loss = valLoss !== null && !Number.isFinite(valLoss);
-    if (!param && !moment && !loss) return;
-    const found = param ? `parameter \`${param}\` holds NaN/Inf` : moment ? 'the optimizer state holds NaN/Inf' : `the validation loss is ${valLoss}`;
-    throw new TfmError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
-  };
+    /** Refuses to go on (and to save) once a weight, an Adam moment or the validation loss is
+     *  not finite: the last checkpoint on disk stays the last good one. */
+    const guard = (what: string) => {
+      const param = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
+      const moment = !finite(ex.mem.m) || !finite(ex.mem.v);
+      const loss = valLoss !== null && !Number.isFinite(valLoss);
+      if (!param && !moment && !loss) return;
+      const found = param ? `parameter \`${param}\` holds NaN/Inf` : moment ? 'the optimizer state holds NaN/Inf' : `the validation loss is ${valLoss}`;
+      throw new TfmError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+    };
 
-  const evaluate = (): number => {
-    evalEx.paramArena.set(ex.paramArena);
-    let total = 0;
-    for (const b of valBatches) {
-      evalEx.input('tokens').set(b.tokens);
-      evalEx.input('targets').set(b.targets);
-      total += evalEx.forward();
-    }
-    return total / valBatches.length;
-  };
-
-  /** Greedy continuation of the start of the validation text (argmax at the last position). */
-  const sample = (n: number): string => {
-    sampler.paramArena.set(ex.paramArena);
-    const ids = Array.from(valStream.subarray(0, Math.min(16, valStream.length)));
-    const prompt = ids.length;
-    const tokens = sampler.input('tokens') as Int32Array;
-    (sampler.input('targets') as Int32Array).fill(-100);
-    for (let k = 0; k < n; k++) {
-      const window = ids.slice(-seq);
-      tokens.fill(0);
-      tokens.set(window);
-      sampler.forward();
-      const logits = sampler.output('logits') as Float32Array;
-      const row = logits.subarray((window.length - 1) * tok.vocabSize, window.length * tok.vocabSize);
-      let best = 0;
-      for (let c = 1; c < tok.vocabSize; c++) if (row[c] > row[best]) best = c;
-      ids.push(best);
-    }
-    return `${tok.decode(ids.slice(0, prompt))}⟨${tok.decode(ids.slice(prompt))}⟩`;
-  };
-
-  const plotPath = join(opts.out, 'loss.svg');
-  const plot = () => writeAtomically(plotPath, lossPlotSvg(history, `${model.name} on ${corpus.name} (${tok.kind} tokens)`, { label: `unigram entropy ${entropy.toFixed(3)}`, value: entropy }));
-  const settings = { lr: opts.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: opts.weightDecay, maxNorm: opts.maxNorm };
-  const tokens = ex.input('tokens') as Int32Array;
-  const targets = ex.input('targets') as Int32Array;
-  const seedInput = ex.hasInput('seed') ? (ex.input('seed') as Int32Array) : undefined;
-  const tokensPerStep = opts.batch * seq;
-  const bar = new cliProgress.SingleBar({ format: 'step {value}/{total} |{bar}| loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
-  bar.start(opts.steps, step, { loss: '-', val: '-', tps: '-' });
-  const started = performance.now();
-  const startStep = step;
-  let lastCheckpoint: string | null = latest ? join(opts.out, latest) : null;
-  let trainLoss = NaN;
-  let valLoss: number | null = [...history].reverse().find((h) => h[2] !== null)?.[2] ?? null;
-  let sampleText = '';
-  try {
-    while (step < opts.steps) {
-      if (opts.maxSeconds !== undefined && (performance.now() - started) / 1000 > opts.maxSeconds) break;
-      sampleBatch(trainStream, opts.batch, seq, rng, tokens, targets);
-      if (seedInput) seedInput[0] = (Math.imul(opts.seed, 1_000_003) + step) | 0;
-      const loss = ex.forward();
-      ex.backward();
-      const norm = ex.gradientNorm(settings.maxNorm);
-      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-        // Name the first tensor that holds a NaN/Inf: a weight, else a gradient, else the loss.
-        const finite = (a: Float32Array) => a.every(Number.isFinite);
-        const badParam = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
-        const badGrad = ex.program.params.find((p) => !finite(ex.grad(p.name)))?.name;
-        const what = badParam ? `parameter \`${badParam}\`` : badGrad ? `the gradient of \`${badGrad}\`` : 'the loss';
-        throw new TfmError('TFM6001', `NaN/Inf in ${what} at step ${step + 1}; no update was applied and nothing was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+    const evaluate = (): number => {
+      evalEx.paramArena.set(ex.paramArena);
+      let total = 0;
+      for (const b of valBatches) {
+        evalEx.input('tokens').set(b.tokens);
+        evalEx.input('targets').set(b.targets);
+        total += evalEx.forward();
       }
-      ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
-      step++;
-      trainLoss = loss;
-      const evalNow = step % opts.evalEvery === 0 || step === opts.steps;
-      if (evalNow) {
-        valLoss = evaluate();
-        guard('no checkpoint');
+      return total / valBatches.length;
+    };
+
+    /** Greedy continuation of the start of the validation text (argmax at the last position). */
+    const sample = (n: number): string => {
+      sampler.paramArena.set(ex.paramArena);
+      const ids = Array.from(valStream.subarray(0, Math.min(16, valStream.length)));
+      const prompt = ids.length;
+      const tokens = sampler.input('tokens') as Int32Array;
+      (sampler.input('targets') as Int32Array).fill(-100);
+      for (let k = 0; k < n; k++) {
+        const window = ids.slice(-seq);
+        tokens.fill(0);
+        tokens.set(window);
+        sampler.forward();
+        const logits = sampler.output('logits') as Float32Array;
+        const row = logits.subarray((window.length - 1) * tok.vocabSize, window.length * tok.vocabSize);
+        let best = 0;
+        for (let c = 1; c < tok.vocabSize; c++) if (row[c] > row[best]) best = c;
+        ids.push(best);
       }
-      history.push([step, loss, evalNow ? valLoss : null]);
-      const elapsed = (performance.now() - started) / 1000;
-      bar.update(step, { loss: loss.toFixed(3), val: valLoss?.toFixed(3) ?? '-', tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
-      if (evalNow) {
-        plot();
-        sampleText = sample(opts.sampleTokens);
-        bar.stop();
-        opts.log(`step ${step}: val loss ${valLoss!.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
-        if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
+      return `${tok.decode(ids.slice(0, prompt))}⟨${tok.decode(ids.slice(prompt))}⟩`;
+    };
+
+    const plotPath = join(opts.out, 'loss.svg');
+    const plot = () => writeAtomically(plotPath, lossPlotSvg(history, `${model.name} on ${corpus.name} (${tok.kind} tokens)`, { label: `unigram entropy ${entropy.toFixed(3)}`, value: entropy }));
+    const settings = { lr: opts.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: opts.weightDecay, maxNorm: opts.maxNorm };
+    const tokens = ex.input('tokens') as Int32Array;
+    const targets = ex.input('targets') as Int32Array;
+    const seedInput = ex.hasInput('seed') ? (ex.input('seed') as Int32Array) : undefined;
+    const tokensPerStep = opts.batch * seq;
+    const bar = new cliProgress.SingleBar({ format: 'step {value}/{total} |{bar}| loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
+    bar.start(opts.steps, step, { loss: '-', val: '-', tps: '-' });
+    const started = performance.now();
+    const startStep = step;
+    let lastCheckpoint: string | null = latest ? join(opts.out, latest) : null;
+    let trainLoss = NaN;
+    let valLoss: number | null = [...history].reverse().find((h) => h[2] !== null)?.[2] ?? null;
+    let sampleText = '';
+    try {
+      while (step < opts.steps) {
+        if (opts.maxSeconds !== undefined && (performance.now() - started) / 1000 > opts.maxSeconds) break;
+        sampleBatch(trainStream, opts.batch, seq, rng, tokens, targets);
+        if (seedInput) seedInput[0] = (Math.imul(opts.seed, 1_000_003) + step) | 0;
+        const loss = ex.forward();
+        ex.backward();
+        const norm = ex.gradientNorm(settings.maxNorm);
+        if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+          // Name the first tensor that holds a NaN/Inf: a weight, else a gradient, else the loss.
+          const badParam = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
+          const badGrad = ex.program.params.find((p) => !finite(ex.grad(p.name)))?.name;
+          const what = badParam ? `parameter \`${badParam}\`` : badGrad ? `the gradient of \`${badGrad}\`` : 'the loss';
+          throw new TfmError('TFM6001', `NaN/Inf in ${what} at step ${step + 1}; no update was applied and nothing was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+        }
+        ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
+        step++;
+        trainLoss = loss;
+        const evalNow = step % opts.evalEvery === 0 || step === opts.steps;
+        if (evalNow) {
+          valLoss = evaluate();
+          guard('no checkpoint');
+        }
+        history.push([step, loss, evalNow ? valLoss : null]);
+        const elapsed = (performance.now() - started) / 1000;
+        bar.update(step, { loss: loss.toFixed(3), val: valLoss?.toFixed(3) ?? '-', tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
+        if (evalNow) {
+          plot();
+          sampleText = sample(opts.sampleTokens);
+          bar.stop();
+          opts.log(`step ${step}: val loss ${valLoss!.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
+          if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
+        }
+        if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = checkpoint();
       }
-      if (step % opts.checkpointEvery === 0 || step === opts.steps) {
-        guard(`checkpoint ${checkpointName(step)}`);
+      if (step < opts.steps && step > startStep) {
+        // Stopped by --max-seconds: validate where it stands, then checkpoint.
+        if (history.length && history[history.length - 1][2] === null) {
+          valLoss = evaluate();
+          guard('no checkpoint');
+          history[history.length - 1][2] = valLoss;
+          sampleText = sample(opts.sampleTokens);
+          opts.log(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
+        }
         lastCheckpoint = checkpoint();
       }
+    } finally {
+      bar.stop();
     }
-    if (step < opts.steps && step > startStep) {
-      // Stopped by --max-seconds: validate where it stands, then checkpoint.
-      if (history.length && history[history.length - 1][2] === null) {
-        valLoss = evaluate();
-        guard('no checkpoint');
-        history[history.length - 1][2] = valLoss;
-        sampleText = sample(opts.sampleTokens);
-        opts.log(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
-      }
-      guard(`checkpoint ${checkpointName(step)}`);
-      lastCheckpoint = checkpoint();
-    }
-  } finally {
-    bar.stop();
-  }
-  plot();
-  const seconds = (performance.now() - started) / 1000;
-  return { step, trainLoss, valLoss, unigramEntropy: entropy, tokensPerSecond: ((step - startStep) * tokensPerStep) / Math.max(seconds, 1e-9), plot: plotPath, sample: sampleText, checkpoint: lastCheckpoint };
+    plot();
+    const seconds = (performance.now() - started) / 1000;
+    return { step, trainLoss, valLoss, unigramEntropy: entropy, tokensPerSecond: ((step - startStep) * tokensPerStep) / Math.max(seconds, 1e-9), plot: plotPath, sample: sampleText, checkpoint: lastCheckpoint };
   } finally {
     closeAll();
   }

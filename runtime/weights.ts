@@ -1,7 +1,7 @@
 // Weights on disk: safetensors under the model's internal parameter names, or under the
 // Hugging Face names of its family (detected from the tensor names), validated before use.
 import { TfmError } from '../common/errors.ts';
-import { resolveShape, type Program } from '../common/program.ts';
+import { resolveShape, sameShape, type Program } from '../common/program.ts';
 import { exportGpt, gptShapes, importGpt, NameMapError } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
@@ -16,11 +16,9 @@ export function expectedShapes(program: Program): Map<string, number[]> {
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
   const expected = expectedShapes(program);
   let naming: Naming = 'internal';
-  let tensors: Map<string, NamedTensor>;
-  const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, k) => d === b[k]);
   // Names, dtypes and shapes are checked against the header; only the tensors the model
   // needs are read, and only once they are known to fit.
-  tensors = readSafetensorsFile(path, 'checkpoint', (h) => {
+  const tensors = readSafetensorsFile(path, 'checkpoint', (h) => {
     const want = (name: string, entry: TensorEntry, shape: number[], as: string) => {
       if (entry.dtype !== 'F32') throw new TfmError('TFM5007', `\`${path}\`: \`${as}\` is ${entry.dtype}; weights must be F32`);
       if (!sameShape(entry.shape, shape)) throw new TfmError('TFM5007', `\`${path}\`: \`${as}\` has shape [${entry.shape}], the model expects [${shape}]`);
