@@ -33,7 +33,18 @@ const CACHE_ENTRIES = 64;
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
 export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor> {
-  const compiled = compile(m, tsTarget, undefined, { train: opts.train });
+  const { program, kernels, kernelsUrl } = await loadCompiled(programDir(m, opts.train));
+  return Executor.create(program, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
+}
+
+/** Cache folders already compiled in this process, per model and graph (training or
+ *  evaluation): `tfm train` asks for the evaluation program twice (validation, samples). */
+const compiledIn = new WeakMap<CheckedModel, Map<boolean, string>>();
+
+function programDir(m: CheckedModel, train: boolean): string {
+  const known = compiledIn.get(m)?.get(train);
+  if (known) return known;
+  const compiled = compile(m, tsTarget, undefined, { train });
   const program = programJson(compiled.program);
   const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(program);
   for (const [name, text] of Object.entries(compiled.files).sort(([x], [y]) => x.localeCompare(y))) hash.update('\0').update(name).update('\0').update(text);
@@ -56,8 +67,9 @@ export async function compileExecutor(m: CheckedModel, dims: Record<string, numb
     const now = new Date();
     utimesSync(dir, now, now);
   }
-  const { program: loaded, kernels, kernelsUrl } = await loadCompiled(dir);
-  return Executor.create(loaded, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
+  if (!compiledIn.has(m)) compiledIn.set(m, new Map());
+  compiledIn.get(m)!.set(train, dir);
+  return dir;
 }
 
 /** Keeps the CACHE_ENTRIES most recently used entries of the cache, and removes the

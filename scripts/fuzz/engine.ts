@@ -9,17 +9,13 @@ import { renderHuman } from '../../compiler/render/human.ts';
 import { renderJson } from '../../compiler/render/machine.ts';
 import { tfmLexer } from '../../grammar/lexer.ts';
 import { parseIds } from '../../cli/weights.ts';
+import { Rng } from '../../runtime/init.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../runtime/safetensors.ts';
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
+/** Floats in [0, 1) from the runtime's seeded generator (sfc32). */
 export function rng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** The generator of case `index` under `seed`: cases are independent of each other. */

@@ -3,18 +3,15 @@
 // reproducible — a test draws the same numbers alone, in its file, or in shuffled order. The
 // run seed is fresh unless TEST_SEED is set; a failing test prints the command that replays it.
 import { beforeEach } from 'vitest';
+import { Rng } from '../../runtime/init.ts';
 
 const fresh = Math.random;
 const runSeed = process.env.TEST_SEED !== undefined ? Number(process.env.TEST_SEED) : Math.floor(fresh() * 2 ** 31);
 
-function mulberry32(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Floats in [0, 1) from the runtime's seeded generator (sfc32). */
+function seeded(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function hash(text: string, seed: number): number {
@@ -24,11 +21,11 @@ function hash(text: string, seed: number): number {
 }
 
 // Module-level draws (before any test) come from the run seed too.
-Math.random = mulberry32(runSeed);
+Math.random = seeded(runSeed);
 
 beforeEach(({ task, onTestFailed }) => {
   const name = task.name;
-  Math.random = mulberry32(hash(`${task.file?.name ?? ''}::${name}`, runSeed));
+  Math.random = seeded(hash(`${task.file?.name ?? ''}::${name}`, runSeed));
   onTestFailed(() => {
     console.error(`random inputs of this test: TEST_SEED=${runSeed} npx vitest run ${task.file?.name ?? ''} -t ${JSON.stringify(name)}`);
   });
