@@ -3,11 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tfm as run } from './support/cli.ts';
 
-function tfm(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/tfm.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tfm = (...args: string[]) => run(args);
 
 const bad = 'test/diagnostics/cases/TFM3001-heads-do-not-divide.tfm';
 

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { fresh, TINY_SPEC, tfm } from './support.ts';
+import { fresh, TINY_SPEC, tfm } from '../support/cli.ts';
 
 describe('code injection through paths and import strings', () => {
   it('a file name with a newline and an import string with */ and U+2028 stay inside comments', async () => {

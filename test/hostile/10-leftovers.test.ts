@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkpointName, listCheckpoints, removeStaleTemporaries } from '../../runtime/checkpoint.ts';
-import { fresh, TINY_SPEC, tfm, trainArgs } from './support.ts';
+import { fresh, TINY_SPEC, tfm, trainArgs } from '../support/cli.ts';
 
 /** A pid no process has: above the kernel's maximum. */
 const DEAD = 4_194_304 + 17;

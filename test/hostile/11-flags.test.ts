@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { count, decimal } from '../../cli/flags.ts';
-import { expectCoded, fresh, TINY_SPEC, tfm } from './support.ts';
+import { expectCoded, fresh, TINY_SPEC, tfm } from '../support/cli.ts';
 
 describe('strict numbers in flags and token files', () => {
   it.each(['0x10', '1e3', 'abc', '12abc', ' 7', '', '-1', '1.5', '0b11', 'Infinity'])('count(%j) is refused', (v) => {

@@ -4,7 +4,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectCoded, fresh, snapshot, TINY_SPEC, tfm, trainArgs } from './support.ts';
+import { expectCoded, fresh, snapshot, TINY_SPEC, tfm, trainArgs } from '../support/cli.ts';
 
 describe('a refused tfm train leaves the run it refuses untouched', () => {
   const dir = fresh('refuse');

@@ -4,7 +4,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectCoded, fresh, TINY_SPEC, tfm, trainArgs } from './support.ts';
+import { expectCoded, fresh, TINY_SPEC, tfm, trainArgs } from '../support/cli.ts';
 
 describe('no NaN checkpoints', () => {
   it('--lr 1e39 --steps 1 --checkpoint-every 1: TFM6001, exit 1, no checkpoint written', () => {

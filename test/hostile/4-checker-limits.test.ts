@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../../compiler/check.ts';
 import { MAX_EXPR_DEPTH, MAX_NESTING } from '../../grammar/parse.ts';
-import { ROOT } from './support.ts';
+import { ROOT } from '../support/cli.ts';
 
 const BASE = readFileSync(join(ROOT, 'specs/gpt_tiny.tfm'), 'utf8');
 const withDff = (expr: string) => BASE.replace('d_ff = 4 * d_model', `d_ff = ${expr}`);

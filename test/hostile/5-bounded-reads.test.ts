@@ -13,7 +13,7 @@ import { compile } from '../../compiler/codegen/compile.ts';
 import { tsTarget } from '../../compiler/targets/ts/index.ts';
 import { readCheckpoint } from '../../runtime/checkpoint.ts';
 import { readWeights } from '../../runtime/weights.ts';
-import { expectCoded, fresh, TINY_SPEC, tfm } from './support.ts';
+import { expectCoded, fresh, TINY_SPEC, tfm } from '../support/cli.ts';
 
 const dir = fresh('bounded');
 const fifo = (path: string) => expect(spawnSync('mkfifo', [path]).status).toBe(0);

@@ -8,7 +8,7 @@ import { checkFiles } from '../../compiler/check.ts';
 import { compile } from '../../compiler/codegen/compile.ts';
 import { tsTarget } from '../../compiler/targets/ts/index.ts';
 import { encodeSafetensors, type NamedTensor } from '../../runtime/safetensors.ts';
-import { expectCoded, fresh, TINY_SPEC, tfm } from './support.ts';
+import { expectCoded, fresh, TINY_SPEC, tfm } from '../support/cli.ts';
 
 const dir = fresh('forward');
 const seed = Number(process.env.TEST_SEED ?? 8);

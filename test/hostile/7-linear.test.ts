@@ -12,7 +12,7 @@ import { compile } from '../../compiler/codegen/compile.ts';
 import { tsTarget } from '../../compiler/targets/ts/index.ts';
 import { fusionWork } from '../../compiler/passes/fuse.ts';
 import * as program from '../../compiler/program.ts';
-import { ROOT } from './support.ts';
+import { ROOT } from '../support/cli.ts';
 
 const GPT2 = readFileSync(join(ROOT, 'specs/gpt2_small.tfm'), 'utf8').replace('d_model = 768', 'd_model = 64').replace('heads = 12', 'heads = 4').replace('vocab = 50257', 'vocab = 256');
 const withLayers = (n: number) => GPT2.replace('layers = 12', `layers = ${n}`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeAtomically } from '../../common/files.ts';
 import { decodeSafetensors, encodeChunks, encodeSafetensors, type NamedTensor } from '../../runtime/safetensors.ts';
-import { expectCoded, fresh, TINY_SPEC, tfm, trainArgs } from './support.ts';
+import { expectCoded, fresh, TINY_SPEC, tfm, trainArgs } from '../support/cli.ts';
 
 const dir = fresh('coded');
 writeFileSync(join(dir, 'tiny.tfm'), TINY_SPEC);

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fresh, TINY_SPEC, tfm } from './support.ts';
+import { fresh, TINY_SPEC, tfm } from '../support/cli.ts';
 
 const RAW = /[\u001b\u0007\u0008\u202a-\u202e\u2066-\u2069\u200b\u2028]/;
 

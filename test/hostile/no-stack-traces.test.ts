@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fresh, STACK, TINY_SPEC, tfm } from './support.ts';
+import { fresh, STACK, TINY_SPEC, tfm } from '../support/cli.ts';
 
 const dir = fresh('sweep');
 const seed = Number(process.env.TEST_SEED ?? 11);

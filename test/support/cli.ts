@@ -1,4 +1,4 @@
-// Helpers of the hostile-input tests: run the `tfm` command as a user would (in a folder of
+// Helpers of the CLI and hostile-input tests: run the `tfm` command as a user would (in a folder of
 // the test's own), fresh folders, and the check that no output holds a JavaScript stack trace.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
