@@ -2,7 +2,7 @@
 // Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
 // (batch, seq) stay symbolic and become kernel arguments.
 import type { IrShape, Node } from '../ir.ts';
-import { add, arg, bin, call, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, arg, bin, call, cast, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
 
@@ -283,7 +283,7 @@ function relativeBucket(bidirectional: boolean, buckets: number, maxDistance: nu
   const maxExact = Math.floor(n / 2);
   const rel = sub(v('j'), v('qi'));
   const r = bidirectional ? call('abs', rel) : call('max', neg(rel), i(0));
-  const large = add(i(maxExact), call('floor', mul(div(call('log', div(v('rAbs'), f(maxExact))), f(Math.log(maxDistance / maxExact))), f(n - maxExact))));
+  const large = add(i(maxExact), cast('i32', call('floor', mul(div(call('log', div(toF(v('rAbs')), f(maxExact))), f(Math.log(maxDistance / maxExact))), f(n - maxExact)))));
   return [
     let_('rAbs', r, 'i32'),
     let_('bucket', add(bidirectional ? select(bin('>', rel, i(0)), i(n), i(0)) : i(0), select(bin('<', v('rAbs'), i(maxExact)), v('rAbs'), call('min', large, i(n - 1)))), 'i32'),
@@ -442,6 +442,7 @@ function renameLoads(s: KStmt, from: string, to: string): KStmt {
       case 'bin':
         return { ...x, a: e(x.a), b: e(x.b) };
       case 'neg':
+      case 'cast':
         return { ...x, a: e(x.a) };
       case 'call':
         return { ...x, args: x.args.map(e) };
@@ -482,7 +483,7 @@ function rotaryKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
         let_('pos', bin('%', v('row'), d(T)), 'i32'),
         loop('h', i(W / hd), [
           loop('e', i(half), [
-            let_('theta', mul(v('pos'), call('pow', f(n.attrs.base as number), div(mul(f(-2), v('e')), f(hd))))),
+            let_('theta', mul(toF(v('pos')), call('pow', f(n.attrs.base as number), div(mul(f(-2), toF(v('e'))), f(hd))))),
             let_('cs', call('cos', v('theta'))),
             let_('sn', mul(call('sin', v('theta')), f(sign))),
             let_('x1', load('x', at(v('e')))),
@@ -510,11 +511,11 @@ const BUILDERS: Record<string, Builder> = {
   },
   mean_seq: (n) => {
     const [B, T, D] = n.inputs[0].shape;
-    return { doc: 'mean over the sequence', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [let_('acc', f(0), 'f32', true), loop('t', d(T), [set('acc', load('x', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k'))), '+')]), store('y', add(mul(v('b'), i(D as number)), v('k')), div(v('acc'), d(T)))])], true)] };
+    return { doc: 'mean over the sequence', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [let_('acc', f(0), 'f32', true), loop('t', d(T), [set('acc', load('x', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k'))), '+')]), store('y', add(mul(v('b'), i(D as number)), v('k')), div(v('acc'), toF(d(T))))])], true)] };
   },
   mean_seq_grad: (n) => {
     const [B, T, D] = n.outputs[0].shape;
-    return { doc: 'mean_seq backward', buffers: [rd('dy'), wr('dx')], body: [loop('b', d(B), [loop('t', d(T), [loop('k', i(D as number), [store('dx', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k')), div(load('dy', add(mul(v('b'), i(D as number)), v('k'))), d(T)))])])], true)] };
+    return { doc: 'mean_seq backward', buffers: [rd('dy'), wr('dx')], body: [loop('b', d(B), [loop('t', d(T), [loop('k', i(D as number), [store('dx', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k')), div(load('dy', add(mul(v('b'), i(D as number)), v('k'))), toF(d(T))))])])], true)] };
   },
   prepend: (n) => {
     const [B, P, D] = n.inputs[0].shape as [string, number, number];
@@ -567,7 +568,7 @@ const BUILDERS: Record<string, Builder> = {
     return {
       doc: `sinusoidal positions: sin/cos of pos / 10000^(2i/${D})`,
       buffers: [wr('y')],
-      body: [loop('pos', d(n.attrs.rows as string | number), [loop('k', i(D / 2), [let_('angle', div(v('pos'), call('pow', f(10000), div(mul(f(2), v('k')), f(D))))), store('y', add(mul(v('pos'), i(D)), mul(i(2), v('k'))), call('sin', v('angle'))), store('y', add(add(mul(v('pos'), i(D)), mul(i(2), v('k'))), i(1)), call('cos', v('angle')))])])],
+      body: [loop('pos', d(n.attrs.rows as string | number), [loop('k', i(D / 2), [let_('angle', div(toF(v('pos')), call('pow', f(10000), div(mul(f(2), toF(v('k'))), f(D))))), store('y', add(mul(v('pos'), i(D)), mul(i(2), v('k'))), call('sin', v('angle'))), store('y', add(add(mul(v('pos'), i(D)), mul(i(2), v('k'))), i(1)), call('cos', v('angle')))])])],
     };
   },
   embedding: (n) => {

@@ -1,10 +1,17 @@
 // The kernel IR: what one kernel computes, as loops over explicit index spaces, loads and
-// stores on named buffers and scalar arithmetic — no target syntax. Renderers (TypeScript
-// now, WGSL next) turn it into code; a loop marked `parallel` is the one a renderer may
-// split across workers or GPU invocations.
+// stores on named buffers and scalar arithmetic — no target syntax. Renderers (TypeScript,
+// WebAssembly, WGSL next) turn it into code; a loop marked `parallel` is the one a renderer
+// may split across workers or GPU invocations.
+//
+// The IR is typed: every expression is `f32`, `i32` or `bool` (a comparison), and nothing
+// converts implicitly — an integer used in float arithmetic goes through a `cast` node. The
+// checker (checkKernel) rejects mixed arithmetic, untyped locals and float `%`; tests run it
+// on every kernel of every spec. `f32` means IEEE float32 wherever a target can say so.
 import type { Span } from '../../common/source.ts';
 
 export type KType = 'f32' | 'i32';
+/** The type of an expression: a storable type, or the truth value of a comparison. */
+export type EType = KType | 'bool';
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '<' | '<=' | '>' | '>=' | '==' | '!=' | '&&' | '||';
 export type MathFn = 'exp' | 'log' | 'sqrt' | 'tanh' | 'erf' | 'max' | 'min' | 'abs' | 'floor' | 'sin' | 'cos' | 'pow' | 'idiv' | 'hash_uniform';
 
@@ -18,7 +25,9 @@ export type KExpr =
   | { k: 'bin'; op: BinOp; a: KExpr; b: KExpr }
   | { k: 'neg'; a: KExpr }
   | { k: 'call'; fn: MathFn; args: KExpr[] }
-  | { k: 'select'; c: KExpr; a: KExpr; b: KExpr };
+  | { k: 'select'; c: KExpr; a: KExpr; b: KExpr }
+  /** i32 → f32 converts exactly (below 2²⁴); f32 → i32 truncates toward zero. */
+  | { k: 'cast'; t: KType; a: KExpr };
 
 export type KStmt =
   | { k: 'for'; v: string; from: KExpr; to: KExpr; body: KStmt[]; parallel?: boolean; step?: number }
@@ -64,6 +73,9 @@ export const div = (a: KExpr, b: KExpr) => bin('/', a, b);
 export const call = (fn: MathFn, ...args: KExpr[]): KExpr => ({ k: 'call', fn, args });
 export const select = (c: KExpr, a: KExpr, b: KExpr): KExpr => ({ k: 'select', c, a, b });
 export const neg = (a: KExpr): KExpr => ({ k: 'neg', a });
+export const cast = (t: KType, a: KExpr): KExpr => ({ k: 'cast', t, a });
+/** An integer (an index, a dim) as a float operand. */
+export const toF = (a: KExpr): KExpr => (a.k === 'num' ? f(a.v) : cast('f32', a));
 
 export const loop = (name: string, to: KExpr, body: KStmt[], parallel = false, from: KExpr = i(0)): KStmt => ({ k: 'for', v: name, from, to, body, parallel });
 export const let_ = (name: string, e: KExpr, t: KType = 'f32', mutable = false): KStmt => ({ k: 'let', v: name, t, e, mutable });
@@ -99,7 +111,7 @@ export function walkKernel(stmts: KStmt[], visit: { expr?: (e: KExpr) => void; s
     visit.expr?.(x);
     if (x.k === 'load') e(x.idx);
     else if (x.k === 'bin') (e(x.a), e(x.b));
-    else if (x.k === 'neg') e(x.a);
+    else if (x.k === 'neg' || x.k === 'cast') e(x.a);
     else if (x.k === 'call') x.args.forEach(e);
     else if (x.k === 'select') (e(x.c), e(x.a), e(x.b));
   };
@@ -134,4 +146,150 @@ export function parallelSplit(k: Kernel): number | undefined {
   const after = touched(k.body.slice(at + 1));
   if ([...after.loads].some((b) => written.has(b))) return undefined;
   return at;
+}
+
+// ---- types ------------------------------------------------------------------------------
+
+/** What names mean inside a kernel: buffers by element type, locals by declared type. */
+export interface TypeEnv {
+  buffers: Map<string, KType>;
+  vars: Map<string, KType>;
+}
+
+export class KernelTypeError extends Error {}
+
+const ARITH = new Set(['+', '-', '*', '/', '%']);
+const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
+/** Math functions on floats only; max, min and abs take either type (both operands alike). */
+const FLOAT_FN = new Set(['exp', 'log', 'sqrt', 'tanh', 'erf', 'floor', 'sin', 'cos', 'pow']);
+
+/** The type of an expression; throws KernelTypeError on mixed or ill-typed operands. */
+export function typeOf(e: KExpr, env: TypeEnv): EType {
+  const fail = (msg: string): never => {
+    throw new KernelTypeError(msg);
+  };
+  switch (e.k) {
+    case 'num':
+      if (e.t === 'i32' && !Number.isInteger(e.v)) fail(`i32 literal ${e.v} is not an integer`);
+      return e.t;
+    case 'var':
+      return env.vars.get(e.name) ?? fail(`local \`${e.name}\` is used before it is declared with a type`);
+    case 'dim':
+      return 'i32';
+    case 'arg':
+      return 'f32';
+    case 'load': {
+      const t = env.buffers.get(e.buf) ?? fail(`load from unknown buffer \`${e.buf}\``);
+      if (typeOf(e.idx, env) !== 'i32') fail(`index into \`${e.buf}\` is not i32`);
+      return t;
+    }
+    case 'neg': {
+      const t = typeOf(e.a, env);
+      if (t === 'bool') fail('negation of a comparison');
+      return t;
+    }
+    case 'cast': {
+      const t = typeOf(e.a, env);
+      if (t === 'bool') fail('cast of a comparison');
+      if (t === e.t) fail(`cast of ${t} to itself`);
+      return e.t;
+    }
+    case 'select': {
+      if (typeOf(e.c, env) !== 'bool') fail('select condition is not a comparison');
+      const [a, b] = [typeOf(e.a, env), typeOf(e.b, env)];
+      if (a !== b || a === 'bool') fail(`select between ${a} and ${b}`);
+      return a;
+    }
+    case 'bin': {
+      const [a, b] = [typeOf(e.a, env), typeOf(e.b, env)];
+      if (e.op === '&&' || e.op === '||') {
+        if (a !== 'bool' || b !== 'bool') fail(`\`${e.op}\` of ${a} and ${b}`);
+        return 'bool';
+      }
+      if (a !== b || a === 'bool') fail(`\`${e.op}\` mixes ${a} and ${b}`);
+      if (COMPARE.has(e.op)) return 'bool';
+      if (!ARITH.has(e.op)) fail(`unknown operator ${e.op}`);
+      if (e.op === '%' && a !== 'i32') fail('`%` of floats');
+      if (e.op === '/' && a !== 'f32') fail('`/` of integers (integer division is the idiv call)');
+      return a;
+    }
+    case 'call': {
+      const ts = e.args.map((x) => typeOf(x, env));
+      const want = (n: number, t: EType) => (ts.length !== n || ts.some((x) => x !== t) ? fail(`${e.fn}(${ts.join(', ')}) needs ${n} ${t} argument(s)`) : t);
+      if (FLOAT_FN.has(e.fn)) return want(e.fn === 'pow' ? 2 : 1, 'f32');
+      if (e.fn === 'idiv') return want(2, 'i32');
+      if (e.fn === 'hash_uniform') return (want(3, 'i32'), 'f32');
+      if (e.fn === 'abs') return want(1, ts[0] === 'i32' ? 'i32' : 'f32');
+      if (e.fn === 'max' || e.fn === 'min') return want(2, ts[0] === 'i32' ? 'i32' : 'f32');
+      return fail(`unknown function ${e.fn}`);
+    }
+  }
+}
+
+/** Type-checks a kernel: every local declared before use with a type its value has, every
+ *  assignment and store of matching type, loop bounds and indices i32, conditions booleans,
+ *  no name declared twice in one scope. Returns the errors (empty when well typed). */
+export function checkKernel(k: Kernel): string[] {
+  const errors: string[] = [];
+  const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, KType]));
+  const mutable = new Set<string>();
+  const guard = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof KernelTypeError)) throw e;
+      errors.push(`${k.name}: ${what}: ${e.message}`);
+    }
+  };
+  const block = (stmts: KStmt[], outer: Map<string, KType>) => {
+    const vars = new Map(outer);
+    const env = (): TypeEnv => ({ buffers, vars });
+    for (const s of stmts) {
+      switch (s.k) {
+        case 'for':
+          guard(`loop ${s.v}`, () => {
+            if (typeOf(s.from, env()) !== 'i32' || typeOf(s.to, env()) !== 'i32') throw new KernelTypeError('bounds are not i32');
+          });
+          block(s.body, new Map([...vars, [s.v, 'i32']]));
+          break;
+        case 'let':
+          guard(`let ${s.v}`, () => {
+            const t = typeOf(s.e, env());
+            if (t !== s.t) throw new KernelTypeError(`declared ${s.t}, value is ${t}`);
+          });
+          if (s.mutable) mutable.add(s.v);
+          vars.set(s.v, s.t);
+          break;
+        case 'set':
+          guard(`set ${s.v}`, () => {
+            const want = vars.get(s.v);
+            if (!want) throw new KernelTypeError('assignment to an undeclared local');
+            if (!mutable.has(s.v)) throw new KernelTypeError('assignment to a constant');
+            const t = typeOf(s.e, env());
+            if (t !== want) throw new KernelTypeError(`local is ${want}, value is ${t}`);
+          });
+          break;
+        case 'store':
+          guard(`store ${s.buf}`, () => {
+            const want = buffers.get(s.buf);
+            if (!want) throw new KernelTypeError('store to an unknown buffer');
+            if (typeOf(s.idx, env()) !== 'i32') throw new KernelTypeError('index is not i32');
+            const t = typeOf(s.e, env());
+            if (t !== want) throw new KernelTypeError(`buffer is ${want}, value is ${t}`);
+          });
+          break;
+        case 'if':
+          guard('if', () => {
+            if (typeOf(s.c, env()) !== 'bool') throw new KernelTypeError('condition is not a comparison');
+          });
+          block(s.then, vars);
+          if (s.else) block(s.else, vars);
+          break;
+        case 'comment':
+          break;
+      }
+    }
+  };
+  block(k.body, new Map());
+  return errors;
 }

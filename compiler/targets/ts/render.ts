@@ -159,6 +159,9 @@ function expr(e: KExpr, parent = 0): string {
       return `${e.buf}[${expr(e.idx)}]`;
     case 'neg':
       return `-${expr(e.a, 7)}`;
+    case 'cast':
+      // JavaScript numbers hold both: i32 → f32 is the value itself, f32 → i32 truncates.
+      return e.t === 'f32' ? expr(e.a, parent) : `(${expr(e.a)} | 0)`;
     case 'bin': {
       const p = PREC[e.op];
       const js = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;

@@ -168,7 +168,7 @@ export function matmul_f47a7ada(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_b2e098d5(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_367cee06(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -188,7 +188,7 @@ export function attention_b2e098d5(q: Float32Array, k: Float32Array, v: Float32A
               dot += q[qo + e] * k[ko + e];
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8), 15));
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 8 + h];
             const mNew = Math.max(m, s);
             const corr = Math.exp(m - mNew);
@@ -734,7 +734,7 @@ export function matmul_07bf5e63(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_373a58f3(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c7222ce5(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -753,7 +753,7 @@ export function attention_373a58f3(q: Float32Array, k: Float32Array, v: Float32A
             dot += q[qo + e] * k[ko + e];
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 8 + h];
           const mNew = Math.max(m, s);
           const corr = Math.exp(m - mNew);
@@ -2481,7 +2481,7 @@ export function add_8aa0fa7f(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
-export function attention_grad_3925128e(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
+export function attention_grad_52b948c1(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
@@ -2503,7 +2503,7 @@ export function attention_grad_3925128e(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 8 + h];
           const mNew = Math.max(m, s);
           l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
@@ -2518,7 +2518,7 @@ export function attention_grad_3925128e(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 8 + h];
           const p = Math.exp(s - m) * inv;
           let dpj = 0;
@@ -2542,7 +2542,7 @@ export function attention_grad_3925128e(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16), 31));
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 8 + h];
           const p = Math.exp(s - m) * inv;
           let dpj = 0;
@@ -3003,7 +3003,7 @@ export function matmul_dc1a1148(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
-export function attention_grad_5c244ba5(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
+export function attention_grad_62f1a28b(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
@@ -3026,7 +3026,7 @@ export function attention_grad_5c244ba5(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8), 15));
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 8 + h];
             const mNew = Math.max(m, s);
             l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
@@ -3043,7 +3043,7 @@ export function attention_grad_5c244ba5(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8), 15));
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 8 + h];
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
@@ -3069,7 +3069,7 @@ export function attention_grad_5c244ba5(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8), 15));
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 8 + h];
             const p = Math.exp(s - m) * inv;
             let dpj = 0;
