@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { buildKernel } from '../compiler/codegen/kernels.ts';
 import { parallelSplit } from '../compiler/codegen/kir.ts';
 import { renderTs } from '../compiler/targets/ts/render.ts';
+import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
 import { runReference } from '../compiler/reference.ts';
@@ -42,7 +43,8 @@ async function run(c: Case) {
   const [out] = emit(g, c.op, ins, c.attrs ?? {});
   const data = c.inputs.map((x) => (x.int ? Int32Array.from({ length: numel(x.shape, dims) }, () => Math.floor(Math.random() * x.int!)) : Float64Array.from({ length: numel(x.shape, dims) }, randn)));
   const ref = runReference(g, { params: new Map(), inputs: new Map(c.inputs.map((_, k) => [`x${k}`, data[k]])), dims });
-  const kernel = buildKernel(g.nodes[0], 'kernel');
+  // As the TypeScript target runs it: after its schedule (register tiling of matmuls).
+  const kernel = tsTarget.schedule.reduce((k, pass) => pass(k), buildKernel(g.nodes[0], 'kernel'));
   const dir = resolve('out/test-kernels');
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/${c.name.replace(/[^a-z0-9]+/gi, '_')}.ts`;

@@ -2,7 +2,7 @@
 // Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
 // (batch, seq) stay symbolic and become kernel arguments.
 import type { IrShape, Node } from '../ir.ts';
-import { add, arg, bin, call, cast, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, arg, bin, call, cast, contraction, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
 
@@ -131,32 +131,13 @@ const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr }> =
   } },
 };
 
-/** Register-blocked matmul: C[i, j] = Σ_p A(i, p) · B(p, j) in 4×4 tiles held in 16 scalar
- *  accumulators (loads of A and B are reused 4 times each), with scalar loops for the edges.
- *  The index functions give the three layouts one schedule. */
-function blockedMatmul(o: { M: KExpr; N: number; P: KExpr; A: (i: KExpr, p: KExpr) => KExpr; B: (p: KExpr, j: KExpr) => KExpr; C: (i: KExpr, j: KExpr) => KExpr; T?: number; epilogue?: (acc: KExpr, i: KExpr, j: KExpr, tag: string) => KStmt[] }): KStmt[] {
-  const T = o.T ?? 4;
-  const put = (idx: KExpr, acc: KExpr, ii: KExpr, jj: KExpr, tag: string): KStmt[] => (o.epilogue ? o.epilogue(acc, ii, jj, tag) : [store('c', idx, acc)]);
-  const R = [...Array(T).keys()];
-  const nFull = o.N - (o.N % T);
-  const tile: KStmt[] = [
-    ...R.flatMap((a) => R.map((b) => let_(`c${a}${b}`, f(0), 'f32', true))),
-    loop('p', o.P, [
-      ...R.map((a) => let_(`a${a}`, load('a', o.A(add(v('i0'), i(a)), v('p'))))),
-      ...R.map((b) => let_(`b${b}`, load('b', o.B(v('p'), add(v('j0'), i(b)))))),
-      ...R.flatMap((a) => R.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
-    ]),
-    ...R.flatMap((a) => R.flatMap((b) => put(o.C(add(v('i0'), i(a)), add(v('j0'), i(b))), v(`c${a}${b}`), add(v('i0'), i(a)), add(v('j0'), i(b)), `${a}${b}`))),
-  ];
-  const dot = (ii: KExpr, jj: KExpr, tag = ''): KStmt[] => [let_(`acc${tag}`, f(0), 'f32', true), loop('p', o.P, [set(`acc${tag}`, mul(load('a', o.A(ii, v('p'))), load('b', o.B(v('p'), jj))), '+')]), ...put(o.C(ii, jj), v(`acc${tag}`), ii, jj, `e${tag}`)];
-  return [
-    let_('mFull', sub(o.M, bin('%', o.M, i(T))), 'i32'),
-    { k: 'for', v: 'i0', from: i(0), to: v('mFull'), step: T, parallel: true, body: [
-      { k: 'for', v: 'j0', from: i(0), to: i(nFull), step: T, body: tile },
-      ...(nFull < o.N ? [loop('jj', i(o.N), R.flatMap((a) => dot(add(v('i0'), i(a)), v('jj'), String(a))), false, i(nFull))] : []),
-    ] },
-    loop('ii', o.M, [loop('jj', i(o.N), dot(v('ii'), v('jj')))], false, v('mFull')),
-  ];
+/** A matmul as a contraction nest (kir.ts): C[i, j] = Σ_p A(i, p) · B(p, j), then the
+ *  epilogue of each element. The index functions give the three layouts; how it is tiled,
+ *  vectorized and split is each target's schedule (compiler/passes/schedule/). */
+function matmulNest(o: { M: KExpr; N: number; P: KExpr; A: (i: KExpr, p: KExpr) => KExpr; B: (p: KExpr, j: KExpr) => KExpr; C: (i: KExpr, j: KExpr) => KExpr; epilogue?: (acc: KExpr, i: KExpr, j: KExpr) => KStmt[] }): KStmt[] {
+  const [ii, jj, acc] = [v('i'), v('j'), v('acc')];
+  const epilogue = o.epilogue ? o.epilogue(acc, ii, jj) : [store('c', o.C(ii, jj), acc)];
+  return [contraction({ i: 'i', j: 'j', p: 'p', acc: 'acc', M: o.M, N: o.N, P: o.P, x: load('a', o.A(ii, v('p'))), y: load('b', o.B(v('p'), jj)), epilogue })];
 }
 
 function matmulKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
@@ -167,15 +148,15 @@ function matmulKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const buffers = [rd('a'), rd('b'), wr('c')];
   if (!ta && !tb) {
     const N = lastOf(b.shape);
-    return { doc: `c = a @ b: [rows, ${K}] @ [${K}, ${N}], 4×4 register tiles`, buffers, body: blockedMatmul({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: (p, j) => add(mul(p, i(N)), j), C: (r, j) => add(mul(r, i(N)), j) }) };
+    return { doc: `c = a @ b: [rows, ${K}] @ [${K}, ${N}]`, buffers, body: matmulNest({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: (p, j) => add(mul(p, i(N)), j), C: (r, j) => add(mul(r, i(N)), j) }) };
   }
   if (tb) {
     const N = b.shape[0] as number;
-    return { doc: `c = a @ bᵀ: [rows, ${K}] @ [${N}, ${K}]ᵀ, 4×4 register tiles`, buffers, body: blockedMatmul({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: (p, j) => add(mul(j, i(K)), p), C: (r, j) => add(mul(r, i(N)), j) }) };
+    return { doc: `c = a @ bᵀ: [rows, ${K}] @ [${N}, ${K}]ᵀ`, buffers, body: matmulNest({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: (p, j) => add(mul(j, i(K)), p), C: (r, j) => add(mul(r, i(N)), j) }) };
   }
   // ta (weight gradients): C[k, j] = Σ_r A[r, k] · B[r, j], a contraction over all rows.
   const N = lastOf(b.shape);
-  return { doc: `c = aᵀ @ b: [rows, ${K}]ᵀ @ [rows, ${N}], 4×4 register tiles`, buffers, body: blockedMatmul({ M: i(K), N, P: rowsOf(a.shape), A: (k, r) => add(mul(r, i(K)), k), B: (r, j) => add(mul(r, i(N)), j), C: (k, j) => add(mul(k, i(N)), j) }) };
+  return { doc: `c = aᵀ @ b: [rows, ${K}]ᵀ @ [rows, ${N}]`, buffers, body: matmulNest({ M: i(K), N, P: rowsOf(a.shape), A: (k, r) => add(mul(r, i(K)), k), B: (r, j) => add(mul(r, i(N)), j), C: (k, j) => add(mul(k, i(N)), j) }) };
 }
 
 /** Row statistics of layernorm / rmsnorm over the last dim D at row offset `o`. */
@@ -400,15 +381,14 @@ function matmulEpilogueKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const K = lastOf(a.shape);
   const N = tb ? (b.shape[0] as number) : lastOf(b.shape);
   const act = n.attrs.act as string | null;
-  const epilogue = (acc: KExpr, _i: KExpr, j: KExpr, tag: string): KStmt[] => {
-    const idx = add(mul(_i, i(N)), j);
-    const pre = `pre${tag}`;
-    return [let_(pre, add(acc, load('bias', j))), store('c', idx, v(pre)), ...(act ? [store('post', idx, ACT[act].f(v(pre)))] : [])];
+  const epilogue = (acc: KExpr, row: KExpr, j: KExpr): KStmt[] => {
+    const idx = add(mul(row, i(N)), j);
+    return [let_('pre', add(acc, load('bias', j))), store('c', idx, v('pre')), ...(act ? [store('post', idx, ACT[act].f(v('pre')))] : [])];
   };
   return {
-    doc: `fused c = a @ b${tb ? 'ᵀ' : ''} + bias${act ? `, post = ${act}(c)` : ''}: [rows, ${K}] → [rows, ${N}], 4×4 register tiles`,
+    doc: `fused c = a @ b${tb ? 'ᵀ' : ''} + bias${act ? `, post = ${act}(c)` : ''}: [rows, ${K}] → [rows, ${N}]`,
     buffers: [rd('a'), rd('b'), rd('bias'), wr('c'), ...(act ? [wr('post')] : [])],
-    body: blockedMatmul({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: tb ? (p, j) => add(mul(j, i(K)), p) : (p, j) => add(mul(p, i(N)), j), C: (r, j) => add(mul(r, i(N)), j), epilogue }),
+    body: matmulNest({ M: rowsOf(a.shape), N, P: i(K), A: (r, p) => add(mul(r, i(K)), p), B: tb ? (p, j) => add(mul(j, i(K)), p) : (p, j) => add(mul(p, i(N)), j), C: (r, j) => add(mul(r, i(N)), j), epilogue }),
   };
 }
 

@@ -293,3 +293,120 @@ export function checkKernel(k: Kernel): string[] {
   block(k.body, new Map());
   return errors;
 }
+
+// ---- rewriting ----------------------------------------------------------------------------
+
+/** Rebuilds an expression bottom-up through `fn` (which sees children already rewritten). */
+export function mapExpr(e: KExpr, fn: (x: KExpr) => KExpr): KExpr {
+  switch (e.k) {
+    case 'load':
+      return fn({ ...e, idx: mapExpr(e.idx, fn) });
+    case 'bin':
+      return fn({ ...e, a: mapExpr(e.a, fn), b: mapExpr(e.b, fn) });
+    case 'neg':
+    case 'cast':
+      return fn({ ...e, a: mapExpr(e.a, fn) });
+    case 'call':
+      return fn({ ...e, args: e.args.map((x) => mapExpr(x, fn)) });
+    case 'select':
+      return fn({ ...e, c: mapExpr(e.c, fn), a: mapExpr(e.a, fn), b: mapExpr(e.b, fn) });
+    default:
+      return fn(e);
+  }
+}
+
+/** Rewrites every expression of a statement list (and, through `rename`, the locals it
+ *  declares or assigns). */
+export function mapStmts(stmts: KStmt[], fn: (x: KExpr) => KExpr, rename: (name: string) => string = (n) => n): KStmt[] {
+  const e = (x: KExpr) => mapExpr(x, fn);
+  return stmts.map((s): KStmt => {
+    switch (s.k) {
+      case 'for':
+        return { ...s, v: rename(s.v), from: e(s.from), to: e(s.to), body: mapStmts(s.body, fn, rename) };
+      case 'let':
+        return { ...s, v: rename(s.v), e: e(s.e) };
+      case 'set':
+        return { ...s, v: rename(s.v), e: e(s.e) };
+      case 'store':
+        return { ...s, idx: e(s.idx), e: e(s.e) };
+      case 'if':
+        return { ...s, c: e(s.c), then: mapStmts(s.then, fn, rename), else: s.else && mapStmts(s.else, fn, rename) };
+      case 'comment':
+        return s;
+    }
+  });
+}
+
+/** Replaces locals by expressions (`i` ↦ `i0 + 2`), renaming the rest through `rename`. */
+export function substitute(stmts: KStmt[], values: Record<string, KExpr>, rename: (name: string) => string = (n) => n): KStmt[] {
+  return mapStmts(stmts, (x) => (x.k === 'var' ? (values[x.name] ?? v(rename(x.name))) : x.k === 'bin' ? bin(x.op, x.a, x.b) : x), rename);
+}
+
+export function substituteExpr(e: KExpr, values: Record<string, KExpr>): KExpr {
+  return mapExpr(e, (x) => (x.k === 'var' ? (values[x.name] ?? x) : x.k === 'bin' ? bin(x.op, x.a, x.b) : x));
+}
+
+/** Whether an expression mentions a local. */
+export function mentions(e: KExpr, name: string): boolean {
+  let found = false;
+  walkKernel([{ k: 'let', v: '_', t: 'f32', e }], { expr: (x) => (found ||= x.k === 'var' && x.name === name) });
+  return found;
+}
+
+/** Locals a statement list declares (lets and loop variables), at any depth. */
+export function declared(stmts: KStmt[]): Set<string> {
+  const names = new Set<string>();
+  const s = (x: KStmt) => {
+    if (x.k === 'let') names.add(x.v);
+    else if (x.k === 'for') (names.add(x.v), x.body.forEach(s));
+    else if (x.k === 'if') (x.then.forEach(s), x.else?.forEach(s));
+  };
+  stmts.forEach(s);
+  return names;
+}
+
+/**
+ * A contraction nest, the form in which builders write every matmul (what it computes, no
+ * schedule):
+ *
+ *     for i in [0, M) parallel:          // rows
+ *       for j in [0, N):                 // columns, N a compile-time constant
+ *         let acc = 0 (mutable f32)
+ *         for p in [from, P): acc += X · Y   // X mentions i and p, Y mentions p and j
+ *         epilogue                       // uses acc, i, j
+ *
+ * Schedules (register tiling, vectorization) recognise it with matchContraction.
+ */
+export interface Contraction {
+  i: string;
+  j: string;
+  p: string;
+  acc: string;
+  M: KExpr;
+  N: number;
+  P: KExpr;
+  x: KExpr;
+  y: KExpr;
+  epilogue: KStmt[];
+}
+
+export function matchContraction(s: KStmt): Contraction | undefined {
+  if (s.k !== 'for' || !s.parallel || (s.step ?? 1) !== 1 || !isZero(s.from) || s.body.length !== 1) return undefined;
+  const jl = s.body[0];
+  if (jl.k !== 'for' || (jl.step ?? 1) !== 1 || !isZero(jl.from) || jl.to.k !== 'num' || jl.body.length < 2) return undefined;
+  const [init, pl, ...epilogue] = jl.body;
+  if (init.k !== 'let' || !init.mutable || init.t !== 'f32' || init.e.k !== 'num' || init.e.v !== 0) return undefined;
+  if (pl.k !== 'for' || (pl.step ?? 1) !== 1 || !isZero(pl.from) || pl.body.length !== 1) return undefined;
+  const upd = pl.body[0];
+  if (upd.k !== 'set' || upd.v !== init.v || upd.op !== '+' || upd.e.k !== 'bin' || upd.e.op !== '*') return undefined;
+  const [x, y] = [upd.e.a, upd.e.b];
+  if (mentions(x, jl.v) || mentions(y, s.v) || mentions(x, init.v) || mentions(y, init.v)) return undefined;
+  return { i: s.v, j: jl.v, p: pl.v, acc: init.v, M: s.to, N: jl.to.v, P: pl.to, x, y, epilogue };
+}
+
+const isZero = (e: KExpr) => e.k === 'num' && e.v === 0;
+
+/** The naive nest of a contraction (what builders emit). */
+export function contraction(c: Contraction): KStmt {
+  return loop(c.i, c.M, [loop(c.j, i(c.N), [let_(c.acc, f(0), 'f32', true), loop(c.p, c.P, [set(c.acc, mul(c.x, c.y), '+')]), ...c.epilogue])], true);
+}

@@ -1,12 +1,13 @@
 // The TypeScript target: readable generated code, the reference every other target is
-// compared with. Its schedule is still inside the kernel builders (4×4 register tiles) and the
-// renderer (the thread split); moving them here as passes is the next step.
+// compared with. Its schedule: 4×4 register tiles for every contraction (matmul); the thread
+// split of the parallel loop is rendered as `part` / `parts` arguments.
 import type { Target } from '../target.ts';
+import { registerTile } from '../../passes/schedule/register-tile.ts';
 import { renderTs } from './render.ts';
 
 export const tsTarget: Target = {
   name: 'ts',
   description: 'TypeScript kernels (the readable reference CPU target)',
-  schedule: [],
+  schedule: [registerTile(4)],
   render: (kernels, ctx) => ({ 'kernels.ts': renderTs(kernels, ctx) }),
 };

@@ -110,13 +110,13 @@ export function dropout_5a1199a9(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 768]
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_a27581b3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_66229ae0(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -304,13 +304,13 @@ export function add_norm_deafe6e0(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_cebe7aa2(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_bcc7ed04(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -423,13 +423,13 @@ export function matmul_epilogue_cebe7aa2(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 3072] → [rows, 768]
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_f5c6e989(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_1659fec2(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -766,13 +766,13 @@ export function dropout_49cf7788(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 768]
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_2d0f80c2(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b096fac9(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1019,13 +1019,13 @@ export function dropout_26a6de49(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_137ce7de(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_d0734119(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1138,13 +1138,13 @@ export function matmul_epilogue_137ce7de(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 3072] → [rows, 768]
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_82f59136(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_fcd6629c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1464,13 +1464,13 @@ export function dropout_f81d31ad(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [50265, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [50265, 768]ᵀ
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_88a9209e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_8072042f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1651,13 +1651,13 @@ export function softmax_xent_grad_8ee6e40b(logits: Float32Array, targets: Int32A
 }
 
 /**
- * c = a @ b: [rows, 50265] @ [50265, 768], 4×4 register tiles
+ * c = a @ b: [rows, 50265] @ [50265, 768]
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_586b7aec(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_82df4169(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1736,13 +1736,13 @@ export function matmul_586b7aec(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 50265]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 50265]ᵀ @ [rows, 768]
  *
  * From specs/bart_base.tfm:41:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_96dd0a35(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_bbbcd951(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 50265 - 50265 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1877,13 +1877,13 @@ export function reduce_to_9f7eb380(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e59c1d3a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_837c3562(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1962,13 +1962,13 @@ export function matmul_e59c1d3a(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6c0be689(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_adaa4aa8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2075,13 +2075,13 @@ export function reduce_to_7a313f6c(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a2f62a9f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_7349c94a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2160,13 +2160,13 @@ export function matmul_a2f62a9f(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b9e7fbea(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_1f665c2f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2259,13 +2259,13 @@ export function add_5869a8a2(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7b31267b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_58d3560a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2344,13 +2344,13 @@ export function matmul_7b31267b(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c55a7edd(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_7225554c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2530,13 +2530,13 @@ export function reduce_to_610e087f(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_24e2c84f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_35d9fe54(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2615,13 +2615,13 @@ export function matmul_24e2c84f(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_5c845f9a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_70bce95a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2896,13 +2896,13 @@ export function layernorm_grad_e2a4ac1e(x: Float32Array, g: Float32Array, dy: Fl
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_3a997e6d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_16f0fbb0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2981,13 +2981,13 @@ export function matmul_3a997e6d(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_bb8056c8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_75a74a01(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -3094,13 +3094,13 @@ export function reduce_to_0713fda2(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7ff375d3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0d62e618(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -3179,13 +3179,13 @@ export function matmul_7ff375d3(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_9aac95cc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c6a17719(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

@@ -141,13 +141,13 @@ export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 768]
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_66c1f0d0(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -335,13 +335,13 @@ export function add_norm_3ddab5d0(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_e8faccf6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_84204432(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -454,13 +454,13 @@ export function matmul_epilogue_e8faccf6(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 3072] → [rows, 768]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_85d7a07c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_55034141(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1409,11 +1409,11 @@ export function take_first_7502e45b(x: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768]
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_7e81ea09(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b479fcfb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1526,13 +1526,13 @@ export function matmul_epilogue_7e81ea09(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 768]
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_8f0049e7(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_ab16020b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1645,13 +1645,13 @@ export function matmul_epilogue_8f0049e7(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ bᵀ + bias: [rows, 768] → [rows, 30522], 4×4 register tiles
+ * fused c = a @ bᵀ + bias: [rows, 768] → [rows, 30522]
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_09524945(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_6399fe19(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1867,13 +1867,13 @@ export function reduce_to_126ac306(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ b: [rows, 30522] @ [30522, 768], 4×4 register tiles
+ * c = a @ b: [rows, 30522] @ [30522, 768]
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_119287bf(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_6c97f5b7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1952,13 +1952,13 @@ export function matmul_119287bf(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 768]
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e33f4be9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_d646718b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 30522 - 30522 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2107,13 +2107,13 @@ export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_fbb52b60(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2192,13 +2192,13 @@ export function matmul_fbb52b60(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ecdaf335(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2277,13 +2277,13 @@ export function matmul_ecdaf335(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7ab72aaf(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2362,13 +2362,13 @@ export function matmul_7ab72aaf(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_33044bd5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_580a6a04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2475,13 +2475,13 @@ export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b2afc29d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2560,13 +2560,13 @@ export function matmul_b2afc29d(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b8c36355(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

@@ -141,13 +141,13 @@ export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 768]
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_66c1f0d0(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -335,13 +335,13 @@ export function add_norm_3ddab5d0(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_e8faccf6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_84204432(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -454,13 +454,13 @@ export function matmul_epilogue_e8faccf6(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 3072] → [rows, 768]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_85d7a07c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_55034141(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1411,13 +1411,13 @@ export function take_first_7502e45b(x: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768]
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_7e81ea09(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b479fcfb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1544,13 +1544,13 @@ export function dropout_8a9f7aa6(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 2], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 2]
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_b5779d91(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_ab49e34c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1766,13 +1766,13 @@ export function reduce_to_faa64cd8(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 2] @ [768, 2]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 2] @ [768, 2]ᵀ
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_52b0c46e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_913479e6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1851,13 +1851,13 @@ export function matmul_52b0c46e(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 2], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 2]
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_04225301(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_dc8d3576(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1986,13 +1986,13 @@ export function reduce_to_e3c9d536(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_89c84b60(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_7ff1abe8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2071,13 +2071,13 @@ export function matmul_89c84b60(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_8e602262(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_a4bc234f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2228,13 +2228,13 @@ export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7ab72aaf(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2313,13 +2313,13 @@ export function matmul_7ab72aaf(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_33044bd5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_580a6a04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2426,13 +2426,13 @@ export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b2afc29d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2511,13 +2511,13 @@ export function matmul_b2afc29d(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b8c36355(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2596,13 +2596,13 @@ export function matmul_b8c36355(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_fbb52b60(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2681,13 +2681,13 @@ export function matmul_fbb52b60(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ecdaf335(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

@@ -141,13 +141,13 @@ export function dropout_9e9940b6(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias: [rows, 128] → [rows, 128], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_e9ca9520(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -335,13 +335,13 @@ export function add_norm_646a38e7(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_559e791b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_9c13614f(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -454,13 +454,13 @@ export function matmul_epilogue_559e791b(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 512] → [rows, 128], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_c28801fd(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_a69fc429(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -659,11 +659,11 @@ export function take_first_e5745ba1(x: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias, post = tanh(c): [rows, 128] → [rows, 128], 4×4 register tiles
+ * fused c = a @ b + bias, post = tanh(c): [rows, 128] → [rows, 128]
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_e7a9ecf6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_84c0d4d2(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -776,13 +776,13 @@ export function matmul_epilogue_e7a9ecf6(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 128], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 128]
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_05bd41bc(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_fd48849b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -895,13 +895,13 @@ export function matmul_epilogue_05bd41bc(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ bᵀ + bias: [rows, 128] → [rows, 30522], 4×4 register tiles
+ * fused c = a @ bᵀ + bias: [rows, 128] → [rows, 30522]
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_acff9d7a(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_e27f0f29(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1117,13 +1117,13 @@ export function reduce_to_126ac306(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ b: [rows, 30522] @ [30522, 128], 4×4 register tiles
+ * c = a @ b: [rows, 30522] @ [30522, 128]
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_837acb64(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_08f1ae44(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1202,13 +1202,13 @@ export function matmul_837acb64(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 128]
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c3d32bea(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_355c3993(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 30522 - 30522 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1357,13 +1357,13 @@ export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_41d318b2(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_5fdc0749(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1442,13 +1442,13 @@ export function matmul_41d318b2(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b3783f3f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1527,13 +1527,13 @@ export function matmul_b3783f3f(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_49b6ae5c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_dab20325(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1612,13 +1612,13 @@ export function matmul_49b6ae5c(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0a6f56a5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4e40021c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1725,13 +1725,13 @@ export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_3f3def78(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_53b5e86f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1810,13 +1810,13 @@ export function matmul_3f3def78(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_3d70b926(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_969bbbf5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

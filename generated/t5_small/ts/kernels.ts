@@ -77,13 +77,13 @@ export function rmsnorm_37246f9e(x: Float32Array, g: Float32Array, y: Float32Arr
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 512], 4×4 register tiles
+ * c = a @ b: [rows, 512] @ [512, 512]
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_f47a7ada(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c48c5f1e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -251,13 +251,13 @@ export function add_norm_f7e6d043(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 2048], 4×4 register tiles
+ * c = a @ b: [rows, 512] @ [512, 2048]
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_3751ef10(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0c0d505c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -350,13 +350,13 @@ export function act_9784d12a(x0: Float32Array, y: Float32Array, batch: number, s
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 512], 4×4 register tiles
+ * c = a @ b: [rows, 2048] @ [2048, 512]
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_12b5dd65(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_6f0aaeed(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -643,13 +643,13 @@ export function rmsnorm_f8d039ef(x: Float32Array, g: Float32Array, y: Float32Arr
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 512], 4×4 register tiles
+ * c = a @ b: [rows, 512] @ [512, 512]
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_07bf5e63(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ed5c94dc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -876,13 +876,13 @@ export function dropout_7b2d4695(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * c = a @ b: [rows, 512] @ [512, 2048], 4×4 register tiles
+ * c = a @ b: [rows, 512] @ [512, 2048]
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_83cb265a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9f45b272(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -975,13 +975,13 @@ export function act_2fd52949(x0: Float32Array, y: Float32Array, batch: number, t
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 512], 4×4 register tiles
+ * c = a @ b: [rows, 2048] @ [2048, 512]
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_d103c7bc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b5c48601(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1284,13 +1284,13 @@ export function dropout_f6739065(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e60ac5af(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c2a6adef(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1463,13 +1463,13 @@ export function softmax_xent_grad_c145b6e1(logits: Float32Array, targets: Int32A
 }
 
 /**
- * c = a @ b: [rows, 32128] @ [32128, 512], 4×4 register tiles
+ * c = a @ b: [rows, 32128] @ [32128, 512]
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2bc1ab35(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e108965d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1548,13 +1548,13 @@ export function matmul_2bc1ab35(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512]
  *
  * From specs/t5_small.tfm:46:3 `head lm tied scale d_model ** -0.5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_128c6157(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ef202454(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 32128 - 32128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1668,13 +1668,13 @@ export function rmsnorm_grad_316a0820(x: Float32Array, g: Float32Array, dy: Floa
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_3b7292f9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9e3a7712(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1753,13 +1753,13 @@ export function matmul_3b7292f9(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_d75995be(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4a6dc744(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1852,13 +1852,13 @@ export function act_grad_ff05b595(x0: Float32Array, x1: Float32Array, y: Float32
 }
 
 /**
- * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a1f5be05(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_eedbd77b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1937,13 +1937,13 @@ export function matmul_a1f5be05(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
  *
  * From specs/t5_small.tfm:41:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_26a232a3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_85249050(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2036,13 +2036,13 @@ export function add_57b5b793(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_934907e7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_f98540f0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2121,13 +2121,13 @@ export function matmul_934907e7(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_5941b984(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_06b96eaa(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2293,13 +2293,13 @@ export function attention_grad_007bf17b(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_822a7444(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_dc5a163d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2378,13 +2378,13 @@ export function matmul_822a7444(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6249c9bd(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e87599fb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2645,13 +2645,13 @@ export function rmsnorm_grad_2bc563a0(x: Float32Array, g: Float32Array, dy: Floa
 }
 
 /**
- * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2152c5c1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4599ea1d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2730,13 +2730,13 @@ export function matmul_2152c5c1(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_43a9346a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_45325c81(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2829,13 +2829,13 @@ export function act_grad_90a67007(x0: Float32Array, x1: Float32Array, y: Float32
 }
 
 /**
- * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6840b68b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b1af0297(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2914,13 +2914,13 @@ export function matmul_6840b68b(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
  *
  * From specs/t5_small.tfm:30:7 `mlp d_ff act relu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_dc1a1148(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_304f41d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

@@ -77,13 +77,13 @@ export function rmsnorm_97c6c81a(x: Float32Array, g: Float32Array, y: Float32Arr
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
+ * c = a @ b: [rows, 128] @ [128, 128]
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1ace13fa(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_96978735(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -251,13 +251,13 @@ export function add_norm_c7f5771c(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 256], 4×4 register tiles
+ * c = a @ b: [rows, 128] @ [128, 256]
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_42b3b887(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_d49fb5af(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -364,13 +364,13 @@ export function mul_6ccb2a3f(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ b: [rows, 256] @ [256, 128], 4×4 register tiles
+ * c = a @ b: [rows, 256] @ [256, 128]
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1004a3d5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_07655831(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -545,13 +545,13 @@ export function rmsnorm_3b57e0e5(x: Float32Array, g: Float32Array, y: Float32Arr
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 128], 4×4 register tiles
+ * c = a @ b: [rows, 128] @ [128, 128]
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_313a1cf3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c7f61cbb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -778,13 +778,13 @@ export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * c = a @ b: [rows, 128] @ [128, 256], 4×4 register tiles
+ * c = a @ b: [rows, 128] @ [128, 256]
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c0a09848(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_8e713eca(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -891,13 +891,13 @@ export function mul_2bd48d8a(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ b: [rows, 256] @ [256, 128], 4×4 register tiles
+ * c = a @ b: [rows, 256] @ [256, 128]
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_392838f8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_aebc18a0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1032,13 +1032,13 @@ export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e74d77fe(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_143b1b63(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1211,13 +1211,13 @@ export function softmax_xent_grad_18e9befb(logits: Float32Array, targets: Int32A
 }
 
 /**
- * c = a @ b: [rows, 2048] @ [2048, 128], 4×4 register tiles
+ * c = a @ b: [rows, 2048] @ [2048, 128]
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c3983fda(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_edcd9e29(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1296,13 +1296,13 @@ export function matmul_c3983fda(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
  *
  * From specs/t5_tiny.tfm:44:3 `head lm tied scale d_model ** -0.5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_cb5e9645(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ca59148a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1416,13 +1416,13 @@ export function rmsnorm_grad_e327e60b(x: Float32Array, g: Float32Array, dy: Floa
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1df68aef(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4716d0f7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1501,13 +1501,13 @@ export function matmul_1df68aef(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_f1cc28a2(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_f15f112d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1600,13 +1600,13 @@ export function act_grad_2a4f82f9(x0: Float32Array, x1: Float32Array, y: Float32
 }
 
 /**
- * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a795dd55(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_7485ef62(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1685,13 +1685,13 @@ export function matmul_a795dd55(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
  *
  * From specs/t5_tiny.tfm:39:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_d268d3c9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ecd82f81(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1784,13 +1784,13 @@ export function add_822d77ac(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6a93faee(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_356d4e7f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1869,13 +1869,13 @@ export function matmul_6a93faee(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_3ea0dc46(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2041,13 +2041,13 @@ export function attention_grad_be1a2cae(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a0e2a603(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_05b7a95c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2126,13 +2126,13 @@ export function matmul_a0e2a603(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_33d2d4e9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_15099d0d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2393,13 +2393,13 @@ export function rmsnorm_grad_76a55213(x: Float32Array, g: Float32Array, dy: Floa
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b438d8e2(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b4e08ef1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2478,13 +2478,13 @@ export function matmul_b438d8e2(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_24332624(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_59ab0d66(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2577,13 +2577,13 @@ export function act_grad_f2d5a5e8(x0: Float32Array, x1: Float32Array, y: Float32
 }
 
 /**
- * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7ddf0552(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ef0928d0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2662,13 +2662,13 @@ export function matmul_7ddf0552(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
  *
  * From specs/t5_tiny.tfm:28:7 `mlp d_ff act geglu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a521b790(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_aad29a44(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

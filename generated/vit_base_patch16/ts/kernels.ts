@@ -47,13 +47,13 @@ export function patchify_fe4f4775(img: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 768]
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_75d73135(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_3a0fa3fb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -226,13 +226,13 @@ export function layernorm_4cb0f32c(x: Float32Array, g: Float32Array, b: Float32A
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 768]
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_33db2cf9(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_e4f98bf1(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -404,13 +404,13 @@ export function add_norm_7fc24f6e(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_6f9c3616(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_67791e3b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -523,13 +523,13 @@ export function matmul_epilogue_6f9c3616(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 3072] → [rows, 768], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 3072] → [rows, 768]
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_4d73a215(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_ccddcd30(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -641,13 +641,13 @@ export function take_first_09c51f00(x: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias: [rows, 768] → [rows, 1000], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 768] → [rows, 1000]
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_2b47d0b6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_ca4145dc(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -837,13 +837,13 @@ export function reduce_to_6464e064(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 1000] @ [768, 1000]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 1000] @ [768, 1000]ᵀ
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ea4f6604(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_9816937e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -922,13 +922,13 @@ export function matmul_ea4f6604(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 1000], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 1000]
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a953219d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_0a1df8b3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1079,13 +1079,13 @@ export function reduce_to_3804c4dc(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_70e37bba(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_26c954ac(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1164,13 +1164,13 @@ export function matmul_70e37bba(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a6877b19(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_cbfde44f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1277,13 +1277,13 @@ export function reduce_to_95754e0f(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_453e5f5a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_847cca9c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1362,13 +1362,13 @@ export function matmul_453e5f5a(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_bcf86dab(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_dd5f8f4c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1461,13 +1461,13 @@ export function add_4cade967(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c06e1866(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_11a94600(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1546,13 +1546,13 @@ export function matmul_c06e1866(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_eafbf659(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_e759eeee(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1775,13 +1775,13 @@ export function reduce_to_7759a3dc(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ee6d59b6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_842768d6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1860,13 +1860,13 @@ export function matmul_ee6d59b6(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_bb45c5fc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_307a2e04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

@@ -47,13 +47,13 @@ export function patchify_133841cf(img: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias: [rows, 49] → [rows, 64], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 49] → [rows, 64]
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_f5dfe8fb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_e3f8da5e(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -240,13 +240,13 @@ export function layernorm_1831f662(x: Float32Array, g: Float32Array, b: Float32A
 }
 
 /**
- * fused c = a @ b + bias: [rows, 64] → [rows, 64], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 64] → [rows, 64]
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_ef43214b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b6201a5e(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -432,13 +432,13 @@ export function add_norm_eebfe0c7(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused c = a @ b + bias, post = gelu(c): [rows, 64] → [rows, 128], 4×4 register tiles
+ * fused c = a @ b + bias, post = gelu(c): [rows, 64] → [rows, 128]
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_5f8ef23d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_29bd25b3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -551,13 +551,13 @@ export function matmul_epilogue_5f8ef23d(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ b + bias: [rows, 128] → [rows, 64], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 128] → [rows, 64]
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_93c69d84(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_738f6de8(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -767,13 +767,13 @@ export function take_first_8af4aa0f(x: Float32Array, y: Float32Array, batch: num
 }
 
 /**
- * fused c = a @ b + bias: [rows, 64] → [rows, 10], 4×4 register tiles
+ * fused c = a @ b + bias: [rows, 64] → [rows, 10]
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_3cc39587(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_154c1784(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -989,13 +989,13 @@ export function reduce_to_38fb9612(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 10] @ [64, 10]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 10] @ [64, 10]ᵀ
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_5e7be95a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_2833a25f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1074,13 +1074,13 @@ export function matmul_5e7be95a(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 10], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 10]
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ee090d19(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_ecf1e913(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1253,13 +1253,13 @@ export function reduce_to_5409f0df(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_acb382ec(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_0c5a9bca(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1338,13 +1338,13 @@ export function matmul_acb382ec(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64]
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_536f4921(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_698e09b8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1451,13 +1451,13 @@ export function reduce_to_ff989d0e(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_24c8d0c5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_2451cd63(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1536,13 +1536,13 @@ export function matmul_24c8d0c5(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128]
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a55f7e56(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_2134fe66(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1635,13 +1635,13 @@ export function add_bdfc6fd4(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * c = a @ bᵀ: [rows, 64] @ [64, 64]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 64] @ [64, 64]ᵀ
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1b34c760(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_c8bb0e49(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1720,13 +1720,13 @@ export function matmul_1b34c760(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 64], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 64]
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_76ed93f3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_4372b331(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1949,13 +1949,13 @@ export function reduce_to_bfbde678(x: Float32Array, y: Float32Array, batch: numb
 }
 
 /**
- * c = a @ bᵀ: [rows, 64] @ [49, 64]ᵀ, 4×4 register tiles
+ * c = a @ bᵀ: [rows, 64] @ [49, 64]ᵀ
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_f51390be(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_62be9903(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2056,13 +2056,13 @@ export function matmul_f51390be(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 49]ᵀ @ [rows, 64], 4×4 register tiles
+ * c = aᵀ @ b: [rows, 49]ᵀ @ [rows, 64]
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_899df9ab(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_b6bc632b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 49 - 49 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
