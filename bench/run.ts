@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
@@ -39,13 +39,13 @@ function measure(name: string, step: (t: Int32Array, y: Int32Array) => number): 
   return { name, tokensPerSec: (tokensPerStep / median) * 1000, firstLoss, lastLoss };
 }
 
-async function ours(threads: number) {
+async function ours(target: string, threads: number) {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
-  const compiled = compile(r.models[0], tsTarget, r.program.sources);
+  const compiled = compile(r.models[0], TARGETS[target], r.program.sources);
   // The committed generated/ program is what users run; it must equal this compile.
-  const { program, kernels, kernelsUrl } = await loadCompiled('generated/gpt_tiny/ts');
+  const { program, source } = loadCompiled(`generated/gpt_tiny/${target}`);
   if (JSON.stringify(program) !== JSON.stringify(compiled.program)) throw new Error('generated/gpt_tiny is stale: run npm run generate');
-  const ex = await Executor.create(program, kernels, { batch: cfg.batch, seq: cfg.seq }, { threads, kernelsUrl });
+  const ex = await Executor.create(program, source, { batch: cfg.batch, seq: cfg.seq }, { threads });
   initParams(ex, 1);
   return (tokens: Int32Array, targets: Int32Array) => {
     ex.input('tokens').set(tokens);
@@ -57,7 +57,7 @@ async function ours(threads: number) {
   };
 }
 
-const results = [measure('tfm (generated TypeScript, 1 thread)', await ours(1)), measure('tfm (generated TypeScript, 2 threads)', await ours(2))];
+const results = [measure('tfm wasm, 1 thread', await ours('wasm', 1)), measure('tfm wasm, 2 threads', await ours('wasm', 2)), measure('tfm ts, 2 threads', await ours('ts', 2))];
 results.push(measure('TensorFlow.js wasm', (await tfjsStep(cfg)).step));
 results.push(measure('jax-js wasm (1 thread)', jaxStep(cfg).step));
 
@@ -71,6 +71,6 @@ console.log('\ncompile time per spec (check + lower + autodiff + fuse + plan + T
 for (const f of readdirSync('specs').filter((x) => x.endsWith('.tfm')).sort()) {
   const t0 = performance.now();
   const r = checkFiles([`specs/${f}`]);
-  const c = compile(r.models[0], tsTarget, r.program.sources);
+  const c = compile(r.models[0], TARGETS.wasm, r.program.sources);
   console.log(`  ${f.padEnd(28)} ${(performance.now() - t0).toFixed(0).padStart(5)} ms  ${c.kernels.length} kernels`);
 }

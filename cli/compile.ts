@@ -34,8 +34,10 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
       const compiled = compile(m, target, result.program.sources);
       if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
       else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
-      else if (opts.emit === 'code' || opts.emit === 'ts') for (const text of Object.values(compiled.files)) process.stdout.write(text);
-      else {
+      else if (opts.emit === 'code' || opts.emit === 'ts') {
+        // The readable files: TypeScript, or the WebAssembly text (not the binary).
+        for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
+      } else {
         const written = emit(compiled, join(opts.out, m.model.name, target.name));
         // Peak training memory at batch 1 and the full context, with and without buffer reuse.
         const ctx = m.model.inputs.tokens?.context?.value ?? 128;

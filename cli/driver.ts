@@ -33,8 +33,8 @@ const CACHE_ENTRIES = 64;
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
 export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor> {
-  const { program, kernels, kernelsUrl } = await loadCompiled(programDir(m, opts.train));
-  return Executor.create(program, kernels, dims, { threads: opts.threads ?? 1, kernelsUrl });
+  const { program, source } = loadCompiled(programDir(m, opts.train));
+  return Executor.create(program, source, dims, { threads: opts.threads ?? 1 });
 }
 
 /** Cache folders already compiled in this process, per model and graph (training or

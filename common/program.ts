@@ -69,6 +69,8 @@ export interface Program {
   spec: string;
   model: string;
   compiler: string;
+  /** The target the kernels were generated for (`ts`, `wasm`): how the runtime loads them. */
+  target: string;
   buffers: ProgramBuffer[];
   params: ProgramParam[];
   inputs: { name: string; buffer: number }[];

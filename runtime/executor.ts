@@ -2,7 +2,8 @@
 // in order. It holds no arithmetic of its own — every number is computed by a kernel. With
 // `threads > 1` all memory is shared and splittable kernels run on every core (threads.ts).
 import { resolveShape, type Program } from '../common/program.ts';
-import { ThreadPool, type Task } from './threads.ts';
+import { runWhole, ThreadPool, type Task } from './threads.ts';
+import { loadKernels, usesLinearMemory, wasmMemory, type KernelSource } from './kernels.ts';
 
 export type KernelFn = (...args: (Float32Array | Int32Array | number)[]) => void;
 export type KernelModule = Record<string, KernelFn> & { [k: string]: unknown };
@@ -31,10 +32,40 @@ export interface Memory {
   clip: Float32Array;
 }
 
-export function allocate(program: Program, dims: Record<string, number>, shared: boolean): Memory {
-  const f32 = (n: number) => (shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
-  const i32 = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n));
+/** Where a program's memory lives: a plain or shared ArrayBuffer, or (for the WebAssembly
+ *  target) the buffer of a shared WebAssembly.Memory, given its size in bytes. */
+export type Arena = (bytes: number) => ArrayBufferLike;
+
+export const plainArena: Arena = (bytes) => new ArrayBuffer(bytes);
+export const sharedArena: Arena = (bytes) => new SharedArrayBuffer(bytes);
+
+/** Every buffer of the program as a view into one arena; each allocation starts 16-byte
+ *  aligned (SIMD kernels load in whole vectors; unaligned loads are legal, only slower). */
+export function allocate(program: Program, dims: Record<string, number>, arena: Arena = plainArena): Memory {
   const count = (shape: (number | string)[]) => resolveShape(shape, dims).reduce((a, x) => a * x, 1);
+  // Two passes over the same allocation order: the first measures, the second carves.
+  let buffer: ArrayBufferLike | undefined;
+  let offset = 0;
+  const take = (n: number) => {
+    const at = offset;
+    offset += Math.ceil((4 * n) / 16) * 16;
+    return at;
+  };
+  const f32 = (n: number) => {
+    const at = take(n);
+    return buffer ? new Float32Array(buffer, at, n) : new Float32Array(0);
+  };
+  const i32 = (n: number) => {
+    const at = take(n);
+    return buffer ? new Int32Array(buffer, at, n) : new Int32Array(0);
+  };
+  carve(program, count, f32, i32);
+  buffer = arena(offset);
+  offset = 0;
+  return carve(program, count, f32, i32);
+}
+
+function carve(program: Program, count: (shape: (number | string)[]) => number, f32: (n: number) => Float32Array, i32: (n: number) => Int32Array): Memory {
   const total = program.params.reduce((s, p) => s + count(program.buffers[p.buffer].shape), 0);
   const mem = { params: f32(total), grads: f32(total), acc: f32(total), m: f32(total), v: f32(total), decay: f32(total), clip: f32(2) };
   const views = new Map<number, Buffer>();
@@ -100,19 +131,23 @@ export class Executor {
     private readonly pool?: ThreadPool,
     memory?: Memory,
   ) {
-    this.mem = memory ?? allocate(program, dims, false);
+    this.mem = memory ?? allocate(program, dims);
     this.scalars = pool?.scalars ?? new Float64Array(16);
     this.tasks = bindTasks(program, kernels, dims, this.mem, this.scalars);
     this.forwardSteps = program.steps.flatMap((s, k) => (s.phase === 'forward' ? [k] : []));
     this.backwardSteps = program.steps.flatMap((s, k) => (s.phase === 'backward' ? [k] : []));
   }
 
-  /** An executor whose splittable kernels run on `threads` threads (this one and workers). */
-  static async create(program: Program, kernels: KernelModule, dims: Record<string, number>, opts: { threads?: number; kernelsUrl?: string } = {}): Promise<Executor> {
+  /** An executor of a program whose kernels are at `source`; splittable kernels run on
+   *  `threads` threads (this one and workers), all over one shared memory. */
+  static async create(program: Program, source: KernelSource, dims: Record<string, number>, opts: { threads?: number } = {}): Promise<Executor> {
     const threads = opts.threads ?? 1;
-    if (threads <= 1 || !opts.kernelsUrl) return new Executor(program, kernels, dims);
-    const memory = allocate(program, dims, true);
-    const pool = await ThreadPool.start(threads, { program, dims, memory, kernelsUrl: opts.kernelsUrl });
+    let wasm: WebAssembly.Memory | undefined;
+    const arena: Arena = usesLinearMemory(source) ? (bytes) => (wasm = wasmMemory(bytes)).buffer : threads > 1 ? sharedArena : plainArena;
+    const memory = allocate(program, dims, arena);
+    const kernels = await loadKernels(source, wasm);
+    if (threads <= 1) return new Executor(program, kernels, dims, undefined, memory);
+    const pool = await ThreadPool.start(threads, { program, dims, memory, source, wasm });
     return new Executor(program, kernels, dims, pool, memory);
   }
 
@@ -122,7 +157,7 @@ export class Executor {
 
   private run(index: number): void {
     if (this.pool) this.pool.run(this.tasks, index);
-    else this.tasks[index].fn(...this.tasks[index].args);
+    else runWhole(this.tasks[index]);
   }
 
   get buffers(): Buffer[] {

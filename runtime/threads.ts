@@ -7,6 +7,13 @@ import { Worker } from 'node:worker_threads';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kernels take typed arrays and numbers
 export type Task = { fn: (...args: any[]) => void; args: unknown[]; split: boolean; work: number };
 
+/** Runs a task on this thread alone: a splittable kernel as part 0 of 1 (WebAssembly
+ *  kernels have no default arguments). */
+export function runWhole(t: Task): void {
+  if (t.split) t.fn(...t.args, 0, 1);
+  else t.fn(...t.args);
+}
+
 /** Control block: [generation, task, parts, done]. */
 const GEN = 0;
 const TASK = 1;
@@ -45,7 +52,7 @@ export class ThreadPool {
   run(tasks: Task[], index: number): void {
     const t = tasks[index];
     if (!t.split || t.work < SPLIT_THRESHOLD) {
-      t.fn(...t.args);
+      runWhole(t);
       return;
     }
     const parts = this.threads;

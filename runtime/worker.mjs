@@ -7,7 +7,8 @@ register();
 try {
   const { bindTasks } = await import('./executor.ts');
   const { serve } = await import('./threads.ts');
-  const kernels = await import(workerData.kernelsUrl);
+  const { loadKernels } = await import('./kernels.ts');
+  const kernels = await loadKernels(workerData.source, workerData.wasm);
   const tasks = bindTasks(workerData.program, kernels, workerData.dims, workerData.memory, workerData.scalars);
   parentPort.postMessage('ready');
   serve(workerData.ctrl, tasks, workerData.part);

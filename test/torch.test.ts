@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
 import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
@@ -29,15 +30,15 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     if (process.env.CI) expect(hasTorch, `${PYTHON} cannot import torch; ${HOW}`).toBe(true);
   });
 
-  it.skipIf(!hasTorch)('logits, loss, every gradient and 10 AdamW steps match PyTorch', async () => {
+  it.skipIf(!hasTorch).each(Object.keys(TARGETS))('%s target: logits, loss, every gradient and 10 AdamW steps match PyTorch', async (target) => {
     const r = checkFiles(['specs/gpt_tiny.tfm']);
-    const compiled = compile(r.models[0], tsTarget, r.program.sources);
-    const dir = 'out/test-torch';
+    const compiled = compile(r.models[0], TARGETS[target], r.program.sources);
+    const dir = `out/test-torch/${target}`;
     mkdirSync(dir, { recursive: true });
     emit(compiled, `${dir}/gpt_tiny`);
-    const { program, kernels } = await loadCompiled(`${dir}/gpt_tiny`);
+    const { program, source } = loadCompiled(`${dir}/gpt_tiny`);
     const dims = { batch: 4, seq: 32 };
-    const ex = new Executor(program, kernels, dims);
+    const ex = await Executor.create(program, source, dims);
     // Fresh weights each run; the seed is in every message so that a failure can be replayed.
     const seed = Number(process.env.TFM_TORCH_SEED ?? Math.floor(Math.random() * 2 ** 31));
     initParams(ex, seed);
@@ -86,7 +87,7 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     mkdirSync(dir, { recursive: true });
     const r = checkFiles(['specs/gpt_tiny.tfm']);
     emit(compile(r.models[0], tsTarget, r.program.sources), `${dir}/gpt_tiny`);
-    const { program, kernels } = await loadCompiled(`${dir}/gpt_tiny`);
+    const { program, source } = loadCompiled(`${dir}/gpt_tiny`);
     const dims = { batch: 2, seq: 24 };
     const n = dims.batch * dims.seq;
     const tokens = Int32Array.from({ length: n }, () => Math.floor(Math.random() * 65));
@@ -97,7 +98,7 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     const py = spawnSync(PYTHON, ['test/torch/gpt_reference.py', 'init', `${dir}/config.json`, `${dir}/batch.safetensors`, `${dir}/torch-weights.safetensors`, `${dir}/torch-logits.safetensors`], { encoding: 'utf8' });
     expect(py.status, py.stderr).toBe(0);
     const imported = importGpt(decodeSafetensors(readFileSync(`${dir}/torch-weights.safetensors`)).tensors, new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)])));
-    const ex = new Executor(program, kernels, dims);
+    const ex = await Executor.create(program, source, dims);
     for (const [name, t] of imported) ex.param(name).set(t.data);
     ex.input('tokens').set(tokens);
     ex.input('targets').set(targets);

@@ -3,36 +3,36 @@
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { learningRate } from '../runtime/schedule.ts';
 
-async function gptTiny() {
+function gptTiny(target = 'ts') {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
-  emit(compile(r.models[0], tsTarget, r.program.sources), 'out/test-training/gpt_tiny');
-  return loadCompiled('out/test-training/gpt_tiny');
+  emit(compile(r.models[0], TARGETS[target], r.program.sources), `out/test-training/gpt_tiny/${target}`);
+  return loadCompiled(`out/test-training/gpt_tiny/${target}`);
 }
 
 describe('training runtime', () => {
-  it('accumulating 2 micro-batches of 2 gives the gradients and update of one batch of 4', async () => {
-    const { program, kernels } = await gptTiny();
+  it.each(Object.keys(TARGETS))('%s: accumulating 2 micro-batches of 2 gives the gradients and update of one batch of 4', async (target) => {
+    const { program, source } = gptTiny(target);
     const seq = 16;
     const tokens = Int32Array.from({ length: 4 * seq }, () => Math.floor(Math.random() * 65));
     const targets = Int32Array.from({ length: 4 * seq }, () => Math.floor(Math.random() * 65));
     const seed = Math.floor(Math.random() * 1e9);
     const settings = { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, maxNorm: 0.5 };
 
-    const big = new Executor(program, kernels, { batch: 4, seq });
+    const big = await Executor.create(program, source, { batch: 4, seq });
     initParams(big, seed);
     const one = big.trainStep(1, () => {
       big.input('tokens').set(tokens);
       big.input('targets').set(targets);
     }, settings);
 
-    const small = new Executor(program, kernels, { batch: 2, seq });
+    const small = await Executor.create(program, source, { batch: 2, seq });
     initParams(small, seed);
     const two = small.trainStep(2, (k) => {
       small.input('tokens').set(tokens.subarray(k * 2 * seq, (k + 1) * 2 * seq));
@@ -50,16 +50,15 @@ describe('training runtime', () => {
     expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
   });
 
-  it('two threads train bit-identically to one (splits write disjoint outputs)', async () => {
-    const { program, kernels } = await gptTiny();
-    const { kernelsUrl } = await loadCompiled('out/test-training/gpt_tiny');
+  it.each(Object.keys(TARGETS))('%s: two threads train bit-identically to one (splits write disjoint outputs)', async (target) => {
+    const { program, source } = gptTiny(target);
     const dims = { batch: 8, seq: 32 };
     const tokens = Int32Array.from({ length: 8 * 32 }, () => Math.floor(Math.random() * 65));
     const settings = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 };
     const seed = Math.floor(Math.random() * 1e9);
     const runs: Float32Array[] = [];
     for (const threads of [1, 2]) {
-      const ex = await Executor.create(program, kernels, dims, { threads, kernelsUrl });
+      const ex = await Executor.create(program, source, dims, { threads });
       try {
         initParams(ex, seed);
         ex.input('tokens').set(tokens);
@@ -74,9 +73,9 @@ describe('training runtime', () => {
   });
 
   it('initialisation is seeded: same seed, same weights; another seed, other weights', async () => {
-    const { program, kernels } = await gptTiny();
-    const a = new Executor(program, kernels, { batch: 1, seq: 4 });
-    const b = new Executor(program, kernels, { batch: 1, seq: 4 });
+    const { program, source } = gptTiny();
+    const a = await Executor.create(program, source, { batch: 1, seq: 4 });
+    const b = await Executor.create(program, source, { batch: 1, seq: 4 });
     initParams(a, 42);
     initParams(b, 42);
     expect(Array.from(a.paramArena)).toEqual(Array.from(b.paramArena));

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { differentiate } from '../compiler/autodiff.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { hasKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel } from '../compiler/lower.ts';
@@ -27,21 +27,21 @@ describe('op coverage', () => {
 });
 
 describe('variant specs', () => {
-  it.each(variants)('%s checks clean, compiles, and its generated kernels match float64', async (file) => {
+  it.each(variants.flatMap((v) => Object.keys(TARGETS).map((t) => [v, t] as const)))('%s checks clean, compiles for %s, and its generated kernels match float64', async (file, target) => {
     const r = checkFiles([`test/variants/${file}`]);
     expect(r.diagnostics.map((d) => d.message)).toEqual([]);
     const m = r.models[0];
-    const compiled = compile(m, tsTarget, r.program.sources);
-    const dir = `out/test-variants/${m.model.name}`;
+    const compiled = compile(m, TARGETS[target], r.program.sources);
+    const dir = `out/test-variants/${m.model.name}/${target}`;
     emit(compiled, dir);
-    const { program, kernels } = await loadCompiled(dir);
+    const { program, source } = loadCompiled(dir);
     const plain = lowerModel(m);
     differentiate(plain.graph, plain.loss);
     const dims = { batch: 2, seq: 7 };
     const params = randomParams(plain.graph, dims);
     const inputs = randomInputs(plain.graph, dims, { vocab: 40, classes: 3 });
     const ref = runReference(plain.graph, { params, inputs, dims });
-    const ex = new Executor(program, kernels, dims);
+    const ex = await Executor.create(program, source, dims);
     for (const [name, data] of params) ex.param(name).set(data);
     for (const [name, data] of inputs) ex.input(name).set(data);
     const loss = ex.forward();

@@ -19,9 +19,10 @@ export function optimizerKernels(): Kernel[] {
     dims: ['n'],
     scalars: ['max_norm'],
     body: [
-      let_('sumsq', f(0), 'f32', true),
-      loop('o', n, [let_('g', load('grads', v('o'))), set('sumsq', mul(v('g'), v('g')), '+')]),
-      let_('norm', call('sqrt', v('sumsq'))),
+      // Accumulated in float64: a sum of millions of squares in f32 loses about 1e-4.
+      let_('sumsq', { k: 'num', v: 0, t: 'f64' }, 'f64', true),
+      loop('o', n, [let_('g', cast('f64', load('grads', v('o'))), 'f64'), set('sumsq', mul(v('g'), v('g')), '+')]),
+      let_('norm', cast('f32', call('sqrt', v('sumsq')))),
       store('clip', i(1), v('norm')),
       store('clip', i(0), select(bin('&&', bin('>', arg('max_norm'), f(0)), bin('>', v('norm'), arg('max_norm'))), div(arg('max_norm'), add(v('norm'), f(1e-6))), f(1))),
     ],
@@ -423,6 +424,8 @@ function renameLoads(s: KStmt, from: string, to: string): KStmt {
         return { ...x, a: e(x.a), b: e(x.b) };
       case 'neg':
       case 'cast':
+      case 'splat':
+      case 'lane':
         return { ...x, a: e(x.a) };
       case 'call':
         return { ...x, args: x.args.map(e) };

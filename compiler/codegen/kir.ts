@@ -9,14 +9,20 @@
 // on every kernel of every spec. `f32` means IEEE float32 wherever a target can say so.
 import type { Span } from '../../common/source.ts';
 
-export type KType = 'f32' | 'i32';
-/** The type of an expression: a storable type, or the truth value of a comparison. */
+/** What a buffer holds. */
+export type ElemType = 'f32' | 'i32';
+/** What a local holds: an element, a float64 (only where a kernel deliberately accumulates
+ *  wider: the global gradient norm sums millions of squares), or (on targets with SIMD)
+ *  four f32 lanes. */
+export type ScalarType = ElemType | 'f64';
+export type KType = ScalarType | 'f32x4';
+/** The type of an expression: a local's type, or the truth value of a comparison. */
 export type EType = KType | 'bool';
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '<' | '<=' | '>' | '>=' | '==' | '!=' | '&&' | '||';
 export type MathFn = 'exp' | 'log' | 'sqrt' | 'tanh' | 'erf' | 'max' | 'min' | 'abs' | 'floor' | 'sin' | 'cos' | 'pow' | 'idiv' | 'hash_uniform';
 
 export type KExpr =
-  | { k: 'num'; v: number; t: KType }
+  | { k: 'num'; v: number; t: ScalarType }
   | { k: 'var'; name: string }
   | { k: 'dim'; name: string }
   /** A scalar argument bound per call (learning rate, step), not a run-time dim. */
@@ -27,7 +33,12 @@ export type KExpr =
   | { k: 'call'; fn: MathFn; args: KExpr[] }
   | { k: 'select'; c: KExpr; a: KExpr; b: KExpr }
   /** i32 → f32 converts exactly (below 2²⁴); f32 → i32 truncates toward zero. */
-  | { k: 'cast'; t: KType; a: KExpr };
+  | { k: 'cast'; t: ScalarType; a: KExpr }
+  /** Vector forms, introduced only by a target's vectorizing schedule: four contiguous f32
+   *  from `idx`, one f32 in four lanes, one lane of a vector. */
+  | { k: 'vload'; buf: string; idx: KExpr }
+  | { k: 'splat'; a: KExpr }
+  | { k: 'lane'; a: KExpr; lane: number };
 
 export type KStmt =
   | { k: 'for'; v: string; from: KExpr; to: KExpr; body: KStmt[]; parallel?: boolean; step?: number }
@@ -39,7 +50,7 @@ export type KStmt =
 
 export interface KBuffer {
   name: string;
-  t: KType;
+  t: ElemType;
   access: 'read' | 'write' | 'readwrite';
 }
 
@@ -73,7 +84,10 @@ export const div = (a: KExpr, b: KExpr) => bin('/', a, b);
 export const call = (fn: MathFn, ...args: KExpr[]): KExpr => ({ k: 'call', fn, args });
 export const select = (c: KExpr, a: KExpr, b: KExpr): KExpr => ({ k: 'select', c, a, b });
 export const neg = (a: KExpr): KExpr => ({ k: 'neg', a });
-export const cast = (t: KType, a: KExpr): KExpr => ({ k: 'cast', t, a });
+export const cast = (t: ScalarType, a: KExpr): KExpr => ({ k: 'cast', t, a });
+export const vload = (buf: string, idx: KExpr): KExpr => ({ k: 'vload', buf, idx });
+export const splat = (a: KExpr): KExpr => ({ k: 'splat', a });
+export const lane = (a: KExpr, n: number): KExpr => ({ k: 'lane', a, lane: n });
 /** An integer (an index, a dim) as a float operand. */
 export const toF = (a: KExpr): KExpr => (a.k === 'num' ? f(a.v) : cast('f32', a));
 
@@ -109,9 +123,9 @@ export function sizeExpr(shape: (number | string)[]): KExpr {
 export function walkKernel(stmts: KStmt[], visit: { expr?: (e: KExpr) => void; store?: (s: KStmt & { k: 'store' }) => void }): void {
   const e = (x: KExpr): void => {
     visit.expr?.(x);
-    if (x.k === 'load') e(x.idx);
+    if (x.k === 'load' || x.k === 'vload') e(x.idx);
     else if (x.k === 'bin') (e(x.a), e(x.b));
-    else if (x.k === 'neg' || x.k === 'cast') e(x.a);
+    else if (x.k === 'neg' || x.k === 'cast' || x.k === 'splat' || x.k === 'lane') e(x.a);
     else if (x.k === 'call') x.args.forEach(e);
     else if (x.k === 'select') (e(x.c), e(x.a), e(x.b));
   };
@@ -152,7 +166,7 @@ export function parallelSplit(k: Kernel): number | undefined {
 
 /** What names mean inside a kernel: buffers by element type, locals by declared type. */
 export interface TypeEnv {
-  buffers: Map<string, KType>;
+  buffers: Map<string, ElemType>;
   vars: Map<string, KType>;
 }
 
@@ -188,9 +202,19 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
       if (t === 'bool') fail('negation of a comparison');
       return t;
     }
+    case 'vload':
+      if (env.buffers.get(e.buf) !== 'f32') fail(`vector load from \`${e.buf}\`, not an f32 buffer`);
+      if (typeOf(e.idx, env) !== 'i32') fail(`index into \`${e.buf}\` is not i32`);
+      return 'f32x4';
+    case 'splat':
+      if (typeOf(e.a, env) !== 'f32') fail('splat of a non-f32');
+      return 'f32x4';
+    case 'lane':
+      if (typeOf(e.a, env) !== 'f32x4' || !(e.lane >= 0 && e.lane < 4 && Number.isInteger(e.lane))) fail('lane of a non-vector or out of range');
+      return 'f32';
     case 'cast': {
       const t = typeOf(e.a, env);
-      if (t === 'bool') fail('cast of a comparison');
+      if (t === 'bool' || t === 'f32x4') fail(`cast of ${t}`);
       if (t === e.t) fail(`cast of ${t} to itself`);
       return e.t;
     }
@@ -207,16 +231,17 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
         return 'bool';
       }
       if (a !== b || a === 'bool') fail(`\`${e.op}\` mixes ${a} and ${b}`);
-      if (COMPARE.has(e.op)) return 'bool';
+      if (COMPARE.has(e.op)) return a === 'f32x4' ? fail('comparison of vectors') : 'bool';
+      if (a === 'f32x4' && (e.op === '%' || e.op === '/')) fail(`\`${e.op}\` of vectors`);
       if (!ARITH.has(e.op)) fail(`unknown operator ${e.op}`);
       if (e.op === '%' && a !== 'i32') fail('`%` of floats');
-      if (e.op === '/' && a !== 'f32') fail('`/` of integers (integer division is the idiv call)');
+      if (e.op === '/' && a === 'i32') fail('`/` of integers (integer division is the idiv call)');
       return a;
     }
     case 'call': {
       const ts = e.args.map((x) => typeOf(x, env));
       const want = (n: number, t: EType) => (ts.length !== n || ts.some((x) => x !== t) ? fail(`${e.fn}(${ts.join(', ')}) needs ${n} ${t} argument(s)`) : t);
-      if (FLOAT_FN.has(e.fn)) return want(e.fn === 'pow' ? 2 : 1, 'f32');
+      if (FLOAT_FN.has(e.fn)) return want(e.fn === 'pow' ? 2 : 1, e.fn === 'sqrt' && ts[0] === 'f64' ? 'f64' : 'f32');
       if (e.fn === 'idiv') return want(2, 'i32');
       if (e.fn === 'hash_uniform') return (want(3, 'i32'), 'f32');
       if (e.fn === 'abs') return want(1, ts[0] === 'i32' ? 'i32' : 'f32');
@@ -231,7 +256,7 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
  *  no name declared twice in one scope. Returns the errors (empty when well typed). */
 export function checkKernel(k: Kernel): string[] {
   const errors: string[] = [];
-  const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, KType]));
+  const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, ElemType]));
   const mutable = new Set<string>();
   const guard = (what: string, fn: () => void) => {
     try {
@@ -275,7 +300,8 @@ export function checkKernel(k: Kernel): string[] {
             if (!want) throw new KernelTypeError('store to an unknown buffer');
             if (typeOf(s.idx, env()) !== 'i32') throw new KernelTypeError('index is not i32');
             const t = typeOf(s.e, env());
-            if (t !== want) throw new KernelTypeError(`buffer is ${want}, value is ${t}`);
+            // An f32x4 value stores four contiguous lanes (a vector store).
+            if (t !== want && !(t === 'f32x4' && want === 'f32')) throw new KernelTypeError(`buffer is ${want}, value is ${t}`);
           });
           break;
         case 'if':
@@ -300,11 +326,14 @@ export function checkKernel(k: Kernel): string[] {
 export function mapExpr(e: KExpr, fn: (x: KExpr) => KExpr): KExpr {
   switch (e.k) {
     case 'load':
+    case 'vload':
       return fn({ ...e, idx: mapExpr(e.idx, fn) });
     case 'bin':
       return fn({ ...e, a: mapExpr(e.a, fn), b: mapExpr(e.b, fn) });
     case 'neg':
     case 'cast':
+    case 'splat':
+    case 'lane':
       return fn({ ...e, a: mapExpr(e.a, fn) });
     case 'call':
       return fn({ ...e, args: e.args.map((x) => mapExpr(x, fn)) });

@@ -1,10 +1,11 @@
 // The targets the compiler knows, by name; `cpu` names the default CPU target.
 import type { Target } from './target.ts';
 import { tsTarget } from './ts/index.ts';
+import { wasmTarget } from './wasm/index.ts';
 
 export type { Target } from './target.ts';
 
-export const TARGETS: Record<string, Target> = { ts: tsTarget };
+export const TARGETS: Record<string, Target> = { ts: tsTarget, wasm: wasmTarget };
 
 /** Aliases users may write: `cpu` is the fastest CPU target (TypeScript until a faster one lands). */
 export const TARGET_ALIASES: Record<string, string> = { cpu: 'ts' };

@@ -19,5 +19,5 @@ export interface Target {
   /** Kernel-IR → kernel-IR passes that choose how each kernel runs on this target. */
   schedule: ((k: Kernel) => Kernel)[];
   /** The generated files of a compiled model, by name (program.json is written by the driver). */
-  render(kernels: Kernel[], ctx: RenderContext): Record<string, string>;
+  render(kernels: Kernel[], ctx: RenderContext): Record<string, string | Uint8Array>;
 }

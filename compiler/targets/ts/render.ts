@@ -6,7 +6,8 @@ import { basename, isAbsolute } from 'node:path';
 import { escapeInvisible } from '../../../common/text.ts';
 import type { SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
-import { add, bin, call, i, mul, parallelSplit, sub, v, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { parallelSplit, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { splitBody } from '../../passes/schedule/thread-split.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
 
@@ -100,22 +101,6 @@ function location(k: Kernel, sources: SourceMap): string | undefined {
   return commentText(`${sourcePath(k.span!.file)}:${p.line}:${p.col} \`${text}\``);
 }
 
-/** The parallel loop runs iterations [count·part/parts, count·(part+1)/parts); statements
- *  after it run in the last part only. */
-function splitBody(stmts: KStmt[], at: number): KStmt[] {
-  const loop = stmts[at] as KStmt & { k: 'for' };
-  const step = loop.step ?? 1;
-  const count = step === 1 ? sub(loop.to, loop.from) : call('idiv', add(sub(loop.to, loop.from), i(step - 1)), i(step));
-  const bound = (part: KExpr) => add(loop.from, mul(call('idiv', mul(v('__count'), part), v('parts')), i(step)));
-  const rest = stmts.slice(at + 1);
-  return [
-    ...stmts.slice(0, at),
-    { k: 'let', v: '__count', t: 'i32', e: count },
-    { ...loop, from: bound(v('part')), to: call('min', loop.to, bound(add(v('part'), i(1)))) },
-    ...(rest.length ? [{ k: 'if' as const, c: bin('==', v('part'), sub(v('parts'), i(1))), then: rest }] : []),
-  ];
-}
-
 function body(stmts: KStmt[]): WriterFunction {
   return (w) => {
     const emit = (s: KStmt) => {
@@ -159,9 +144,14 @@ function expr(e: KExpr, parent = 0): string {
       return `${e.buf}[${expr(e.idx)}]`;
     case 'neg':
       return `-${expr(e.a, 7)}`;
+    case 'vload':
+    case 'splat':
+    case 'lane':
+      throw new Error(`internal: the TypeScript target has no vector types (${e.k})`);
     case 'cast':
-      // JavaScript numbers hold both: i32 → f32 is the value itself, f32 → i32 truncates.
-      return e.t === 'f32' ? expr(e.a, parent) : `(${expr(e.a)} | 0)`;
+      // JavaScript numbers hold every scalar type: a cast to a float is the value itself (a
+      // stored f32 rounds on store), to i32 it truncates.
+      return e.t !== 'i32' ? expr(e.a, parent) : `(${expr(e.a)} | 0)`;
     case 'bin': {
       const p = PREC[e.op];
       const js = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;

@@ -1,0 +1,351 @@
+// The WebAssembly renderer: kernel IR → one Wasm module (128-bit SIMD enabled), built and
+// optimized with binaryen. Every kernel is an exported function whose arguments are its
+// buffers as byte offsets into the one imported, shared memory (`env.memory`), then its
+// run-time dims (i32), its scalars (f32) and, when it splits across threads, `part` and
+// `parts` (i32). Types are the IR's: f32 is float32 in registers too, i32 is i32.
+// Transcendentals (exp, log, tanh, sin, cos, pow) are imported from the host's Math (computed
+// in float64, rounded to f32); erf and the dropout hash are module functions, the same
+// formulas as the TypeScript target's prelude and the float64 reference.
+import binaryen from 'binaryen';
+import { parallelSplit, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
+import { splitBody } from '../../passes/schedule/thread-split.ts';
+import { commentText } from '../ts/render.ts';
+import type { RenderContext } from '../target.ts';
+
+type Ref = number;
+
+const IMPORTED = ['exp', 'log', 'tanh', 'sin', 'cos'] as const;
+
+export interface WasmModule {
+  binary: Uint8Array;
+  text: string;
+}
+
+/** The Wasm value type of a kernel-IR type. */
+function wasmType(t: EType): binaryen.Type {
+  return t === 'f32' ? binaryen.f32 : t === 'f64' ? binaryen.f64 : t === 'f32x4' ? binaryen.v128 : binaryen.i32;
+}
+
+export function renderWasm(kernels: Kernel[], ctx: RenderContext): WasmModule {
+  const m = new binaryen.Module();
+  m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.Atomics | binaryen.Features.BulkMemory | binaryen.Features.SignExt | binaryen.Features.MutableGlobals);
+  // Shared memories need a declared maximum; the host creates the memory with its own size.
+  // The memory is declared, then turned into the import `env.memory`.
+  m.setMemory(1, 65536, null, [], true, false, '0');
+  m.addMemoryImport('0', 'env', 'memory', true);
+  for (const fn of IMPORTED) m.addFunctionImport(`Math.${fn}`, 'Math', fn, binaryen.f64, binaryen.f64);
+  m.addFunctionImport('Math.pow', 'Math', 'pow', binaryen.createType([binaryen.f64, binaryen.f64]), binaryen.f64);
+  addHelpers(m);
+  for (const k of kernels) new KernelEmitter(m, k).emit();
+  if (!m.validate()) throw new Error('internal: the Wasm module does not validate');
+  binaryen.setOptimizeLevel(2);
+  binaryen.setShrinkLevel(0);
+  binaryen.setDebugInfo(true); // keep local names in the text form
+  m.optimize();
+  const binary = m.emitBinary();
+  const header = ctx.header.map((l) => `;; ${commentText(l)}`).join('\n');
+  const docs = kernels.map((k) => `;; ${k.name}: ${commentText(k.doc.split('\n')[0])}`).join('\n');
+  const text = `${header}\n;; WebAssembly text of kernels.wasm (binaryen -O2, SIMD128).\n${docs}\n${m.emitText()}`;
+  m.dispose();
+  return { binary, text };
+}
+
+/** erf (Abramowitz & Stegun 7.1.26) and the counter hash of dropout, in float64 as the
+ *  reference computes them. */
+function addHelpers(m: binaryen.Module): void {
+  const c = (v: number) => m.f64.const(v);
+  // erf(x) = sign(x)·(1 − poly(t)·t·exp(−a²)), a = |x|, t = 1 / (1 + 0.3275911 a);
+  // locals: 0 x (f32), 1 x (f64), 2 a, 3 t.
+  const t = () => m.local.get(3, binaryen.f64);
+  const a = () => m.local.get(2, binaryen.f64);
+  const poly = [1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592].reduce<Ref | undefined>((acc, k) => (acc === undefined ? c(k) : m.f64.add(m.f64.mul(acc, t()), c(k))), undefined)!;
+  m.addFunction('erf', binaryen.f32, binaryen.f32, [binaryen.f64, binaryen.f64, binaryen.f64], m.block(null, [
+    m.local.set(1, m.f64.promote(m.local.get(0, binaryen.f32))),
+    m.local.set(2, m.f64.abs(m.local.get(1, binaryen.f64))),
+    m.local.set(3, m.f64.div(c(1), m.f64.add(c(1), m.f64.mul(c(0.3275911), a())))),
+    m.f32.demote(m.f64.copysign(m.f64.sub(c(1), m.f64.mul(m.f64.mul(poly, t()), m.call('Math.exp', [m.f64.neg(m.f64.mul(a(), a()))], binaryen.f64))), m.local.get(1, binaryen.f64))),
+  ], binaryen.f32));
+  // hash(seed, salt, index) → [0, 1): murmur-style finalizer of three mixed words; local 3 h.
+  const i = (n: number) => m.local.get(n, binaryen.i32);
+  const k = (v: number) => m.i32.const(v | 0);
+  const h = () => m.local.get(3, binaryen.i32);
+  const setH = (e: Ref) => m.local.set(3, e);
+  m.addFunction('hash_uniform', binaryen.createType([binaryen.i32, binaryen.i32, binaryen.i32]), binaryen.f32, [binaryen.i32], m.block(null, [
+    setH(m.i32.xor(m.i32.xor(m.i32.mul(m.i32.xor(i(0), k(0x9e3779b9)), k(0x85ebca6b)), m.i32.mul(m.i32.add(i(1), k(0x632be5ab)), k(0xc2b2ae35))), m.i32.mul(m.i32.add(i(2), k(0x27d4eb2f)), k(0x165667b1)))),
+    setH(m.i32.xor(h(), m.i32.shr_u(h(), k(16)))),
+    setH(m.i32.mul(h(), k(0x7feb352d))),
+    setH(m.i32.xor(h(), m.i32.shr_u(h(), k(15)))),
+    setH(m.i32.mul(h(), k(0x846ca68b))),
+    setH(m.i32.xor(h(), m.i32.shr_u(h(), k(16)))),
+    m.f32.demote(m.f64.mul(m.f64.convert_u.i32(h()), c(1 / 4294967296))),
+  ], binaryen.f32));
+}
+
+interface Local {
+  index: number;
+  t: KType;
+}
+
+class KernelEmitter {
+  private readonly params = new Map<string, Local>();
+  private readonly vars: binaryen.Type[] = [];
+  private readonly names: string[] = [];
+  private readonly taken = new Set<string>();
+  private nParams = 0;
+  private labels = 0;
+  private readonly buffers: Map<string, ElemType>;
+
+  constructor(
+    private readonly m: binaryen.Module,
+    private readonly k: Kernel,
+  ) {
+    this.buffers = new Map(k.buffers.map((b) => [b.name, b.t]));
+  }
+
+  emit(): void {
+    const { m, k } = this;
+    const split = parallelSplit(k);
+    const params: [string, KType][] = [...k.buffers.map((b) => [b.name, 'i32'] as [string, KType]), ...k.dims.map((d) => [d, 'i32'] as [string, KType]), ...(k.scalars ?? []).map((s) => [s, 'f32'] as [string, KType]), ...(split !== undefined ? ([['part', 'i32'], ['parts', 'i32']] as [string, KType][]) : [])];
+    params.forEach(([name, t], index) => {
+      this.params.set(name, { index, t });
+      this.names.push(name);
+      this.taken.add(name);
+    });
+    this.nParams = params.length;
+    const body = this.block(split === undefined ? k.body : splitBody(k.body, split), new Map(split !== undefined ? [['part', this.params.get('part')!], ['parts', this.params.get('parts')!]] : []));
+    const fn = m.addFunction(k.name, binaryen.createType(params.map(([, t]) => wasmType(t))), binaryen.none, this.vars, body);
+    // binaryen.Function exists at run time; its typings place it inside Module.
+    const names = (binaryen as unknown as { Function: { setLocalName(f: number, i: number, n: string): void } }).Function;
+    this.names.forEach((name, index) => names.setLocalName(fn, index, name));
+    m.addFunctionExport(k.name, k.name);
+  }
+
+  private newLocal(name: string, t: KType): Local {
+    const index = this.nParams + this.vars.length;
+    this.vars.push(wasmType(t));
+    // Wasm local names must be unique in a function; an IR name declared in several scopes
+    // gets a numeric suffix from its second declaration on.
+    let unique = name;
+    for (let n = 2; this.taken.has(unique); n++) unique = `${name}_${n}`;
+    this.taken.add(unique);
+    this.names.push(unique);
+    return { index, t };
+  }
+
+  private block(stmts: KStmt[], outer: Map<string, Local>): Ref {
+    const scope = new Map(outer);
+    const out: Ref[] = [];
+    for (const s of stmts) out.push(...this.stmt(s, scope));
+    return this.m.block(null, out, binaryen.none);
+  }
+
+  private stmt(s: KStmt, scope: Map<string, Local>): Ref[] {
+    const { m } = this;
+    switch (s.k) {
+      case 'for': {
+        const iv = this.newLocal(s.v, 'i32');
+        const end = this.newLocal(`${s.v}_end`, 'i32');
+        const label = `${s.v}_${this.labels++}`;
+        const get = () => m.local.get(iv.index, binaryen.i32);
+        const inner = new Map(scope).set(s.v, iv);
+        return [
+          m.local.set(iv.index, this.expr(s.from, scope)),
+          m.local.set(end.index, this.expr(s.to, scope)),
+          m.block(`${label}_done`, [
+            m.loop(`${label}_next`, m.block(null, [
+              m.br(`${label}_done`, m.i32.ge_s(get(), m.local.get(end.index, binaryen.i32))),
+              this.block(s.body, inner),
+              m.local.set(iv.index, m.i32.add(get(), m.i32.const(s.step ?? 1))),
+              m.br(`${label}_next`),
+            ])),
+          ]),
+        ];
+      }
+      case 'let': {
+        const l = this.newLocal(s.v, s.t);
+        const value = this.expr(s.e, scope);
+        scope.set(s.v, l);
+        return [m.local.set(l.index, value)];
+      }
+      case 'set': {
+        const l = scope.get(s.v)!;
+        const value = this.expr(s.e, scope);
+        const cur = m.local.get(l.index, wasmType(l.t));
+        const op = s.op ?? '=';
+        return [m.local.set(l.index, op === '=' ? value : this.arith(op, l.t, cur, value))];
+      }
+      case 'store': {
+        const t = this.buffers.get(s.buf)!;
+        const vt = this.typeOf(s.e, scope);
+        const at = this.address(s.buf, s.idx, scope);
+        let value = this.expr(s.e, scope);
+        if (vt === 'f32x4') {
+          if (s.accumulate) {
+            const ptr = this.newLocal('ptr', 'i32');
+            return [m.local.set(ptr.index, at), m.v128.store(0, 4, m.local.get(ptr.index, binaryen.i32), m.f32x4.add(m.v128.load(0, 4, m.local.get(ptr.index, binaryen.i32)), value))];
+          }
+          return [m.v128.store(0, 4, at, value)];
+        }
+        if (s.accumulate) {
+          const ptr = this.newLocal('ptr', 'i32');
+          const get = () => m.local.get(ptr.index, binaryen.i32);
+          value = this.arith('+', t, t === 'f32' ? m.f32.load(0, 4, get()) : m.i32.load(0, 4, get()), value);
+          return [m.local.set(ptr.index, at), t === 'f32' ? m.f32.store(0, 4, get(), value) : m.i32.store(0, 4, get(), value)];
+        }
+        return [t === 'f32' ? m.f32.store(0, 4, at, value) : m.i32.store(0, 4, at, value)];
+      }
+      case 'if':
+        return [m.if(this.expr(s.c, scope), this.block(s.then, scope), s.else?.length ? this.block(s.else, scope) : undefined)];
+      case 'comment':
+        return [];
+    }
+  }
+
+  /** Byte address of element `idx` of a buffer. */
+  private address(buf: string, idx: KExpr, scope: Map<string, Local>): Ref {
+    const { m } = this;
+    const base = m.local.get(this.params.get(buf)!.index, binaryen.i32);
+    return m.i32.add(base, m.i32.shl(this.expr(idx, scope), m.i32.const(2)));
+  }
+
+  private typeOf(e: KExpr, scope: Map<string, Local>): EType {
+    switch (e.k) {
+      case 'num':
+        return e.t;
+      case 'var':
+        return (scope.get(e.name) ?? this.params.get(e.name))!.t;
+      case 'dim':
+        return 'i32';
+      case 'arg':
+        return 'f32';
+      case 'load':
+        return this.buffers.get(e.buf)!;
+      case 'vload':
+      case 'splat':
+        return 'f32x4';
+      case 'lane':
+        return 'f32';
+      case 'neg':
+        return this.typeOf(e.a, scope);
+      case 'cast':
+        return e.t;
+      case 'select':
+        return this.typeOf(e.a, scope);
+      case 'bin':
+        return ['<', '<=', '>', '>=', '==', '!=', '&&', '||'].includes(e.op) ? 'bool' : this.typeOf(e.a, scope);
+      case 'call':
+        return e.fn === 'idiv' ? 'i32' : e.fn === 'hash_uniform' ? 'f32' : this.typeOf(e.args[0], scope);
+    }
+  }
+
+  private arith(op: string, t: EType, a: Ref, b: Ref): Ref {
+    const { m } = this;
+    if (t === 'f32x4') {
+      const f = { '+': m.f32x4.add, '-': m.f32x4.sub, '*': m.f32x4.mul, '/': m.f32x4.div }[op];
+      if (!f) throw new Error(`internal: ${op} on f32x4`);
+      return f(a, b);
+    }
+    if (t === 'f64') {
+      const f = { '+': m.f64.add, '-': m.f64.sub, '*': m.f64.mul, '/': m.f64.div, '<': m.f64.lt, '<=': m.f64.le, '>': m.f64.gt, '>=': m.f64.ge, '==': m.f64.eq, '!=': m.f64.ne }[op];
+      if (!f) throw new Error(`internal: ${op} on f64`);
+      return f(a, b);
+    }
+    if (t === 'f32') {
+      const f = { '+': m.f32.add, '-': m.f32.sub, '*': m.f32.mul, '/': m.f32.div, '<': m.f32.lt, '<=': m.f32.le, '>': m.f32.gt, '>=': m.f32.ge, '==': m.f32.eq, '!=': m.f32.ne }[op];
+      if (!f) throw new Error(`internal: ${op} on f32`);
+      return f(a, b);
+    }
+    const f = { '+': m.i32.add, '-': m.i32.sub, '*': m.i32.mul, '%': m.i32.rem_s, '<': m.i32.lt_s, '<=': m.i32.le_s, '>': m.i32.gt_s, '>=': m.i32.ge_s, '==': m.i32.eq, '!=': m.i32.ne, '&&': m.i32.and, '||': m.i32.or }[op];
+    if (!f) throw new Error(`internal: ${op} on ${t}`);
+    return f(a, b);
+  }
+
+  private expr(e: KExpr, scope: Map<string, Local>): Ref {
+    const { m } = this;
+    const f64 = (x: KExpr) => m.f64.promote(this.expr(x, scope));
+    switch (e.k) {
+      case 'num':
+        return e.t === 'f32' ? m.f32.const(e.v) : e.t === 'f64' ? m.f64.const(e.v) : m.i32.const(e.v);
+      case 'var':
+      case 'dim':
+      case 'arg': {
+        const l = (e.k === 'var' ? scope.get(e.name) : undefined) ?? this.params.get(e.name);
+        if (!l) throw new Error(`internal: ${this.k.name} uses unknown ${e.k} ${e.name}`);
+        return m.local.get(l.index, wasmType(l.t));
+      }
+      case 'load': {
+        const at = this.address(e.buf, e.idx, scope);
+        return this.buffers.get(e.buf) === 'f32' ? m.f32.load(0, 4, at) : m.i32.load(0, 4, at);
+      }
+      case 'vload':
+        return m.v128.load(0, 4, this.address(e.buf, e.idx, scope));
+      case 'splat':
+        return m.f32x4.splat(this.expr(e.a, scope));
+      case 'lane':
+        return m.f32x4.extract_lane(this.expr(e.a, scope), e.lane);
+      case 'neg': {
+        const t = this.typeOf(e.a, scope);
+        if (t === 'f64') return m.f64.neg(this.expr(e.a, scope));
+        return t === 'f32' ? m.f32.neg(this.expr(e.a, scope)) : t === 'f32x4' ? m.f32x4.neg(this.expr(e.a, scope)) : m.i32.sub(m.i32.const(0), this.expr(e.a, scope));
+      }
+      case 'cast': {
+        const from = this.typeOf(e.a, scope);
+        const a = this.expr(e.a, scope);
+        if (e.t === 'f32') return from === 'i32' ? m.f32.convert_s.i32(a) : m.f32.demote(a);
+        if (e.t === 'f64') return from === 'i32' ? m.f64.convert_s.i32(a) : m.f64.promote(a);
+        return from === 'f64' ? m.i32.trunc_s_sat.f64(a) : m.i32.trunc_s_sat.f32(a);
+      }
+      case 'select':
+        return m.select(this.expr(e.c, scope), this.expr(e.a, scope), this.expr(e.b, scope));
+      case 'bin':
+        return this.arith(e.op, this.typeOf(e.a, scope), this.expr(e.a, scope), this.expr(e.b, scope));
+      case 'call': {
+        const t = this.typeOf(e.args[0], scope);
+        const args = e.args.map((x) => this.expr(x, scope));
+        switch (e.fn) {
+          case 'exp':
+          case 'log':
+          case 'tanh':
+          case 'sin':
+          case 'cos':
+            return m.f32.demote(m.call(`Math.${e.fn}`, [f64(e.args[0])], binaryen.f64));
+          case 'pow':
+            return m.f32.demote(m.call('Math.pow', [f64(e.args[0]), f64(e.args[1])], binaryen.f64));
+          case 'sqrt':
+            return t === 'f64' ? m.f64.sqrt(args[0]) : m.f32.sqrt(args[0]);
+          case 'floor':
+            return m.f32.floor(args[0]);
+          case 'erf':
+            return m.call('erf', args, binaryen.f32);
+          case 'hash_uniform':
+            return m.call('hash_uniform', args, binaryen.f32);
+          case 'idiv':
+            return m.i32.div_s(args[0], args[1]);
+          case 'abs':
+            return t === 'f32' ? m.f32.abs(args[0]) : this.intSelect(args[0], (x) => m.i32.ge_s(x, m.i32.const(0)), (x) => m.i32.sub(m.i32.const(0), x));
+          case 'max':
+          case 'min':
+            if (t === 'f32') return e.fn === 'max' ? m.f32.max(args[0], args[1]) : m.f32.min(args[0], args[1]);
+            return this.minmax(e.fn, args[0], args[1]);
+        }
+      }
+    }
+  }
+
+  /** |x| of an i32 through a temporary (x is evaluated once). */
+  private intSelect(x: Ref, keep: (x: Ref) => Ref, other: (x: Ref) => Ref): Ref {
+    const { m } = this;
+    const tmp = this.newLocal('tmp', 'i32');
+    const get = () => m.local.get(tmp.index, binaryen.i32);
+    return m.block(null, [m.local.set(tmp.index, x), m.select(keep(get()), get(), other(get()))], binaryen.i32);
+  }
+
+  private minmax(fn: 'max' | 'min', a: Ref, b: Ref): Ref {
+    const { m } = this;
+    const x = this.newLocal('tmp', 'i32');
+    const y = this.newLocal('tmp', 'i32');
+    const gx = () => m.local.get(x.index, binaryen.i32);
+    const gy = () => m.local.get(y.index, binaryen.i32);
+    return m.block(null, [m.local.set(x.index, a), m.local.set(y.index, b), m.select(fn === 'max' ? m.i32.gt_s(gx(), gy()) : m.i32.lt_s(gx(), gy()), gx(), gy())], binaryen.i32);
+  }
+}
