@@ -6,9 +6,10 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildKernel } from '../compiler/codegen/kernels.ts';
-import { parallelSplit } from '../compiler/codegen/kir.ts';
+import { call, dim, load, loop, parallelSplit, store, v } from '../compiler/codegen/kir.ts';
 import { renderTs } from '../compiler/targets/ts/render.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
+import { renderWasm } from '../compiler/targets/wasm/render.ts';
 import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
 import { runReference } from '../compiler/reference.ts';
@@ -31,36 +32,58 @@ const CASES: Case[] = [
   { name: 'matmul with edges (rows 7, cols 9, inner 5)', op: 'matmul', inputs: [{ shape: [7, 5] }, { shape: [5, 9] }] },
   { name: 'matmul bᵀ with edges', op: 'matmul', inputs: [{ shape: [1, 7, 5] }, { shape: [6, 5] }], attrs: { tb: true } },
   { name: 'matmul aᵀ with edges (weight gradient)', op: 'matmul', inputs: [{ shape: [11, 6] }, { shape: [11, 9] }], attrs: { ta: true } },
+  { name: 'matmul, whole SIMD tiles and edges (rows 13, cols 21, inner 19)', op: 'matmul', inputs: [{ shape: [13, 19] }, { shape: [19, 21] }] },
+  { name: 'matmul bᵀ, p in whole vectors and a tail (rows 9, cols 7, inner 11)', op: 'matmul', inputs: [{ shape: [9, 11] }, { shape: [7, 11] }], attrs: { tb: true } },
+  { name: 'matmul aᵀ, SIMD columns (rows 10, cols 16, inner 6)', op: 'matmul', inputs: [{ shape: [10, 6] }, { shape: [10, 16] }], attrs: { ta: true } },
+  { name: 'matmul + bias + gelu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'gelu' } },
   { name: 'layernorm, odd width', op: 'layernorm', inputs: [{ shape: [5, 7] }, { shape: [7] }, { shape: [7] }], attrs: { eps: 1e-5 } },
   { name: 'softmax cross-entropy', op: 'softmax_xent', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }], attrs: { ignore_index: -100 } },
   { name: 'attention, causal, 2 heads', op: 'attention', inputs: [{ shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }], attrs: { heads: 2, kv_heads: 2, head_dim: 4, scale: 0.5, mask: 'causal' }, dims: { batch: 3, seq: 5 } },
 ];
 
-async function run(c: Case) {
+async function run(c: Case, target: string) {
   const g = new Graph('k');
   const dims = c.dims ?? {};
   const ins = c.inputs.map((x, k) => g.input(`x${k}`, x.shape, x.int ? 'i32' : 'f32'));
   const [out] = emit(g, c.op, ins, c.attrs ?? {});
   const data = c.inputs.map((x) => (x.int ? Int32Array.from({ length: numel(x.shape, dims) }, () => Math.floor(Math.random() * x.int!)) : Float64Array.from({ length: numel(x.shape, dims) }, randn)));
   const ref = runReference(g, { params: new Map(), inputs: new Map(c.inputs.map((_, k) => [`x${k}`, data[k]])), dims });
-  // As the TypeScript target runs it: after its schedule (register tiling of matmuls).
-  const kernel = tsTarget.schedule.reduce((k, pass) => pass(k), buildKernel(g.nodes[0], 'kernel'));
+  // As the target runs it: after its schedule (register tiling, vectorization).
+  const kernel = TARGETS[target].schedule.reduce((k, pass) => pass(k), buildKernel(g.nodes[0], 'kernel'));
+  const split = parallelSplit(kernel) !== undefined;
+  const outputs = g.nodes[0].outputs.map((o) => numel(o.shape, dims));
+  const want = ref.get(out.id)!.data;
+  const scalars = kernel.dims.map((d) => dims[d]);
+  if (target === 'wasm') {
+    // Every buffer in one memory, 16-byte aligned, as the executor lays them out.
+    const sizes = [...data.map((d) => d.length), ...outputs];
+    const offsets = sizes.map((_, k) => sizes.slice(0, k).reduce((a, n) => a + Math.ceil(n / 4) * 16, 0));
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+    const { binary } = renderWasm([kernel], { header: ['test kernel'] });
+    const instance = await WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+    const fn = instance.exports.kernel as (...a: number[]) => void;
+    data.forEach((d, k) => (d instanceof Int32Array ? new Int32Array(memory.buffer, offsets[k], d.length).set(d) : new Float32Array(memory.buffer, offsets[k], d.length).set(d)));
+    return { want, splittable: split, run: (parts: number) => {
+      for (let part = 0; part < parts; part++) fn(...offsets, ...scalars, ...(split ? [part, parts] : []));
+      return new Float32Array(memory.buffer, offsets[data.length], outputs[0]).slice();
+    } };
+  }
   const dir = resolve('out/test-kernels');
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/${c.name.replace(/[^a-z0-9]+/gi, '_')}.ts`;
   writeFileSync(file, renderTs([kernel], { header: ['test kernel'] }));
   const mod = (await import(pathToFileURL(file).href)) as Record<string, (...a: unknown[]) => void>;
   const args = data.map((d) => (d instanceof Int32Array ? d : Float32Array.from(d)));
-  return { want: ref.get(out.id)!.data, run: (parts: number) => {
-    const y = new Float32Array(numel(out.shape, dims));
-    for (let part = 0; part < parts; part++) mod.kernel(...args, y, ...kernel.dims.map((d) => dims[d]), ...(parallelSplit(kernel) !== undefined ? [part, parts] : []));
-    return y;
-  }, splittable: parallelSplit(kernel) !== undefined };
+  return { want, splittable: split, run: (parts: number) => {
+    const ys = outputs.map((n) => new Float32Array(n));
+    for (let part = 0; part < parts; part++) mod.kernel(...args, ...ys, ...scalars, ...(split ? [part, parts] : []));
+    return ys[0];
+  } };
 }
 
 describe('kernels', () => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const { want, run: exec, splittable } = await run(c);
+  it.each(Object.keys(TARGETS).flatMap((t) => CASES.map((c) => [t, c.name, c] as const)))('%s: %s', async (target, _name, c) => {
+    const { want, run: exec, splittable } = await run(c, target);
     for (const parts of splittable ? [1, 2, 3] : [1]) {
       const got = exec(parts);
       let num = 0;
@@ -70,6 +93,36 @@ describe('kernels', () => {
         den += want[k] ** 2;
       }
       expect(Math.sqrt(num / Math.max(den, 1e-30)), `${parts} part(s)`).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('WebAssembly math functions', () => {
+  // exp and tanh are module functions on the wasm target (not Math); erf is A&S 7.1.26 on
+  // every target. Each against float64 Math over seeded random inputs spanning the range
+  // that matters, plus the edges (±∞, 0, tiny, overflow).
+  const erf = (x: number) => {
+    const t = 1 / (1 + 0.3275911 * Math.abs(x));
+    return (x < 0 ? -1 : 1) * (1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x));
+  };
+  it.each([
+    ['exp', Math.exp, 180],
+    ['tanh', Math.tanh, 20],
+    ['erf', erf, 8],
+  ] as const)('%s within 2 ulp of float64, rounded', async (fn, want, range) => {
+    const n = 1 << 16;
+    const k = { name: 'k', doc: '', buffers: [{ name: 'x', t: 'f32' as const, access: 'read' as const }, { name: 'y', t: 'f32' as const, access: 'write' as const }], dims: ['n'], body: [loop('o', dim('n'), [store('y', v('o'), call(fn, load('x', v('o'))))])] };
+    const memory = new WebAssembly.Memory({ initial: 8, maximum: 8, shared: true });
+    const instance = await WebAssembly.instantiate(await WebAssembly.compile(renderWasm([k], { header: [] }).binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+    const x = new Float32Array(memory.buffer, 0, n);
+    for (let e = 0; e < n; e++) x[e] = (Math.random() - 0.5) * range * Math.random() ** 3;
+    x.set([-Infinity, Infinity, 0, -0, 1e-30, -3e-8, 88.8, -104, 0.01, -0.0099], 0);
+    const y = new Float32Array(memory.buffer, 4 * n, n);
+    (instance.exports.k as (...a: number[]) => void)(0, 4 * n, n);
+    for (let e = 0; e < n; e++) {
+      const w = Math.fround(want(x[e]));
+      const ulp = Math.max(Math.abs(Math.fround(w * (1 + 2 ** -23)) - w), 2 ** -149);
+      if (!(w === y[e] || Math.abs(y[e] - w) <= 2 * ulp)) expect.fail(`${fn}(${x[e]}) = ${y[e]}, want ${w}`);
     }
   });
 });

@@ -6,18 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { add, bin, cast, checkKernel, dim, f, i, let_, load, loop, set, store, v, type Kernel, type KStmt } from '../compiler/codegen/kir.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
 
 const SPECS = [...fg.sync('specs/*.tfm'), ...fg.sync('test/valid/*.tfm')].sort();
 
 describe('kernel IR types', () => {
-  it.each(SPECS)('every kernel of %s type-checks', (file) => {
+  it.each(SPECS.flatMap((s) => Object.keys(TARGETS).map((t) => [s, t] as const)))('every kernel of %s type-checks after the %s schedule', (file, target) => {
     const r = checkFiles([file]);
     expect(r.models.length).toBeGreaterThan(0);
     let count = 0;
     for (const m of r.models) {
       for (const train of [true, false]) {
-        for (const k of compile(m, tsTarget, undefined, { train }).kernels) {
+        for (const k of compile(m, TARGETS[target], undefined, { train }).kernels) {
           expect(checkKernel(k)).toEqual([]);
           count++;
         }

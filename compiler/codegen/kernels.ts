@@ -98,20 +98,21 @@ function broadcastIndex(shape: IrShape, out: IrShape, o: KExpr): KExpr {
   return idx;
 }
 
-function elementwise(n: Node, fn: (loads: KExpr[]) => KExpr, doc: string): Omit<Kernel, 'name' | 'span' | 'dims'> {
+function elementwise(n: Node, fn: (loads: KExpr[]) => KExpr, doc: string, pre: (loads: KExpr[]) => KStmt[] = () => []): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const out = n.outputs[0].shape;
   const names = n.inputs.map((_, k) => `x${k}`);
   const loads = n.inputs.map((x, k) => (x.shape.length === 0 ? load(names[k], i(0)) : load(names[k], broadcastIndex(x.shape, out, v('o')))));
   return {
     doc,
     buffers: [...names.map((nm, k) => (n.inputs[k].dtype === 'i32' ? rdI(nm) : rd(nm))), wr('y')],
-    body: [loop('o', sizeExpr(out), [store('y', v('o'), fn(loads))], true)],
+    body: [loop('o', sizeExpr(out), [...pre(loads), store('y', v('o'), fn(loads))], true)],
   };
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-/** Activations and their derivatives in the kernel IR. */
-const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr }> = {
+/** Activations and their derivatives in the kernel IR. A derivative that needs a value more
+ *  than once (tanh, the sigmoid) computes it once into a local declared by `pre`. */
+const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr; pre?: (x: KExpr) => KStmt[] }> = {
   relu: { f: (x) => select(bin('>', x, f(0)), x, f(0)), df: (x) => select(bin('>', x, f(0)), f(1), f(0)) },
   gelu: {
     f: (x) => mul(mul(f(0.5), x), add(f(1), call('erf', mul(x, f(Math.SQRT1_2))))),
@@ -119,17 +120,15 @@ const ACT: Record<string, { f: (x: KExpr) => KExpr; df: (x: KExpr) => KExpr }> =
   },
   gelu_tanh: {
     f: (x) => mul(mul(f(0.5), x), add(f(1), call('tanh', mul(f(SQRT_2_OVER_PI), add(x, mul(f(0.044715), mul(x, mul(x, x)))))))),
+    pre: (x) => [let_('t', call('tanh', mul(f(SQRT_2_OVER_PI), add(x, mul(f(0.044715), mul(x, mul(x, x)))))))],
     df: (x) => {
-      const t = call('tanh', mul(f(SQRT_2_OVER_PI), add(x, mul(f(0.044715), mul(x, mul(x, x))))));
+      const t = v('t');
       return add(mul(f(0.5), add(f(1), t)), mul(mul(mul(f(0.5), x), sub(f(1), mul(t, t))), mul(f(SQRT_2_OVER_PI), add(f(1), mul(f(3 * 0.044715), mul(x, x))))));
     },
   },
-  tanh: { f: (x) => call('tanh', x), df: (x) => sub(f(1), mul(call('tanh', x), call('tanh', x))) },
-  sigmoid: { f: (x) => div(f(1), add(f(1), call('exp', neg(x)))), df: (x) => mul(div(f(1), add(f(1), call('exp', neg(x)))), sub(f(1), div(f(1), add(f(1), call('exp', neg(x)))))) },
-  silu: { f: (x) => div(x, add(f(1), call('exp', neg(x)))), df: (x) => {
-    const s = div(f(1), add(f(1), call('exp', neg(x))));
-    return add(s, mul(x, mul(s, sub(f(1), s))));
-  } },
+  tanh: { f: (x) => call('tanh', x), pre: (x) => [let_('t', call('tanh', x))], df: () => sub(f(1), mul(v('t'), v('t'))) },
+  sigmoid: { f: (x) => div(f(1), add(f(1), call('exp', neg(x)))), pre: (x) => [let_('s', div(f(1), add(f(1), call('exp', neg(x)))))], df: () => mul(v('s'), sub(f(1), v('s'))) },
+  silu: { f: (x) => div(x, add(f(1), call('exp', neg(x)))), pre: (x) => [let_('s', div(f(1), add(f(1), call('exp', neg(x)))))], df: (x) => add(v('s'), mul(x, mul(v('s'), sub(f(1), v('s'))))) },
 };
 
 /** A matmul as a contraction nest (kir.ts): C[i, j] = Σ_p A(i, p) · B(p, j), then the
@@ -587,7 +586,10 @@ const BUILDERS: Record<string, Builder> = {
   mul: (n) => elementwise(n, ([a, b]) => mul(a, b), 'y = a · b (broadcast)'),
   scale: (n) => elementwise(n, ([a]) => mul(a, f(n.attrs.c as number)), `y = ${n.attrs.c} · x`),
   act: (n) => elementwise(n, ([x]) => ACT[n.attrs.kind as string].f(x), `${n.attrs.kind}`),
-  act_grad: (n) => elementwise(n, ([x, dy]) => mul(ACT[n.attrs.kind as string].df(x), dy), `${n.attrs.kind} backward`),
+  act_grad: (n) => {
+    const a = ACT[n.attrs.kind as string];
+    return elementwise(n, ([, dy]) => mul(a.df(v('x')), dy), `${n.attrs.kind} backward`, ([x]) => [let_('x', x), ...(a.pre?.(v('x')) ?? [])]);
+  },
   reshape: (n) => elementwise(n, ([x]) => x, 'copy (reshape)'),
   broadcast: (n) => elementwise(n, ([x]) => x, 'broadcast'),
   fill: (n) => ({ doc: `fill with ${n.attrs.value}`, buffers: [wr('y')], body: [loop('o', sizeExpr(n.outputs[0].shape), [store('y', v('o'), f(n.attrs.value as number))])] }),

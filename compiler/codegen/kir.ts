@@ -232,7 +232,7 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
       }
       if (a !== b || a === 'bool') fail(`\`${e.op}\` mixes ${a} and ${b}`);
       if (COMPARE.has(e.op)) return a === 'f32x4' ? fail('comparison of vectors') : 'bool';
-      if (a === 'f32x4' && (e.op === '%' || e.op === '/')) fail(`\`${e.op}\` of vectors`);
+
       if (!ARITH.has(e.op)) fail(`unknown operator ${e.op}`);
       if (e.op === '%' && a !== 'i32') fail('`%` of floats');
       if (e.op === '/' && a === 'i32') fail('`/` of integers (integer division is the idiv call)');

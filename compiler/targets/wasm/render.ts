@@ -3,9 +3,11 @@
 // buffers as byte offsets into the one imported, shared memory (`env.memory`), then its
 // run-time dims (i32), its scalars (f32) and, when it splits across threads, `part` and
 // `parts` (i32). Types are the IR's: f32 is float32 in registers too, i32 is i32.
-// Transcendentals (exp, log, tanh, sin, cos, pow) are imported from the host's Math (computed
-// in float64, rounded to f32); erf and the dropout hash are module functions, the same
-// formulas as the TypeScript target's prelude and the float64 reference.
+// exp and tanh — the hot transcendentals of softmax, attention and GELU — are module
+// functions in float64 (range reduction and a degree-8 polynomial: relative error below
+// 1e-8, far under one f32 ulp), rounded to f32; so are erf and the dropout hash, the same
+// formulas as the TypeScript target's prelude and the float64 reference. The rare ones
+// (log, sin, cos, pow) are imported from the host's Math.
 import binaryen from 'binaryen';
 import { parallelSplit, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
@@ -14,7 +16,7 @@ import type { RenderContext } from '../target.ts';
 
 type Ref = number;
 
-const IMPORTED = ['exp', 'log', 'tanh', 'sin', 'cos'] as const;
+const IMPORTED = ['log', 'sin', 'cos'] as const;
 
 export interface WasmModule {
   binary: Uint8Array;
@@ -54,6 +56,40 @@ export function renderWasm(kernels: Kernel[], ctx: RenderContext): WasmModule {
  *  reference computes them. */
 function addHelpers(m: binaryen.Module): void {
   const c = (v: number) => m.f64.const(v);
+  // exp(x) = 2ⁿ · e^r, n = round(x / ln 2), r = x − n·ln 2 (ln 2 in two parts, so r is exact
+  // to f64), |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁸ (remainder < 3e-10 relative).
+  // x is clamped to [−200, 200] first: beyond, f32 results are 0 or ∞ anyway. Locals: 0 x,
+  // 1 n, 2 r.
+  {
+    const x = () => m.local.get(0, binaryen.f64);
+    const n = () => m.local.get(1, binaryen.f64);
+    const r = () => m.local.get(2, binaryen.f64);
+    const taylor = [1 / 40320, 1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1].reduce<Ref | undefined>((acc, k) => (acc === undefined ? c(k) : m.f64.add(m.f64.mul(acc, r()), c(k))), undefined)!;
+    const twoToN = m.f64.reinterpret(m.i64.shl(m.i64.extend_s(m.i32.add(m.i32.trunc_s_sat.f64(n()), m.i32.const(1023))), (m.i64.const as unknown as (v: bigint) => Ref)(52n)));
+    m.addFunction('exp64', binaryen.f64, binaryen.f64, [binaryen.f64, binaryen.f64], m.block(null, [
+      m.local.set(0, m.f64.min(m.f64.max(x(), c(-200)), c(200))),
+      m.local.set(1, m.f64.nearest(m.f64.mul(x(), c(Math.LOG2E)))),
+      m.local.set(2, m.f64.sub(m.f64.sub(x(), m.f64.mul(n(), c(0.6931471803691238))), m.f64.mul(n(), c(1.9082149292705877e-10)))),
+      m.f64.mul(taylor, twoToN),
+    ], binaryen.f64));
+  }
+  m.addFunction('exp', binaryen.f32, binaryen.f32, [], m.f32.demote(m.call('exp64', [m.f64.promote(m.local.get(0, binaryen.f32))], binaryen.f64)));
+  // tanh(x) = sign(x) · (1 − t) / (1 + t), t = e^(−2|x|); below |x| = 0.01, where 1 − t
+  // would cancel, x − x³/3 + 2x⁵/15 (error < 1e-13 relative). Locals: 0 x, 1 x (f64), 2 t.
+  {
+    const x = () => m.local.get(1, binaryen.f64);
+    const t = () => m.local.get(2, binaryen.f64);
+    const x2 = () => m.f64.mul(x(), x());
+    m.addFunction('tanh', binaryen.f32, binaryen.f32, [binaryen.f64, binaryen.f64], m.block(null, [
+      m.local.set(1, m.f64.promote(m.local.get(0, binaryen.f32))),
+      m.local.set(2, m.call('exp64', [m.f64.mul(c(-2), m.f64.abs(x()))], binaryen.f64)),
+      m.f32.demote(m.select(
+        m.f64.lt(m.f64.abs(x()), c(0.01)),
+        m.f64.mul(x(), m.f64.add(c(1), m.f64.mul(x2(), m.f64.add(c(-1 / 3), m.f64.mul(x2(), c(2 / 15)))))),
+        m.f64.copysign(m.f64.div(m.f64.sub(c(1), t()), m.f64.add(c(1), t())), x()),
+      )),
+    ], binaryen.f32));
+  }
   // erf(x) = sign(x)·(1 − poly(t)·t·exp(−a²)), a = |x|, t = 1 / (1 + 0.3275911 a);
   // locals: 0 x (f32), 1 x (f64), 2 a, 3 t.
   const t = () => m.local.get(3, binaryen.f64);
@@ -63,7 +99,9 @@ function addHelpers(m: binaryen.Module): void {
     m.local.set(1, m.f64.promote(m.local.get(0, binaryen.f32))),
     m.local.set(2, m.f64.abs(m.local.get(1, binaryen.f64))),
     m.local.set(3, m.f64.div(c(1), m.f64.add(c(1), m.f64.mul(c(0.3275911), a())))),
-    m.f32.demote(m.f64.copysign(m.f64.sub(c(1), m.f64.mul(m.f64.mul(poly, t()), m.call('Math.exp', [m.f64.neg(m.f64.mul(a(), a()))], binaryen.f64))), m.local.get(1, binaryen.f64))),
+    // The sign as the prelude and the reference take it: −1 below zero, else +1 (also at −0).
+    m.local.set(2, m.f64.sub(c(1), m.f64.mul(m.f64.mul(poly, t()), m.call('exp64', [m.f64.neg(m.f64.mul(a(), a()))], binaryen.f64)))),
+    m.f32.demote(m.select(m.f64.lt(m.local.get(1, binaryen.f64), c(0)), m.f64.neg(a()), a())),
   ], binaryen.f32));
   // hash(seed, salt, index) → [0, 1): murmur-style finalizer of three mixed words; local 3 h.
   const i = (n: number) => m.local.get(n, binaryen.i32);
@@ -304,8 +342,9 @@ class KernelEmitter {
         const args = e.args.map((x) => this.expr(x, scope));
         switch (e.fn) {
           case 'exp':
-          case 'log':
           case 'tanh':
+            return m.call(e.fn, args, binaryen.f32);
+          case 'log':
           case 'sin':
           case 'cos':
             return m.f32.demote(m.call(`Math.${e.fn}`, [f64(e.args[0])], binaryen.f64));

@@ -62,7 +62,7 @@
 ;; reduce_to_9f7eb380: sum [batch, tgt_seq, 768] down to [768] (gradient of a broadcast)
 ;; matmul_837c3562: c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 ;; matmul_adaa4aa8: c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
-;; act_grad_afe9f0fe: gelu backward
+;; act_grad_1b651423: gelu backward
 ;; reduce_to_7a313f6c: sum [batch, tgt_seq, 3072] down to [3072] (gradient of a broadcast)
 ;; matmul_7349c94a: c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 ;; matmul_1f665c2f: c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
@@ -82,7 +82,7 @@
 ;; layernorm_grad_e2a4ac1e: layernorm backward: dx, dg, db
 ;; matmul_16f0fbb0: c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 ;; matmul_75a74a01: c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
-;; act_grad_da3483ca: gelu backward
+;; act_grad_8c6b76d3: gelu backward
 ;; reduce_to_0713fda2: sum [batch, src_seq, 3072] down to [3072] (gradient of a broadcast)
 ;; matmul_0d62e618: c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 ;; matmul_c6a17719: c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
@@ -99,10 +99,10 @@
  (type $2 (func (param i32 i32 i32 i32 i32)))
  (type $3 (func (param i32 i32 i32 i32)))
  (type $4 (func (param f64) (result f64)))
- (type $5 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $7 (func (param f64 f64) (result f64)))
- (type $8 (func (param f32) (result f32)))
+ (type $5 (func (param f32) (result f32)))
+ (type $6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $7 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $8 (func (param f64 f64) (result f64)))
  (type $9 (func (param i32 i32 i32) (result f32)))
  (type $10 (func (param i32)))
  (type $11 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
@@ -113,7 +113,6 @@
  (type $16 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
  (type $17 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "embedding_de2f6050" (func $embedding_de2f6050))
@@ -177,7 +176,7 @@
  (export "reduce_to_9f7eb380" (func $reduce_to_9f7eb380))
  (export "matmul_837c3562" (func $matmul_837c3562))
  (export "matmul_adaa4aa8" (func $matmul_adaa4aa8))
- (export "act_grad_afe9f0fe" (func $act_grad_afe9f0fe))
+ (export "act_grad_1b651423" (func $act_grad_1b651423))
  (export "reduce_to_7a313f6c" (func $reduce_to_7a313f6c))
  (export "matmul_7349c94a" (func $matmul_7349c94a))
  (export "matmul_1f665c2f" (func $matmul_1f665c2f))
@@ -197,7 +196,7 @@
  (export "layernorm_grad_e2a4ac1e" (func $layernorm_grad_86b92a3e))
  (export "matmul_16f0fbb0" (func $matmul_837c3562))
  (export "matmul_75a74a01" (func $matmul_adaa4aa8))
- (export "act_grad_da3483ca" (func $act_grad_afe9f0fe))
+ (export "act_grad_8c6b76d3" (func $act_grad_1b651423))
  (export "reduce_to_0713fda2" (func $reduce_to_7a313f6c))
  (export "matmul_0d62e618" (func $matmul_7349c94a))
  (export "matmul_c6a17719" (func $matmul_1f665c2f))
@@ -208,15 +207,28 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
- (func $erf (param $0 f32) (result f32)
+ (func $exp64 (param $0 f64) (result f64)
   (local $1 f64)
-  (local $2 f64)
-  (local $3 f64)
-  (f32.demote_f64
-   (f64.copysign
-    (f64.sub
-     (f64.const 1)
-     (f64.mul
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
       (f64.mul
        (f64.add
         (f64.mul
@@ -226,55 +238,156 @@
             (f64.mul
              (f64.add
               (f64.mul
-               (local.tee $1
-                (f64.div
-                 (f64.const 1)
+               (f64.add
+                (f64.mul
                  (f64.add
                   (f64.mul
-                   (local.tee $2
-                    (f64.abs
-                     (local.tee $3
-                      (f64.promote_f32
-                       (local.get $0)
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
                       )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
                      )
                     )
                    )
-                   (f64.const 0.3275911)
+                   (f64.const 2.48015873015873e-05)
                   )
-                  (f64.const 1)
+                  (f64.const 1.984126984126984e-04)
                  )
+                 (local.get $0)
                 )
+                (f64.const 0.001388888888888889)
                )
-               (f64.const 1.061405429)
+               (local.get $0)
               )
-              (f64.const -1.453152027)
+              (f64.const 0.008333333333333333)
              )
-             (local.get $1)
+             (local.get $0)
             )
-            (f64.const 1.421413741)
+            (f64.const 0.041666666666666664)
            )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $erf (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local $3 f64)
+  (f32.demote_f64
+   (select
+    (f64.neg
+     (local.tee $1
+      (f64.sub
+       (f64.const 1)
+       (f64.mul
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (local.tee $2
+                  (f64.div
+                   (f64.const 1)
+                   (f64.add
+                    (f64.mul
+                     (local.tee $1
+                      (f64.abs
+                       (local.tee $3
+                        (f64.promote_f32
+                         (local.get $0)
+                        )
+                       )
+                      )
+                     )
+                     (f64.const 0.3275911)
+                    )
+                    (f64.const 1)
+                   )
+                  )
+                 )
+                 (f64.const 1.061405429)
+                )
+                (f64.const -1.453152027)
+               )
+               (local.get $2)
+              )
+              (f64.const 1.421413741)
+             )
+             (local.get $2)
+            )
+            (f64.const -0.284496736)
+           )
+           (local.get $2)
+          )
+          (f64.const 0.254829592)
+         )
+         (local.get $2)
+        )
+        (call $exp64
+         (f64.neg
+          (f64.mul
+           (local.get $1)
            (local.get $1)
           )
-          (f64.const -0.284496736)
          )
-         (local.get $1)
-        )
-        (f64.const 0.254829592)
-       )
-       (local.get $1)
-      )
-      (call $Math.exp
-       (f64.neg
-        (f64.mul
-         (local.get $2)
-         (local.get $2)
         )
        )
       )
      )
     )
-    (local.get $3)
+    (local.get $1)
+    (f64.lt
+     (local.get $3)
+     (f64.const 0)
+    )
    )
   )
  )
@@ -359,7 +472,7 @@
     (local.get $6)
    )
   )
-  (local.set $4
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -389,7 +502,7 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $6)
       (local.get $7)
      )
     )
@@ -408,18 +521,67 @@
        (i32.const 768)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 768)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 768)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $4)
         )
        )
        (then
@@ -456,7 +618,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -474,43 +636,62 @@
  (func $slice_rows_dc9fb507 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.tee $6
-      (i32.mul
-       (local.get $2)
-       (i32.const 768)
-      )
-     )
-     (local.get $3)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $2
+  (local $7 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $2)
-      (i32.const 768)
-     )
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+      (local.tee $6
+       (i32.div_s
+        (i32.add
+         (local.tee $5
+          (i32.sub
+           (i32.mul
+            (local.get $2)
+            (i32.const 768)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $2)
+             (i32.const 768)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $6
+   (select
+    (local.get $5)
+    (local.tee $6
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $6)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $2)
-     (local.get $3)
+     (local.get $5)
+     (local.get $6)
     )
    )
   )
@@ -518,25 +699,25 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $5)
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
          (i32.add
-          (local.get $5)
+          (local.get $7)
           (i32.const 1536)
          )
          (i32.const 2)
@@ -544,13 +725,70 @@
        )
       )
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
-       (i32.const 1)
+       (local.get $7)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.mul
+      (local.get $2)
+      (i32.const 768)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $5)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (i32.const 1536)
+           )
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -660,14 +898,15 @@
   )
  )
  (func $layernorm_7b4bad22 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
+  (local $8 v128)
   (local $9 f32)
-  (local $10 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $10
+  (local $12 i32)
+  (local.set $11
    (i32.div_s
     (i32.mul
-     (local.tee $11
+     (local.tee $12
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -678,7 +917,7 @@
     (local.get $7)
    )
   )
-  (local.set $6
+  (local.set $7
    (select
     (local.tee $4
      (i32.mul
@@ -689,7 +928,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $11)
+       (local.get $12)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -708,32 +947,97 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $6)
-      (local.get $10)
+      (local.get $7)
+      (local.get $11)
      )
     )
     (then
      (local.set $5
       (i32.mul
-       (local.get $10)
+       (local.get $11)
        (i32.const 768)
       )
      )
      (local.set $9
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 768)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
+         (f32x4.add
+          (local.get $8)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $9
+      (f32.add
+       (local.get $9)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -760,7 +1064,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -770,26 +1074,104 @@
        (f32.const 768)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $4
+      (i32.const 768)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
         (local.set $8
-         (f32.add
+         (f32x4.add
           (local.get $8)
-          (f32.mul
+          (f32x4.mul
            (local.tee $8
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+           )
+           (local.get $8)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.mul
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -806,7 +1188,7 @@
              (local.get $9)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -816,17 +1198,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.div
-          (local.get $8)
+          (local.get $10)
           (f32.const 768)
          )
          (f32.const 9.999999747378752e-06)
@@ -834,15 +1216,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 768)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -875,7 +1338,7 @@
              )
              (local.get $9)
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.load
             (i32.add
@@ -904,13 +1367,13 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.add
-       (local.get $10)
+       (local.get $11)
        (i32.const 1)
       )
      )
@@ -1025,129 +1488,335 @@
  (func $matmul_epilogue_66229ae0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $8)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -1161,44 +1830,1275 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $8)
+             (local.get $9)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 768)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -1210,13 +3110,14 @@
   (local $12 f32)
   (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 i32)
-  (local $19 i32)
+  (local $19 f32)
   (local $20 i32)
-  (local.set $10
+  (local $21 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $5)
@@ -1225,7 +3126,7 @@
     (local.get $8)
    )
   )
-  (local.set $19
+  (local.set $20
    (select
     (local.get $5)
     (local.tee $7
@@ -1250,27 +3151,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $10)
-      (local.get $19)
+      (local.get $13)
+      (local.get $20)
      )
     )
     (then
-     (local.set $5
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $20
+     (local.set $21
       (i32.const 12)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $20)
+         (local.get $7)
+         (local.get $21)
         )
        )
        (then
-        (local.set $15
+        (local.set $17
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -1278,46 +3179,81 @@
           (i32.eqz
            (i32.le_s
             (local.get $6)
-            (local.get $15)
+            (local.get $17)
            )
           )
           (then
-           (local.set $8
+           (local.set $10
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
                 (local.get $6)
-                (local.get $10)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $17)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $5)
+              (local.get $7)
               (i32.const 6)
              )
             )
            )
-           (local.set $11
+           (local.set $12
             (f32.const -inf)
            )
-           (local.set $12
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $9
+           (local.set $5
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $7)
-               (local.get $9)
+               (local.get $5)
+               (local.get $8)
               )
              )
              (then
@@ -1326,35 +3262,35 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $7)
-                  (local.get $8)
+                  (local.get $5)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $5
                (i32.add
-                (local.get $7)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $13
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (local.get $6)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $7)
-              (local.get $13)
+              (local.get $8)
+              (local.get $16)
              )
              (then
               (if
@@ -1366,9 +3302,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $10)
+                     (local.get $13)
                     )
-                    (local.get $13)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -1383,53 +3319,56 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $10)
+                     (local.get $13)
                     )
-                    (local.get $13)
+                    (local.get $16)
                    )
                    (i32.const 768)
                   )
                   (i32.shl
-                   (local.get $5)
+                   (local.get $7)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $11
                  (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $9
                  (i32.const 0)
                 )
-                (local.set $16
+                (local.set $5
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $5)
                     (local.get $9)
-                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
                           (local.get $9)
+                          (local.get $10)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -1447,102 +3386,177 @@
                    (local.set $9
                     (i32.add
                      (local.get $9)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $12
+                (local.set $11
                  (f32.add
-                  (f32.mul
-                   (local.get $12)
-                   (local.tee $14
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $11)
-                        (local.tee $11
-                         (f32.max
-                          (local.tee $12
-                           (f32.mul
-                            (local.get $14)
-                            (f32.const 0.125)
-                           )
-                          )
-                          (local.get $11)
+                  (local.get $11)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $9)
+                   )
+                  )
+                  (then
+                   (local.set $11
+                    (f32.add
+                     (local.get $11)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $10)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $5
+                    (i32.add
+                     (local.get $5)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $17
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $12)
-                       (local.get $11)
+                 )
+                )
+                (local.set $14
+                 (f32.add
+                  (f32.mul
+                   (local.get $14)
+                   (local.tee $11
+                    (call $exp
+                     (f32.sub
+                      (local.get $12)
+                      (local.tee $12
+                       (f32.max
+                        (local.tee $14
+                         (f32.mul
+                          (local.get $11)
+                          (f32.const 0.125)
+                         )
+                        )
+                        (local.get $12)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $19
+                   (call $exp
+                    (f32.sub
+                     (local.get $14)
+                     (local.get $12)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $17
+                (local.set $19
                  (f32.mul
-                  (local.get $17)
+                  (local.get $19)
                   (f32.const 1)
                  )
                 )
                 (local.set $9
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $5
+                 (i32.const 64)
+                )
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $5)
                     (local.get $9)
-                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $4)
                      (i32.shl
                       (i32.add
-                       (local.get $8)
                        (local.get $9)
+                       (local.get $10)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
                           (local.get $9)
+                          (local.get $10)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $14)
+                      (f32x4.splat
+                       (local.get $11)
+                      )
                      )
-                     (f32.mul
-                      (local.get $17)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $19)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -1560,50 +3574,167 @@
                    (local.set $9
                     (i32.add
                      (local.get $9)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $9)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $4)
+                     (i32.shl
+                      (i32.add
+                       (local.get $5)
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $11)
+                     )
+                     (f32.mul
+                      (local.get $19)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $5
+                    (i32.add
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $13
+              (local.set $16
                (i32.add
-                (local.get $13)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $11
+           (local.set $12
             (select
              (f32.div
               (f32.const 1)
-              (local.get $12)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $12)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $9
+           (local.set $5
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $4)
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $12)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
-               (local.get $9)
+               (local.get $5)
+               (local.get $8)
               )
              )
              (then
@@ -1612,8 +3743,8 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $7)
-                  (local.get $8)
+                  (local.get $5)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
@@ -1624,29 +3755,29 @@
                   (local.get $4)
                   (i32.shl
                    (i32.add
-                    (local.get $7)
-                    (local.get $8)
+                    (local.get $5)
+                    (local.get $10)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $11)
+                (local.get $12)
                )
               )
-              (local.set $7
+              (local.set $5
                (i32.add
-                (local.get $7)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.add
-             (local.get $15)
+             (local.get $17)
              (i32.const 1)
             )
            )
@@ -1654,9 +3785,9 @@
           )
          )
         )
-        (local.set $5
+        (local.set $7
          (i32.add
-          (local.get $5)
+          (local.get $7)
           (i32.const 1)
          )
         )
@@ -1664,9 +3795,9 @@
        )
       )
      )
-     (local.set $10
+     (local.set $13
       (i32.add
-       (local.get $10)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -1779,14 +3910,15 @@
   )
  )
  (func $add_norm_deafe6e0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
+  (local $10 v128)
   (local $11 f32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local.set $12
+  (local $14 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
-     (local.tee $13
+     (local.tee $14
       (i32.mul
        (local.get $6)
        (local.get $7)
@@ -1797,7 +3929,7 @@
     (local.get $9)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.tee $6
      (i32.mul
@@ -1808,7 +3940,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $13)
+       (local.get $14)
        (i32.add
         (local.get $8)
         (i32.const 1)
@@ -1827,29 +3959,89 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $8)
-      (local.get $12)
+      (local.get $9)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.mul
-       (local.get $12)
+       (local.get $13)
        (i32.const 768)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 768)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1891,28 +4083,96 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
      (local.set $11
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
+         (f32x4.add
+          (local.get $10)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1933,13 +4193,13 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -1949,26 +4209,104 @@
        (f32.const 768)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_5_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
         (local.set $10
-         (f32.add
+         (f32x4.add
           (local.get $10)
-          (f32.mul
+          (f32x4.mul
            (local.tee $10
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $10)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_6_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $12
+         (f32.add
+          (local.get $12)
+          (f32.mul
+           (local.tee $12
             (f32.sub
              (f32.load
               (i32.add
@@ -1985,27 +4323,27 @@
              (local.get $11)
             )
            )
-           (local.get $10)
+           (local.get $12)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.div
-          (local.get $10)
+          (local.get $12)
           (f32.const 768)
          )
          (f32.const 9.999999747378752e-06)
@@ -2013,15 +4351,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2054,13 +4473,13 @@
              )
              (local.get $11)
             )
-            (local.get $10)
+            (local.get $12)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -2070,26 +4489,26 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -2099,131 +4518,337 @@
   )
  )
  (func $matmul_epilogue_bcc7ed04 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
-  (local $9 i32)
-  (local $10 f32)
+  (local $9 f32)
+  (local $10 i32)
   (local $11 i32)
-  (local.set $9
-   (i32.div_s
-    (i32.mul
-     (local.tee $11
-      (i32.mul
-       (local.get $5)
-       (local.get $6)
-      )
-     )
-     (local.get $7)
-    )
-    (local.get $8)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (local.get $6)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $11)
-       (i32.add
-        (local.get $7)
-        (i32.const 1)
+      (local.tee $12
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $8)
+      (local.get $7)
+     )
+     (local.get $8)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $12
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $12)
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (local.get $8)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $12)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $9)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $10
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $27
       (i32.const 3072)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $8)
+         (local.get $10)
+         (local.get $27)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $11
+        (local.set $12
          (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
-            (local.get $11)
+           (i32.le_s
+            (local.get $12)
+            (local.get $13)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $11)
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 3072)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $13)
+                    (i32.const 3072)
+                   )
+                   (local.get $10)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $13)
+                    (i32.const 3072)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 1)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 2)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 3)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2237,22 +4862,24 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $9)
+             (local.get $11)
              (i32.const 3072)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
-         (local.tee $10
+         (local.tee $9
           (f32.add
-           (local.get $10)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $10)
               (i32.const 2)
              )
             )
@@ -2266,23 +4893,23 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $9)
+             (local.get $11)
              (i32.const 3072)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $10)
+           (local.get $9)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $10)
+             (local.get $9)
              (f32.const 0.7071067690849304)
             )
            )
@@ -2290,23 +4917,2369 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3074)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3074)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3075)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3075)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3076)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3076)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3077)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3077)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3078)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3078)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3079)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 3079)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9218)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9218)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9219)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9219)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9220)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9220)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9221)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9221)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9222)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9222)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9223)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $10)
+            )
+            (i32.const 9223)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $7)
+    (i32.sub
+     (local.get $8)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 3072)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 768)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 3072)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 3072)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $9
+            (f32.add
+             (local.get $9)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 3072)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $9)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2314,129 +7287,335 @@
  (func $matmul_epilogue_1659fec2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 3072)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $8)
-                   (i32.const 3072)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 3072)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 3072)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 3072)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 3072)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -2450,44 +7629,1275 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $8)
+             (local.get $9)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $9)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 3072)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 3072)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 768)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -3732,16 +10142,17 @@
   (local $8 i32)
   (local $9 f32)
   (local $10 f32)
-  (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $11 f32)
+  (local $12 v128)
+  (local $13 i32)
   (local $14 i32)
-  (local $15 f32)
+  (local $15 i32)
   (local $16 i32)
-  (local $17 i32)
+  (local $17 f32)
   (local $18 i32)
   (local $19 i32)
-  (local.set $11
+  (local $20 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -3750,7 +10161,7 @@
     (local.get $7)
    )
   )
-  (local.set $17
+  (local.set $18
    (select
     (local.get $4)
     (local.tee $6
@@ -3775,27 +10186,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $17)
+      (local.get $13)
+      (local.get $18)
      )
     )
     (then
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $18
+     (local.set $19
       (i32.const 12)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $18)
+         (local.get $6)
+         (local.get $19)
         )
        )
        (then
-        (local.set $12
+        (local.set $14
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -3803,45 +10214,80 @@
           (i32.eqz
            (i32.le_s
             (local.get $5)
-            (local.get $12)
+            (local.get $14)
            )
           )
           (then
-           (local.set $6
+           (local.set $7
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
                 (local.get $5)
-                (local.get $11)
+                (local.get $13)
                )
-               (local.get $12)
+               (local.get $14)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $4)
+              (local.get $6)
               (i32.const 6)
              )
             )
            )
-           (local.set $9
+           (local.set $10
             (f32.const -inf)
            )
-           (local.set $10
+           (local.set $11
             (f32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $4
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $7)
+               (local.get $4)
                (local.get $8)
               )
              )
@@ -3851,7 +10297,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $6)
+                  (local.get $4)
                   (local.get $7)
                  )
                  (i32.const 2)
@@ -3859,40 +10305,40 @@
                )
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $4
                (i32.add
-                (local.get $7)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $8
+           (local.set $15
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $20
             (select
              (local.get $5)
-             (local.tee $7
+             (local.tee $4
               (i32.add
-               (local.get $12)
+               (local.get $14)
                (i32.const 1)
               )
              )
-             (i32.lt_s
+             (i32.gt_s
+              (local.get $4)
               (local.get $5)
-              (local.get $7)
              )
             )
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $8)
-               (local.get $19)
+               (local.get $15)
+               (local.get $20)
               )
              )
              (then
@@ -3902,46 +10348,125 @@
                  (i32.add
                   (i32.mul
                    (local.get $5)
-                   (local.get $11)
+                   (local.get $13)
                   )
-                  (local.get $8)
+                  (local.get $15)
                  )
                  (i32.const 768)
                 )
                 (i32.shl
-                 (local.get $4)
+                 (local.get $6)
                  (i32.const 6)
                 )
                )
               )
-              (local.set $13
+              (local.set $9
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
                (i32.const 0)
               )
-              (local.set $14
+              (local.set $4
                (i32.const 64)
               )
-              (loop $e_5_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $7)
-                  (local.get $14)
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $8)
                  )
                 )
                 (then
-                 (local.set $13
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $9
+               (f32.add
+                (local.get $9)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.const 64)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $4)
+                  (local.get $8)
+                 )
+                )
+                (then
+                 (local.set $9
                   (f32.add
-                   (local.get $13)
+                   (local.get $9)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $7)
                        )
                        (i32.const 2)
@@ -3953,7 +10478,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $7)
+                        (local.get $4)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -3963,72 +10488,137 @@
                    )
                   )
                  )
-                 (local.set $7
+                 (local.set $4
                   (i32.add
-                   (local.get $7)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_5_next)
+                 (br $e_7_next)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.add
                 (f32.mul
-                 (local.get $10)
-                 (local.tee $13
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $9)
-                      (local.tee $9
-                       (f32.max
-                        (local.tee $10
-                         (f32.mul
-                          (local.get $13)
-                          (f32.const 0.125)
-                         )
-                        )
+                 (local.get $11)
+                 (local.tee $9
+                  (call $exp
+                   (f32.sub
+                    (local.get $10)
+                    (local.tee $10
+                     (f32.max
+                      (local.tee $11
+                       (f32.mul
                         (local.get $9)
+                        (f32.const 0.125)
                        )
                       )
+                      (local.get $10)
                      )
                     )
                    )
                   )
                  )
                 )
-                (local.tee $15
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $10)
-                     (local.get $9)
-                    )
-                   )
+                (local.tee $17
+                 (call $exp
+                  (f32.sub
+                   (local.get $11)
+                   (local.get $10)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (f32.mul
-                (local.get $15)
+                (local.get $17)
                 (f32.const 1)
                )
               )
-              (local.set $7
+              (local.set $8
                (i32.const 0)
               )
-              (loop $e_6_next
+              (local.set $4
+               (i32.const 64)
+              )
+              (loop $e_8_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $8)
+                 )
+                )
+                (then
+                 (v128.store align=4
+                  (i32.add
+                   (local.get $3)
+                   (i32.shl
+                    (i32.add
+                     (local.get $7)
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.splat
+                     (local.get $9)
+                    )
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $17)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_8_next)
+                )
+               )
+              )
+              (local.set $8
+               (i32.const 64)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $7)
-                  (local.get $14)
+                  (local.get $4)
+                  (local.get $8)
                  )
                 )
                 (then
@@ -4037,7 +10627,7 @@
                    (local.get $3)
                    (i32.shl
                     (i32.add
-                     (local.get $6)
+                     (local.get $4)
                      (local.get $7)
                     )
                     (i32.const 2)
@@ -4050,23 +10640,23 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $7)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (local.get $13)
+                    (local.get $9)
                    )
                    (f32.mul
-                    (local.get $15)
+                    (local.get $17)
                     (f32.load
                      (i32.add
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $7)
+                        (local.get $4)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -4076,50 +10666,101 @@
                    )
                   )
                  )
-                 (local.set $7
+                 (local.set $4
                   (i32.add
-                   (local.get $7)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_6_next)
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $15
+               (i32.add
+                (local.get $15)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $10
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $11)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $11)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (local.set $4
+            (i32.const 64)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (local.get $7)
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $10)
                 )
                )
               )
               (local.set $8
                (i32.add
                 (local.get $8)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $j_4_next)
+              (br $e_10_next)
              )
             )
-           )
-           (local.set $9
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $10)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $10)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $7
-            (i32.const 0)
            )
            (local.set $8
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
+               (local.get $4)
                (local.get $8)
               )
              )
@@ -4129,7 +10770,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $6)
+                  (local.get $4)
                   (local.get $7)
                  )
                  (i32.const 2)
@@ -4141,29 +10782,29 @@
                   (local.get $3)
                   (i32.shl
                    (i32.add
-                    (local.get $6)
+                    (local.get $4)
                     (local.get $7)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $9)
+                (local.get $10)
                )
               )
-              (local.set $7
+              (local.set $4
                (i32.add
-                (local.get $7)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $12
+           (local.set $14
             (i32.add
-             (local.get $12)
+             (local.get $14)
              (i32.const 1)
             )
            )
@@ -4171,9 +10812,9 @@
           )
          )
         )
-        (local.set $4
+        (local.set $6
          (i32.add
-          (local.get $4)
+          (local.get $6)
           (i32.const 1)
          )
         )
@@ -4181,9 +10822,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $13
       (i32.add
-       (local.get $11)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -4297,17 +10938,18 @@
  )
  (func $attention_6adf6be6 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 f32)
   (local $12 f32)
-  (local $13 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 i32)
-  (local $19 i32)
+  (local $19 f32)
   (local $20 i32)
-  (local.set $11
+  (local $21 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $5)
@@ -4316,7 +10958,7 @@
     (local.get $9)
    )
   )
-  (local.set $19
+  (local.set $20
    (select
     (local.get $5)
     (local.tee $8
@@ -4341,27 +10983,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $19)
+      (local.get $13)
+      (local.get $20)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $20
+     (local.set $21
       (i32.const 12)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $20)
+         (local.get $8)
+         (local.get $21)
         )
        )
        (then
-        (local.set $15
+        (local.set $17
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -4369,24 +11011,24 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $17)
            )
           )
           (then
-           (local.set $8
+           (local.set $9
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $11)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $17)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $5)
+              (local.get $8)
               (i32.const 6)
              )
             )
@@ -4394,20 +11036,55 @@
            (local.set $12
             (f32.const -inf)
            )
-           (local.set $13
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
            )
-           (local.set $10
+           (local.set $5
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $10)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $9)
+               (local.get $5)
                (local.get $10)
               )
              )
@@ -4417,7 +11094,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $5)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -4425,24 +11102,24 @@
                )
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $5
                (i32.add
-                (local.get $9)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $10
+           (local.set $16
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
               (local.get $6)
-              (local.get $10)
+              (local.get $16)
              )
              (then
               (if
@@ -4454,9 +11131,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $11)
+                     (local.get $13)
                     )
-                    (local.get $10)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -4471,46 +11148,125 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $11)
+                     (local.get $13)
                     )
-                    (local.get $10)
+                    (local.get $16)
                    )
                    (i32.const 768)
                   )
                   (i32.shl
-                   (local.get $5)
+                   (local.get $8)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $11
                  (f32.const 0)
                 )
-                (local.set $9
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $10
                  (i32.const 0)
                 )
-                (local.set $16
+                (local.set $5
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $9)
-                    (local.get $16)
+                   (i32.le_s
+                    (local.get $5)
+                    (local.get $10)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $11
+                 (f32.add
+                  (local.get $11)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $11
                     (f32.add
-                     (local.get $14)
+                     (local.get $11)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
+                          (local.get $5)
                           (local.get $9)
                          )
                          (i32.const 2)
@@ -4522,7 +11278,7 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
+                          (local.get $5)
                           (local.get $18)
                          )
                          (i32.const 2)
@@ -4532,72 +11288,137 @@
                      )
                     )
                    )
-                   (local.set $9
+                   (local.set $5
                     (i32.add
-                     (local.get $9)
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $13
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $13)
-                   (local.tee $14
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $12)
-                        (local.tee $12
-                         (f32.max
-                          (local.tee $13
-                           (f32.mul
-                            (local.get $14)
-                            (f32.const 0.125)
-                           )
-                          )
-                          (local.get $12)
+                   (local.get $14)
+                   (local.tee $11
+                    (call $exp
+                     (f32.sub
+                      (local.get $12)
+                      (local.tee $12
+                       (f32.max
+                        (local.tee $14
+                         (f32.mul
+                          (local.get $11)
+                          (f32.const 0.125)
                          )
                         )
+                        (local.get $12)
                        )
                       )
                      )
                     )
                    )
                   )
-                  (local.tee $17
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $13)
-                       (local.get $12)
-                      )
-                     )
+                  (local.tee $19
+                   (call $exp
+                    (f32.sub
+                     (local.get $14)
+                     (local.get $12)
                     )
                    )
                   )
                  )
                 )
-                (local.set $17
+                (local.set $19
                  (f32.mul
-                  (local.get $17)
+                  (local.get $19)
                   (f32.const 1)
                  )
                 )
-                (local.set $9
+                (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $5
+                 (i32.const 64)
+                )
+                (loop $e_8_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $5)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (i32.add
+                     (local.get $4)
+                     (i32.shl
+                      (i32.add
+                       (local.get $9)
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32x4.splat
+                       (local.get $11)
+                      )
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $19)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $9)
-                    (local.get $16)
+                    (local.get $5)
+                    (local.get $10)
                    )
                   )
                   (then
@@ -4606,7 +11427,7 @@
                      (local.get $4)
                      (i32.shl
                       (i32.add
-                       (local.get $8)
+                       (local.get $5)
                        (local.get $9)
                       )
                       (i32.const 2)
@@ -4619,23 +11440,23 @@
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
+                          (local.get $5)
                           (local.get $9)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $14)
+                      (local.get $11)
                      )
                      (f32.mul
-                      (local.get $17)
+                      (local.get $19)
                       (f32.load
                        (i32.add
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
+                          (local.get $5)
                           (local.get $18)
                          )
                          (i32.const 2)
@@ -4645,25 +11466,25 @@
                      )
                     )
                    )
-                   (local.set $9
+                   (local.set $5
                     (i32.add
-                     (local.get $9)
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $10
+              (local.set $16
                (i32.add
-                (local.get $10)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
@@ -4671,26 +11492,77 @@
             (select
              (f32.div
               (f32.const 1)
-              (local.get $13)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $13)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
+           )
+           (local.set $5
+            (i32.const 64)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $10)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $4)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $12)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
            )
            (local.set $10
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $9)
+               (local.get $5)
                (local.get $10)
               )
              )
@@ -4700,7 +11572,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $5)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -4712,7 +11584,7 @@
                   (local.get $4)
                   (i32.shl
                    (i32.add
-                    (local.get $8)
+                    (local.get $5)
                     (local.get $9)
                    )
                    (i32.const 2)
@@ -4722,19 +11594,19 @@
                 (local.get $12)
                )
               )
-              (local.set $9
+              (local.set $5
                (i32.add
-                (local.get $9)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.add
-             (local.get $15)
+             (local.get $17)
              (i32.const 1)
             )
            )
@@ -4742,9 +11614,9 @@
           )
          )
         )
-        (local.set $5
+        (local.set $8
          (i32.add
-          (local.get $5)
+          (local.get $8)
           (i32.const 1)
          )
         )
@@ -4752,9 +11624,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $13
       (i32.add
-       (local.get $11)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -6516,93 +13388,473 @@
  )
  (func $matmul_8072042f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 i32)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 768)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $12
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $12)
+      (local.get $26)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $6
-      (i32.const 50265)
+     (local.set $23
+      (i32.const 50264)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $11)
+         (local.get $23)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $12)
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 2)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 3)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $25)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6610,10 +13862,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $7)
+                   (local.get $12)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6625,10 +13877,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6637,13 +13889,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6653,33 +13905,2422 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $12)
              (i32.const 50265)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $12)
+             (i32.const 50265)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $12)
+              (i32.const 1)
+             )
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $12)
+              (i32.const 50265)
+             )
+             (local.get $11)
+            )
+            (i32.const 50266)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $12)
+              (i32.const 2)
+             )
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $12)
+              (i32.const 50265)
+             )
+             (local.get $11)
+            )
+            (i32.const 100531)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $12)
+              (i32.const 3)
+             )
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $12)
+              (i32.const 50265)
+             )
+             (local.get $11)
+            )
+            (i32.const 150796)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
+     (local.set $11
+      (i32.const 50264)
+     )
+     (local.set $23
+      (i32.const 50265)
+     )
+     (loop $jj_19_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $11)
+         (local.get $23)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.const 0)
+        )
+        (local.set $9
+         (i32.const 768)
+        )
+        (loop $p_20_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_20_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_21_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_21_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $12)
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.const 0)
+        )
+        (local.set $9
+         (i32.const 768)
+        )
+        (loop $p_22_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_22_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_23_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_23_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $12)
+              (i32.const 1)
+             )
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.const 0)
+        )
+        (local.set $9
+         (i32.const 768)
+        )
+        (loop $p_24_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_24_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_25_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_25_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $12)
+              (i32.const 2)
+             )
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.const 0)
+        )
+        (local.set $9
+         (i32.const 768)
+        )
+        (loop $p_26_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_26_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_27_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_27_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $12)
+              (i32.const 3)
+             )
+             (i32.const 50265)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 1)
+         )
+        )
+        (br $jj_19_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $12
+      (i32.add
+       (local.get $12)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_28_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 50265)
+       )
+       (loop $jj_29_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 768)
+          )
+          (loop $p_30_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_30_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_31_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_31_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 50265)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_29_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_28_next)
+      )
+     )
     )
    )
   )
@@ -6838,28 +16479,24 @@
           (local.set $11
            (f32.add
             (local.get $11)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $5)
-                     (i32.const 50265)
-                    )
-                    (local.get $3)
-                   )
-                   (i32.const 2)
+                  (i32.mul
+                   (local.get $5)
+                   (i32.const 50265)
                   )
+                  (local.get $3)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -6936,9 +16573,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -6948,7 +16582,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -6956,22 +16590,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_8ee6e40b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 f32)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
@@ -6985,24 +16651,24 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $8)
       (local.get $11)
      )
     )
     (then
-     (local.set $8
+     (local.set $9
       (select
        (f32.add
-        (local.get $8)
+        (local.get $9)
         (f32.const 1)
        )
-       (local.get $8)
+       (local.get $9)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $9)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -7011,9 +16677,9 @@
        )
       )
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -7027,19 +16693,19 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $8)
+     (local.get $9)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $8)
+     (local.get $9)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $8
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $2
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -7058,10 +16724,10 @@
       (local.get $5)
      )
     )
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $2)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -7070,27 +16736,27 @@
       (local.get $7)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $8)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -7102,14 +16768,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
-        (i32.const 50265)
+       (local.set $2
+        (i32.const 50264)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 50265)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 50265)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 50265)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $9
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 50265)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.max
+            (local.get $9)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (local.get $8)
+                 (i32.const 50265)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 50265)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $9)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -7120,152 +16962,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $2)
+               (local.get $8)
                (i32.const 50265)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $8
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $7
-        (i32.const 50265)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $8
-           (f32.max
-            (local.get $8)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.mul
-                 (local.get $2)
-                 (i32.const 50265)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $10
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $10
-           (f32.add
-            (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $2)
-                     (i32.const 50265)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $8)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.mul
-               (local.get $2)
-               (i32.const 50265)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -7273,28 +16973,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (i32.add
-                      (i32.mul
-                       (local.get $2)
-                       (i32.const 50265)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 50265)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $8)
                  )
                 )
+                (local.get $9)
                )
               )
               (local.get $10)
@@ -7303,29 +16999,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $12)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $8
       (i32.add
-       (local.get $2)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -7337,129 +17033,335 @@
  (func $matmul_82df4169 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 50265)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 50265)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 50265)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $4)
-                   (i32.const 768)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 50265)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 50265)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 50265)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -7476,30 +17378,825 @@
              (local.get $7)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 50265)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $11)
+                     (i32.const 50265)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $6)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $11)
+               (i32.const 768)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -7507,69 +18204,115 @@
  (func $matmul_bbbcd951 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (i32.const 50265)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 50265)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 50264)
+        )
+        (i32.const 12566)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -7582,51 +18325,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 50265)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 50265)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 768)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 768)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 50265)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 50265)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 50265)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7643,54 +18537,895 @@
              (local.get $7)
              (i32.const 768)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 50265)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 50265)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $10)
+               (i32.const 768)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $layernorm_grad_86b92a3e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 f32)
-  (local.set $13
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 f32)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 768)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.le_s
+      (local.get $8)
+      (local.get $11)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $11
+   (i32.const 768)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $8)
+      (local.get $11)
      )
     )
     (then
@@ -7698,7 +19433,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -7708,67 +19443,132 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $9
+  (local.set $11
    (i32.const 0)
   )
-  (local.set $13
+  (local.set $19
    (i32.mul
     (local.get $6)
     (local.get $7)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $11)
+      (local.get $19)
      )
     )
     (then
      (local.set $7
       (i32.mul
-       (local.get $9)
+       (local.get $11)
        (i32.const 768)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $11
+     (local.set $6
       (i32.const 768)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $12
          (f32.add
-          (local.get $10)
+          (local.get $12)
           (f32.load
            (i32.add
             (local.get $0)
@@ -7789,36 +19589,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.div
+       (local.get $12)
+       (f32.const 768)
+      )
+     )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $12)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $10
-      (f32.div
+      (f32.add
        (local.get $10)
-       (f32.const 768)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
      (local.set $8
-      (f32.const 0)
+      (i32.const 768)
      )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -7832,10 +19710,10 @@
                )
               )
              )
-             (local.get $10)
+             (local.get $12)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -7845,17 +19723,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.div
-          (local.get $8)
+          (local.get $10)
           (f32.const 768)
          )
          (f32.const 9.999999747378752e-06)
@@ -7863,25 +19741,224 @@
        )
       )
      )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $13
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $16
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
      (local.set $8
-      (f32.const 0)
-     )
-     (local.set $12
-      (f32.const 0)
-     )
-     (local.set $6
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $16
+         (f32x4.add
+          (local.get $16)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $13
+      (f32.add
+       (local.get $13)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $16
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -7907,7 +19984,7 @@
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $4)
            (i32.shl
@@ -7918,7 +19995,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.mul
            (f32.load
@@ -7933,7 +20010,7 @@
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -7948,16 +20025,16 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $5)
            (i32.shl
@@ -7968,7 +20045,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.load
            (i32.add
@@ -7984,18 +20061,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $16)
+          (local.get $10)
+          (local.get $18)
          )
         )
-        (local.set $12
+        (local.set $13
          (f32.add
-          (local.get $12)
+          (local.get $13)
           (f32.mul
-           (local.get $16)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -8005,31 +20082,130 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.div
+       (local.get $10)
+       (f32.const 768)
+      )
+     )
+     (local.set $13
+      (f32.div
+       (local.get $13)
+       (f32.const 768)
+      )
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $15)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+            (f32x4.splat
+             (local.get $13)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
        )
       )
      )
      (local.set $8
-      (f32.div
-       (local.get $8)
-       (f32.const 768)
-      )
+      (i32.const 768)
      )
-     (local.set $12
-      (f32.div
-       (local.get $12)
-       (f32.const 768)
-      )
-     )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_5_next
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
@@ -8045,7 +20221,7 @@
           )
          )
          (f32.mul
-          (local.get $14)
+          (local.get $15)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -8071,7 +20247,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -8088,11 +20264,11 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
-            (local.get $12)
+            (local.get $13)
            )
           )
          )
@@ -8103,17 +20279,17 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
+       (local.get $11)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -8121,10 +20297,42 @@
  (func $reduce_to_9f7eb380 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 768)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 768)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -8149,7 +20357,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -8165,7 +20373,7 @@
     (i32.const 768)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -8208,100 +20416,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_837c3562 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 768)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 3072)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $12)
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -8309,10 +20897,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8324,10 +20912,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8336,13 +20924,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -8352,33 +20940,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $11)
              (i32.const 3072)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $12)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $12)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 3072)
+             )
+             (local.get $12)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 3072)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 768)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 3072)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -8386,69 +22647,115 @@
  (func $matmul_adaa4aa8 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (i32.const 3072)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 3072)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 3072)
+        )
+        (i32.const 768)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -8461,51 +22768,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 3072)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 3072)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 768)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 768)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 3072)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 3072)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 3072)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -8522,41 +22980,837 @@
              (local.get $7)
              (i32.const 768)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 3072)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 3072)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $10)
+               (i32.const 768)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_afe9f0fe (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_1b651423 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
+  (local $8 f32)
+  (local $9 i32)
   (local.set $7
    (i32.div_s
     (i32.mul
-     (local.tee $8
+     (local.tee $9
       (i32.mul
        (i32.mul
         (local.get $3)
@@ -8584,7 +23838,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $8)
+       (local.get $9)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -8622,12 +23876,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $7)
-               (i32.const 2)
+            (local.tee $8
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -8639,43 +23895,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $7)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $8)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (local.get $8)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -8707,10 +23935,42 @@
  (func $reduce_to_7a313f6c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 3072)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 3072)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -8735,7 +23995,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -8751,7 +24011,7 @@
     (i32.const 3072)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -8794,100 +24054,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_7349c94a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 3072)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 3072)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $12)
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -8895,10 +24535,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 3072)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8910,10 +24550,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 3072)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8922,13 +24562,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -8938,33 +24578,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $11)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 768)
+             )
+             (local.get $12)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 768)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 3072)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 768)
+             )
+             (local.get $12)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 3072)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 3072)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 3072)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 3072)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 3072)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 3072)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 768)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -8972,69 +26285,115 @@
  (func $matmul_1f665c2f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (i32.const 768)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 768)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 768)
+        )
+        (i32.const 192)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 3072)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -9047,51 +26406,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 3072)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 3072)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 3072)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -9108,30 +26618,825 @@
              (local.get $7)
              (i32.const 3072)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3074)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3075)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3076)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3077)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3078)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 3079)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9218)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9219)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9220)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9221)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9222)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 3072)
+             )
+             (local.get $8)
+            )
+            (i32.const 9223)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 768)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 3072)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 3072)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $10)
+               (i32.const 3072)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -9139,190 +27444,657 @@
  (func $add_5869a8a2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (i32.mul
-        (local.get $3)
-        (local.get $4)
+  (local $9 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $7
+          (i32.sub
+           (i32.mul
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 768)
+           )
+           (i32.rem_s
+            (i32.mul
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 768)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 768)
       )
+      (local.get $5)
      )
-     (local.get $5)
+     (local.get $6)
     )
-    (local.get $6)
+    (i32.const 2)
    )
   )
-  (local.set $3
+  (local.set $9
    (select
-    (local.tee $3
-     (i32.mul
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-      (i32.const 768)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+    (local.get $7)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
        )
+       (local.get $6)
       )
-      (local.get $6)
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+     (local.get $7)
+     (local.get $9)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $9)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $7)
+        (local.get $8)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $7)
+          (local.get $8)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
          (i32.shl
-          (local.get $7)
+          (local.get $8)
           (i32.const 2)
          )
         )
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
- )
- (func $matmul_58d3560a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
-  (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.mul
       (i32.mul
        (local.get $3)
        (local.get $4)
       )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
-     (i32.mul
-      (local.get $3)
-      (local.get $4)
+      (i32.const 768)
      )
     )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $7)
        )
       )
-      (local.get $6)
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
+         (i32.shl
+          (local.get $7)
+          (i32.const 2)
+         )
+        )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+        )
+       )
+       (local.set $7
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
      )
-    )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
     )
    )
   )
-  (loop $i_0_next
+ )
+ (func $matmul_58d3560a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+  (local $7 i32)
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 768)
+  )
+  (local.set $11
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
+       )
+      )
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
+    )
+   )
+  )
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $12)
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -9330,10 +28102,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -9345,10 +28117,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -9357,13 +28129,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -9373,33 +28145,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $11)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 768)
+             )
+             (local.get $12)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 768)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 768)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 768)
+             )
+             (local.get $12)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 768)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 768)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -9407,69 +29852,115 @@
  (func $matmul_7225554c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (i32.const 768)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 768)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 768)
+        )
+        (i32.const 192)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -9482,51 +29973,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 768)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 768)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -9543,49 +30185,845 @@
              (local.get $7)
              (i32.const 768)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 768)
+             )
+             (local.get $8)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 768)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $10)
+               (i32.const 768)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $attention_grad_3d8138e9 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
-  (local $18 f32)
-  (local $19 f32)
-  (local $20 i32)
-  (local $21 i32)
+  (local $18 i32)
+  (local $19 i32)
+  (local $20 f32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
-  (local $24 i32)
+  (local $23 i32)
+  (local $24 f32)
   (local $25 i32)
-  (local.set $16
+  (local $26 i32)
+  (local.set $18
    (i32.div_s
     (i32.mul
      (local.get $8)
@@ -9594,7 +31032,7 @@
     (local.get $12)
    )
   )
-  (local.set $24
+  (local.set $25
    (select
     (local.get $8)
     (local.tee $11
@@ -9619,13 +31057,85 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $24)
+      (local.get $18)
+      (local.get $25)
      )
     )
     (then
-     (local.set $8
+     (local.set $11
       (i32.const 0)
+     )
+     (local.set $8
+      (i32.sub
+       (i32.mul
+        (local.get $9)
+        (i32.const 768)
+       )
+       (i32.rem_s
+        (i32.mul
+         (local.get $9)
+         (i32.const 768)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $8)
+         (local.get $11)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $18)
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $18)
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $11
       (i32.mul
@@ -9633,7 +31143,7 @@
        (i32.const 768)
       )
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -9648,7 +31158,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $18)
              (i32.mul
               (local.get $9)
               (i32.const 768)
@@ -9667,7 +31177,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $18)
              (i32.mul
               (local.get $9)
               (i32.const 768)
@@ -9686,70 +31196,70 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $8
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $25
+     (local.set $26
       (i32.const 12)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $8)
-         (local.get $25)
+         (local.get $11)
+         (local.get $26)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $10)
-            (local.get $21)
+            (local.get $23)
            )
           )
           (then
-           (local.set $11
+           (local.set $12
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $18)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $8)
+              (local.get $11)
               (i32.const 6)
              )
             )
            )
-           (local.set $19
+           (local.set $21
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $20
             (f32.const 0)
            )
-           (local.set $12
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $9)
-               (local.get $12)
+               (local.get $17)
               )
              )
              (then
@@ -9762,9 +31272,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $12)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -9773,65 +31283,68 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $16
                  (i32.add
                   (i32.mul
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $12)
+                    (local.get $17)
                    )
                    (i32.const 768)
                   )
                   (i32.shl
-                   (local.get $8)
+                   (local.get $11)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $18
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $13
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
                  (i32.const 0)
                 )
-                (local.set $15
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $18
-                    (f32.add
-                     (local.get $18)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
-                          (local.get $13)
+                          (local.get $12)
+                          (local.get $14)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $14)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -9840,158 +31353,62 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $14
                     (i32.add
-                     (local.get $13)
-                     (i32.const 1)
+                     (local.get $14)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
-                )
-                (local.set $14
-                 (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $19)
-                       (local.tee $19
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $18)
-                           (f32.const 0.125)
-                          )
-                         )
-                         (local.get $19)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $19)
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $23
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $14)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $14)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $18
-            (f32.const 0)
-           )
-           (local.set $12
-            (i32.const 0)
-           )
-           (loop $j_6_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $12)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $16)
-                    )
-                    (local.get $12)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $17
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $16)
-                    )
-                    (local.get $12)
-                   )
-                   (i32.const 768)
-                  )
-                  (i32.shl
-                   (local.get $8)
-                   (i32.const 6)
-                  )
-                 )
-                )
-                (local.set $14
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
-                (local.set $15
+                (local.set $14
                  (i32.const 64)
                 )
                 (loop $e_7_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
-                          (local.get $13)
+                          (local.get $8)
+                          (local.get $12)
                          )
                          (i32.const 2)
                         )
@@ -10002,8 +31419,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $8)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -10012,9 +31429,9 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $8
                     (i32.add
-                     (local.get $13)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -10022,211 +31439,71 @@
                   )
                  )
                 )
-                (local.set $22
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $19)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $14
-                 (f32.const 0)
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (loop $e_8_next
-                 (if
-                  (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
-                   )
-                  )
-                  (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $11)
-                          (local.get $13)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $13)
-                          (local.get $17)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $13
-                    (i32.add
-                     (local.get $13)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_8_next)
-                  )
-                 )
-                )
-                (local.set $18
+                (local.set $20
                  (f32.add
-                  (local.get $18)
                   (f32.mul
-                   (local.get $22)
-                   (f32.mul
-                    (local.get $14)
-                    (local.tee $14
-                     (f32.const 1)
-                    )
-                   )
-                  )
-                 )
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (loop $e_9_next
-                 (if
-                  (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
-                   )
-                  )
-                  (then
-                   (f32.store
-                    (local.tee $20
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $13)
-                        (local.get $17)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $20)
-                     )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $22)
-                       (local.get $14)
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $11)
-                          (local.get $13)
-                         )
-                         (i32.const 2)
+                   (local.get $20)
+                   (call $exp
+                    (f32.sub
+                     (local.get $21)
+                     (local.tee $21
+                      (f32.max
+                       (local.tee $13
+                        (f32.mul
+                         (local.get $13)
+                         (f32.const 0.125)
                         )
                        )
+                       (local.get $21)
                       )
                      )
                     )
                    )
-                   (local.set $13
-                    (i32.add
-                     (local.get $13)
-                     (i32.const 1)
-                    )
+                  )
+                  (call $exp
+                   (f32.sub
+                    (local.get $13)
+                    (local.get $21)
                    )
-                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $12
+              (local.set $17
                (i32.add
-                (local.get $12)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $12
-            (i32.const 0)
-           )
-           (local.set $13
-            (i32.const 64)
-           )
-           (loop $e_10_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $12)
-               (local.get $13)
-              )
+           (local.set $24
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $20)
              )
-             (then
-              (f32.store
-               (i32.add
-                (local.get $5)
-                (i32.shl
-                 (i32.add
-                  (local.get $11)
-                  (local.get $12)
-                 )
-                 (i32.const 2)
-                )
-               )
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $e_10_next)
+             (f32.const 0)
+             (f32.gt
+              (local.get $20)
+              (f32.const 0)
              )
             )
            )
-           (local.set $13
+           (local.set $20
+            (f32.const 0)
+           )
+           (local.set $14
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $9)
-              (local.get $13)
+              (local.get $14)
              )
              (then
               (if
@@ -10238,9 +31515,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $13)
+                    (local.get $14)
                    )
                    (i32.const 2)
                   )
@@ -10255,46 +31532,125 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $13)
+                    (local.get $14)
                    )
                    (i32.const 768)
                   )
                   (i32.shl
-                   (local.get $8)
+                   (local.get $11)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $12
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $15
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_12_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_9_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_10_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -10306,7 +31662,7 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $8)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -10316,59 +31672,137 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_10_next)
                   )
                  )
                 )
                 (local.set $22
                  (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $19)
-                     )
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.125)
                     )
+                    (local.get $21)
                    )
                   )
-                  (local.get $23)
+                  (local.get $24)
                  )
                 )
-                (local.set $14
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $12
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $16
                  (i32.const 0)
                 )
-                (loop $e_13_next
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_11_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_11_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -10380,7 +31814,7 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $8)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -10390,84 +31824,115 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.add
+                  (local.get $20)
+                  (f32.mul
+                   (local.get $22)
+                   (f32.mul
+                    (local.get $13)
+                    (local.tee $13
+                     (f32.const 1)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_13_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $22)
+                       )
+                       (f32x4.splat
+                        (local.get $13)
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
                     )
                    )
                    (br $e_13_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.mul
-                   (local.get $22)
-                   (f32.sub
-                    (f32.mul
-                     (local.get $14)
-                     (f32.const 1)
-                    )
-                    (local.get $18)
-                   )
-                  )
-                  (f32.const 0.125)
-                 )
-                )
-                (local.set $12
-                 (i32.const 0)
+                (local.set $16
+                 (i32.const 64)
                 )
                 (loop $e_14_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
                    (f32.store
-                    (local.tee $20
+                    (local.tee $19
                      (i32.add
-                      (local.get $5)
+                      (local.get $7)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $12)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $20)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $17)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $20
-                     (i32.add
-                      (local.get $6)
-                      (i32.shl
-                       (i32.add
-                        (local.get $12)
+                        (local.get $8)
                         (local.get $17)
                        )
                        (i32.const 2)
@@ -10476,16 +31941,19 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $20)
+                      (local.get $19)
                      )
                      (f32.mul
-                      (local.get $14)
+                      (f32.mul
+                       (local.get $22)
+                       (local.get $13)
+                      )
                       (f32.load
                        (i32.add
-                        (local.get $0)
+                        (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -10495,9 +31963,9 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -10507,39 +31975,664 @@
                 )
                )
               )
-              (local.set $13
+              (local.set $14
                (i32.add
-                (local.get $13)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $21
+           (local.set $17
+            (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $17)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $12)
+                  (local.get $17)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $17
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $17)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $12)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $e_16_next)
+             )
+            )
+           )
+           (local.set $16
+            (i32.const 0)
+           )
+           (loop $j_17_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $16)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $18)
+                    )
+                    (local.get $16)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $17
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $18)
+                    )
+                    (local.get $16)
+                   )
+                   (i32.const 768)
+                  )
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_18_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.125)
+                    )
+                    (local.get $21)
+                   )
+                  )
+                  (local.get $24)
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_20_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 64)
+                )
+                (loop $e_21_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_21_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (f32.mul
+                   (local.get $22)
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 1)
+                    )
+                    (local.get $20)
+                   )
+                  )
+                  (f32.const 0.125)
+                 )
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_22_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $19
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $12)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $19)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $19
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $19)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_23_next)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (i32.add
+                (local.get $16)
+                (i32.const 1)
+               )
+              )
+              (br $j_17_next)
+             )
+            )
+           )
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $8
+        (local.set $11
          (i32.add
-          (local.get $8)
+          (local.get $11)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $18
       (i32.add
-       (local.get $16)
+       (local.get $18)
        (i32.const 1)
       )
      )
@@ -10551,18 +32644,19 @@
  (func $attention_grad_c6dfda2f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
+  (local $13 v128)
   (local $14 i32)
   (local $15 i32)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 f32)
   (local $19 i32)
-  (local $20 i32)
-  (local $21 f32)
+  (local $20 f32)
+  (local $21 i32)
   (local $22 f32)
-  (local $23 i32)
+  (local $23 f32)
   (local $24 i32)
+  (local $25 i32)
   (local.set $16
    (i32.div_s
     (i32.mul
@@ -10572,7 +32666,7 @@
     (local.get $10)
    )
   )
-  (local.set $23
+  (local.set $24
    (select
     (local.get $7)
     (local.tee $9
@@ -10598,12 +32692,84 @@
     (i32.eqz
      (i32.ge_s
       (local.get $16)
-      (local.get $23)
+      (local.get $24)
      )
     )
     (then
-     (local.set $7
+     (local.set $9
       (i32.const 0)
+     )
+     (local.set $7
+      (i32.sub
+       (i32.mul
+        (local.get $8)
+        (i32.const 768)
+       )
+       (i32.rem_s
+        (i32.mul
+         (local.get $8)
+         (i32.const 768)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $7)
+         (local.get $9)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $16)
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $16)
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (local.get $9)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $9
       (i32.mul
@@ -10611,7 +32777,7 @@
        (i32.const 768)
       )
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -10664,38 +32830,38 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $7
+     (local.set $9
       (i32.const 0)
      )
-     (local.set $24
+     (local.set $25
       (i32.const 12)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $24)
+         (local.get $9)
+         (local.get $25)
         )
        )
        (then
-        (local.set $10
+        (local.set $19
          (i32.const 0)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $8)
-            (local.get $10)
+            (local.get $19)
            )
           )
           (then
-           (local.set $9
+           (local.set $10
             (i32.add
              (i32.mul
               (i32.add
@@ -10703,213 +32869,46 @@
                 (local.get $8)
                 (local.get $16)
                )
-               (local.get $10)
+               (local.get $19)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $7)
+              (local.get $9)
               (i32.const 6)
              )
             )
            )
-           (local.set $18
+           (local.set $20
             (f32.const -inf)
            )
-           (local.set $12
+           (local.set $18
             (f32.const 0)
            )
-           (local.set $13
+           (local.set $11
             (i32.const 0)
            )
-           (local.set $15
+           (local.set $21
             (select
              (local.get $8)
-             (local.tee $11
+             (local.tee $7
               (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $8)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_4_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $13)
-               (local.get $15)
-              )
-             )
-             (then
-              (local.set $19
-               (i32.add
-                (i32.mul
-                 (i32.add
-                  (i32.mul
-                   (local.get $8)
-                   (local.get $16)
-                  )
-                  (local.get $13)
-                 )
-                 (i32.const 768)
-                )
-                (i32.shl
-                 (local.get $7)
-                 (i32.const 6)
-                )
-               )
-              )
-              (local.set $17
-               (f32.const 0)
-              )
-              (local.set $11
-               (i32.const 0)
-              )
-              (local.set $14
-               (i32.const 64)
-              )
-              (loop $e_5_next
-               (if
-                (i32.eqz
-                 (i32.ge_s
-                  (local.get $11)
-                  (local.get $14)
-                 )
-                )
-                (then
-                 (local.set $17
-                  (f32.add
-                   (local.get $17)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $9)
-                        (local.get $11)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
-                      (i32.shl
-                       (i32.add
-                        (local.get $11)
-                        (local.get $19)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $11
-                  (i32.add
-                   (local.get $11)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_5_next)
-                )
-               )
-              )
-              (local.set $12
-               (f32.add
-                (f32.mul
-                 (local.get $12)
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $18)
-                     (local.tee $18
-                      (f32.max
-                       (local.tee $12
-                        (f32.mul
-                         (local.get $17)
-                         (f32.const 0.125)
-                        )
-                       )
-                       (local.get $18)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (local.get $12)
-                    (local.get $18)
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $13
-               (i32.add
-                (local.get $13)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $22
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $12)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $12)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $17
-            (f32.const 0)
-           )
-           (local.set $13
-            (i32.const 0)
-           )
-           (local.set $19
-            (select
-             (local.get $8)
-             (local.tee $11
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $8)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_6_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $13)
                (local.get $19)
+               (i32.const 1)
+              )
+             )
+             (i32.gt_s
+              (local.get $7)
+              (local.get $8)
+             )
+            )
+           )
+           (loop $j_5_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $11)
+               (local.get $21)
               )
              )
              (then
@@ -10921,12 +32920,12 @@
                    (local.get $8)
                    (local.get $16)
                   )
-                  (local.get $13)
+                  (local.get $11)
                  )
                  (i32.const 768)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $9)
                  (i32.const 6)
                 )
                )
@@ -10934,8 +32933,87 @@
               (local.set $12
                (f32.const 0)
               )
-              (local.set $11
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
                (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_6_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $14
+                  (i32.add
+                   (local.get $14)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
               )
               (local.set $14
                (i32.const 64)
@@ -10944,7 +33022,7 @@
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $11)
+                  (local.get $7)
                   (local.get $14)
                  )
                 )
@@ -10958,8 +33036,8 @@
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -10970,8 +33048,170 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
+                        (local.get $7)
                         (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_7_next)
+                )
+               )
+              )
+              (local.set $18
+               (f32.add
+                (f32.mul
+                 (local.get $18)
+                 (call $exp
+                  (f32.sub
+                   (local.get $20)
+                   (local.tee $20
+                    (f32.max
+                     (local.tee $12
+                      (f32.mul
+                       (local.get $12)
+                       (f32.const 0.125)
+                      )
+                     )
+                     (local.get $20)
+                    )
+                   )
+                  )
+                 )
+                )
+                (call $exp
+                 (f32.sub
+                  (local.get $12)
+                  (local.get $20)
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $23
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $18)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $18)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $18
+            (f32.const 0)
+           )
+           (local.set $15
+            (i32.const 0)
+           )
+           (local.set $21
+            (select
+             (local.get $8)
+             (local.tee $7
+              (i32.add
+               (local.get $19)
+               (i32.const 1)
+              )
+             )
+             (i32.gt_s
+              (local.get $7)
+              (local.get $8)
+             )
+            )
+           )
+           (loop $j_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $15)
+               (local.get $21)
+              )
+             )
+             (then
+              (local.set $14
+               (i32.add
+                (i32.mul
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (local.get $16)
+                  )
+                  (local.get $15)
+                 )
+                 (i32.const 768)
+                )
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 6)
+                )
+               )
+              )
+              (local.set $12
+               (f32.const 0)
+              )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $11
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_9_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -10983,43 +33223,197 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_7_next)
+                 (br $e_9_next)
                 )
                )
               )
-              (local.set $21
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $12)
-                     (f32.const 0.125)
-                    )
-                    (local.get $18)
-                   )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
                   )
                  )
                 )
-                (local.get $22)
+               )
+              )
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_10_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $12
+                  (f32.add
+                   (local.get $12)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_10_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $12)
+                   (f32.const 0.125)
+                  )
+                  (local.get $20)
+                 )
+                )
+                (local.get $23)
                )
               )
               (local.set $12
                (f32.const 0)
               )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_8_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_11_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_11_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_12_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -11032,8 +33426,8 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -11044,8 +33438,8 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $15)
+                        (local.get $7)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -11054,21 +33448,21 @@
                    )
                   )
                  )
-                 (local.set $11
+                 (local.set $7
                   (i32.add
-                   (local.get $11)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_8_next)
+                 (br $e_12_next)
                 )
                )
               )
-              (local.set $17
+              (local.set $18
                (f32.add
-                (local.get $17)
+                (local.get $18)
                 (f32.mul
-                 (local.get $21)
+                 (local.get $22)
                  (f32.mul
                   (local.get $12)
                   (local.tee $12
@@ -11081,43 +33475,50 @@
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_9_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_13_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $6)
                     (i32.shl
                      (i32.add
                       (local.get $11)
-                      (local.get $15)
+                      (local.get $14)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (f32.mul
-                     (local.get $21)
-                     (local.get $12)
+                   (f32x4.mul
+                    (f32x4.mul
+                     (f32x4.splat
+                      (local.get $22)
+                     )
+                     (f32x4.splat
+                      (local.get $12)
+                     )
                     )
-                    (f32.load
+                    (v128.load align=4
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $10)
                         (local.get $11)
                        )
                        (i32.const 2)
@@ -11130,35 +33531,129 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_9_next)
+                 (br $e_13_next)
                 )
                )
               )
-              (local.set $13
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_14_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $6)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $14)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (f32.mul
+                     (local.get $22)
+                     (local.get $12)
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_14_next)
+                )
+               )
+              )
+              (local.set $15
                (i32.add
-                (local.get $13)
+                (local.get $15)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $11
+           (local.set $14
             (i32.const 0)
            )
-           (local.set $13
+           (local.set $7
             (i32.const 64)
            )
-           (loop $e_10_next
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $14)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (local.get $14)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $14
+            (i32.const 64)
+           )
+           (loop $e_16_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $13)
+               (local.get $7)
+               (local.get $14)
               )
              )
              (then
@@ -11167,52 +33662,52 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $9)
-                  (local.get $11)
+                  (local.get $7)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $11
+              (local.set $7
                (i32.add
-                (local.get $11)
+                (local.get $7)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $13
+           (local.set $15
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $21
             (select
              (local.get $8)
-             (local.tee $11
+             (local.tee $7
               (i32.add
-               (local.get $10)
+               (local.get $19)
                (i32.const 1)
               )
              )
-             (i32.lt_s
+             (i32.gt_s
+              (local.get $7)
               (local.get $8)
-              (local.get $11)
              )
             )
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $13)
-               (local.get $19)
+               (local.get $15)
+               (local.get $21)
               )
              )
              (then
-              (local.set $15
+              (local.set $14
                (i32.add
                 (i32.mul
                  (i32.add
@@ -11220,12 +33715,12 @@
                    (local.get $8)
                    (local.get $16)
                   )
-                  (local.get $13)
+                  (local.get $15)
                  )
                  (i32.const 768)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $9)
                  (i32.const 6)
                 )
                )
@@ -11233,18 +33728,97 @@
               (local.set $12
                (f32.const 0)
               )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
               (local.set $11
                (i32.const 0)
               )
-              (local.set $14
+              (local.set $7
                (i32.const 64)
               )
-              (loop $e_12_next
+              (loop $e_18_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_18_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_19_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -11257,8 +33831,8 @@
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -11269,8 +33843,84 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_19_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $12)
+                   (f32.const 0.125)
+                  )
+                  (local.get $20)
+                 )
+                )
+                (local.get $23)
+               )
+              )
+              (local.set $12
+               (f32.const 0)
+              )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $11
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_20_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
                         (local.get $11)
-                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -11282,43 +33932,45 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_12_next)
+                 (br $e_20_next)
                 )
-               )
-              )
-              (local.set $21
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $12)
-                     (f32.const 0.125)
-                    )
-                    (local.get $18)
-                   )
-                  )
-                 )
-                )
-                (local.get $22)
                )
               )
               (local.set $12
-               (f32.const 0)
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
               )
               (local.set $11
-               (i32.const 0)
+               (i32.const 64)
               )
-              (loop $e_13_next
+              (loop $e_21_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -11331,8 +33983,8 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -11343,8 +33995,8 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $15)
+                        (local.get $7)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -11353,26 +34005,26 @@
                    )
                   )
                  )
-                 (local.set $11
+                 (local.set $7
                   (i32.add
-                   (local.get $11)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_13_next)
+                 (br $e_21_next)
                 )
                )
               )
               (local.set $12
                (f32.mul
                 (f32.mul
-                 (local.get $21)
+                 (local.get $22)
                  (f32.sub
                   (f32.mul
                    (local.get $12)
                    (f32.const 1)
                   )
-                  (local.get $17)
+                  (local.get $18)
                  )
                 )
                 (f32.const 0.125)
@@ -11381,41 +34033,46 @@
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_14_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_22_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $4)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $10)
                       (local.get $11)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (local.get $12)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $12)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $1)
                       (i32.shl
                        (i32.add
                         (local.get $11)
-                        (local.get $15)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -11424,31 +34081,33 @@
                    )
                   )
                  )
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $5)
                     (i32.shl
                      (i32.add
                       (local.get $11)
-                      (local.get $15)
+                      (local.get $14)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (local.get $12)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $12)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $10)
                         (local.get $11)
                        )
                        (i32.const 2)
@@ -11461,40 +34120,130 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_14_next)
+                 (br $e_22_next)
                 )
                )
               )
-              (local.set $13
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_23_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $4)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (local.get $12)
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $5)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $14)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (local.get $12)
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_23_next)
+                )
+               )
+              )
+              (local.set $15
                (i32.add
-                (local.get $13)
+                (local.get $15)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $10
+           (local.set $19
             (i32.add
-             (local.get $10)
+             (local.get $19)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $7
+        (local.set $9
          (i32.add
-          (local.get $7)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
@@ -11512,13 +34261,57 @@
  (func $reduce_to_65d4ade7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
+  (local.set $4
+   (i32.sub
+    (i32.mul
+     (local.get $3)
+     (i32.const 768)
+    )
+    (i32.rem_s
+     (i32.mul
+      (local.get $3)
+      (i32.const 768)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $5
    (i32.mul
     (local.get $3)
     (i32.const 768)
    )
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -11543,7 +34336,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -11559,7 +34352,7 @@
     (i32.const 768)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -11605,7 +34398,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -11625,7 +34418,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -11633,12 +34426,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -11646,24 +34439,65 @@
    )
   )
   (local.set $3
-   (i32.const 0)
-  )
-  (local.set $2
-   (i32.mul
-    (local.get $2)
-    (i32.const 768)
-   )
+   (i32.const 787968)
   )
   (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
      (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (i32.sub
+    (i32.mul
+     (local.get $2)
+     (i32.const 768)
+    )
+    (i32.rem_s
+     (i32.mul
+      (local.get $2)
+      (i32.const 768)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -11674,7 +34508,7 @@
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -11687,10 +34521,56 @@
      (local.set $3
       (i32.add
        (local.get $3)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.mul
+    (local.get $2)
+    (i32.const 768)
+   )
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $4)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (i32.add
+         (local.get $4)
+         (i32.const 1536)
+        )
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $4)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -11700,10 +34580,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 38603520)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 38603520)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -11728,25 +34640,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -11764,23 +34676,79 @@
        (i32.const 768)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 768)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $5)
+               (i32.const 768)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 768)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -11794,7 +34762,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -11819,7 +34787,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -11829,7 +34797,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -11837,83 +34805,157 @@
  (func $add_863743c5 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (i32.const 38603520)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $6
-     (i32.const 38603520)
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (block (result i32)
+        (local.set $5
+         (i32.const 38603520)
+        )
+        (i32.const 9650880)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $7
+   (select
+    (local.get $5)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $3)
-     (local.get $6)
+    (i32.lt_s
+     (local.get $5)
+     (local.get $7)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $5)
+          (local.get $6)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $6)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.const 38603520)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $5)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $5
-      (i32.add
-       (local.get $5)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -11921,19 +34963,20 @@
  (func $attention_grad_f3b15891 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32)
   (local $12 i32)
   (local $13 f32)
-  (local $14 i32)
+  (local $14 v128)
   (local $15 i32)
   (local $16 i32)
   (local $17 i32)
-  (local $18 f32)
+  (local $18 i32)
   (local $19 i32)
   (local $20 f32)
-  (local $21 i32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
-  (local $24 i32)
+  (local $23 i32)
+  (local $24 f32)
   (local $25 i32)
-  (local.set $17
+  (local $26 i32)
+  (local.set $19
    (i32.div_s
     (i32.mul
      (local.get $8)
@@ -11942,7 +34985,7 @@
     (local.get $11)
    )
   )
-  (local.set $24
+  (local.set $25
    (select
     (local.get $8)
     (local.tee $10
@@ -11967,8 +35010,8 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $17)
-      (local.get $24)
+      (local.get $19)
+      (local.get $25)
      )
     )
     (then
@@ -11976,9 +35019,18 @@
       (i32.const 0)
      )
      (local.set $8
-      (i32.mul
-       (local.get $9)
-       (i32.const 768)
+      (i32.sub
+       (i32.mul
+        (local.get $9)
+        (i32.const 768)
+       )
+       (i32.rem_s
+        (i32.mul
+         (local.get $9)
+         (i32.const 768)
+        )
+        (i32.const 4)
+       )
       )
      )
      (loop $o_1_next
@@ -11990,19 +35042,82 @@
         )
        )
        (then
-        (f32.store
+        (v128.store align=4
          (i32.add
           (local.get $6)
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $17)
+             (local.get $19)
              (i32.mul
               (local.get $9)
               (i32.const 768)
              )
             )
             (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
+     )
+     (local.set $10
+      (i32.mul
+       (local.get $9)
+       (i32.const 768)
+      )
+     )
+     (loop $o_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $8)
+         (local.get $10)
+        )
+       )
+       (then
+        (f32.store
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.mul
+              (local.get $9)
+              (i32.const 768)
+             )
+            )
+            (local.get $8)
            )
            (i32.const 2)
           )
@@ -12015,92 +35130,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $17)
+             (local.get $19)
              (i32.mul
               (local.get $9)
               (i32.const 768)
              )
             )
-            (local.get $10)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $10
+        (local.set $8
          (i32.add
-          (local.get $10)
+          (local.get $8)
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $25
+     (local.set $26
       (i32.const 12)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $10)
-         (local.get $25)
+         (local.get $11)
+         (local.get $26)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $10
          (local.get $9)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $8)
-            (local.get $21)
+            (local.get $10)
+            (local.get $23)
            )
           )
           (then
-           (local.set $19
+           (local.set $16
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
                 (local.get $9)
-                (local.get $17)
+                (local.get $19)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $10)
+              (local.get $11)
               (i32.const 6)
              )
             )
            )
-           (local.set $20
+           (local.set $22
             (f32.const -inf)
            )
-           (local.set $18
+           (local.set $13
             (f32.const 0)
            )
-           (local.set $14
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $9)
-               (local.get $14)
+               (local.get $17)
               )
              )
              (then
@@ -12113,9 +35228,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $17)
+                     (local.get $19)
                     )
-                    (local.get $14)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -12124,20 +35239,263 @@
                 (f32.const 0)
                )
                (then
-                (local.set $12
+                (local.set $15
                  (i32.add
                   (i32.mul
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $17)
+                     (local.get $19)
                     )
-                    (local.get $14)
+                    (local.get $17)
                    )
                    (i32.const 768)
                   )
                   (i32.shl
-                   (local.get $10)
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_6_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $15)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.add
+                  (local.get $21)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $21
+                    (f32.add
+                     (local.get $21)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $15)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (f32.mul
+                   (local.get $13)
+                   (call $exp
+                    (f32.sub
+                     (local.get $22)
+                     (local.tee $22
+                      (f32.max
+                       (local.tee $13
+                        (f32.mul
+                         (local.get $21)
+                         (f32.const 0.125)
+                        )
+                       )
+                       (local.get $22)
+                      )
+                     )
+                    )
+                   )
+                  )
+                  (call $exp
+                   (f32.sub
+                    (local.get $13)
+                    (local.get $22)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $21
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $13)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $13)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $24
+            (f32.const 0)
+           )
+           (local.set $17
+            (i32.const 0)
+           )
+           (loop $j_8_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $17)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $18
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 768)
+                  )
+                  (i32.shl
+                   (local.get $11)
                    (i32.const 6)
                   )
                  )
@@ -12145,18 +35503,97 @@
                 (local.set $13
                  (f32.const 0)
                 )
-                (local.set $15
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
                  (i32.const 0)
                 )
-                (local.set $11
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $11)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_9_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_10_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
                    )
                   )
                   (then
@@ -12169,8 +35606,8 @@
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
-                          (local.get $19)
+                          (local.get $8)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -12181,8 +35618,240 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_10_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.125)
+                    )
+                    (local.get $22)
+                   )
+                  )
+                  (local.get $21)
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_11_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
                           (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_11_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $24
+                 (f32.add
+                  (local.get $24)
+                  (f32.mul
+                   (local.get $20)
+                   (f32.mul
+                    (local.get $13)
+                    (local.tee $13
+                     (f32.const 1)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $15
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_13_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $20)
+                       )
+                       (f32x4.splat
+                        (local.get $13)
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
                           (local.get $15)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -12194,604 +35863,33 @@
                    (local.set $15
                     (i32.add
                      (local.get $15)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_5_next)
-                  )
-                 )
-                )
-                (local.set $18
-                 (f32.add
-                  (f32.mul
-                   (local.get $18)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $20)
-                       (local.tee $20
-                        (f32.max
-                         (local.tee $13
-                          (f32.mul
-                           (local.get $13)
-                           (f32.const 0.125)
-                          )
-                         )
-                         (local.get $20)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $13)
-                      (local.get $20)
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $14
-               (i32.add
-                (local.get $14)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $23
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $18)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $18)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $22
-            (f32.const 0)
-           )
-           (local.set $16
-            (i32.const 0)
-           )
-           (loop $j_6_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $16)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $16)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $15
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $16)
-                   )
-                   (i32.const 768)
-                  )
-                  (i32.shl
-                   (local.get $10)
-                   (i32.const 6)
-                  )
-                 )
-                )
-                (local.set $13
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (local.set $11
-                 (i32.const 64)
-                )
-                (loop $e_7_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $13
-                    (f32.add
-                     (local.get $13)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_7_next)
-                  )
-                 )
-                )
-                (local.set $18
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $13)
-                       (f32.const 0.125)
-                      )
-                      (local.get $20)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $13
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (loop $e_8_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $13
-                    (f32.add
-                     (local.get $13)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_8_next)
-                  )
-                 )
-                )
-                (local.set $22
-                 (f32.add
-                  (local.get $22)
-                  (f32.mul
-                   (local.get $18)
-                   (f32.mul
-                    (local.get $13)
-                    (local.tee $13
-                     (f32.const 1)
-                    )
-                   )
-                  )
-                 )
-                )
-                (local.set $14
-                 (i32.const 0)
-                )
-                (local.set $12
-                 (i32.const 64)
-                )
-                (loop $e_9_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
-                    (local.get $14)
-                   )
-                  )
-                  (then
-                   (f32.store
-                    (local.tee $11
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $14)
-                        (local.get $15)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $11)
-                     )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $18)
-                       (local.get $13)
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $14)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $14
-                    (i32.add
-                     (local.get $14)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_9_next)
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $16
-               (i32.add
-                (local.get $16)
-                (i32.const 1)
-               )
-              )
-              (br $j_6_next)
-             )
-            )
-           )
-           (local.set $12
-            (i32.const 0)
-           )
-           (local.set $11
-            (i32.const 64)
-           )
-           (loop $e_10_next
-            (if
-             (i32.eqz
-              (i32.le_s
-               (local.get $11)
-               (local.get $12)
-              )
-             )
-             (then
-              (f32.store
-               (i32.add
-                (local.get $5)
-                (i32.shl
-                 (i32.add
-                  (local.get $12)
-                  (local.get $19)
-                 )
-                 (i32.const 2)
-                )
-               )
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $e_10_next)
-             )
-            )
-           )
-           (local.set $14
-            (i32.const 0)
-           )
-           (loop $j_11_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $14)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $14)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $15
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $14)
-                   )
-                   (i32.const 768)
-                  )
-                  (i32.shl
-                   (local.get $10)
-                   (i32.const 6)
-                  )
-                 )
-                )
-                (local.set $13
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (local.set $11
-                 (i32.const 64)
-                )
-                (loop $e_12_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $13
-                    (f32.add
-                     (local.get $13)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_12_next)
-                  )
-                 )
-                )
-                (local.set $13
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $13)
-                       (f32.const 0.125)
-                      )
-                      (local.get $20)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $18
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (loop $e_13_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $18
-                    (f32.add
-                     (local.get $18)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
                    (br $e_13_next)
                   )
                  )
                 )
-                (local.set $13
-                 (f32.mul
-                  (f32.mul
-                   (local.get $13)
-                   (f32.sub
-                    (f32.mul
-                     (local.get $18)
-                     (f32.const 1)
-                    )
-                    (local.get $22)
-                   )
-                  )
-                  (f32.const 0.125)
-                 )
-                )
-                (local.set $16
-                 (i32.const 0)
-                )
-                (local.set $12
+                (local.set $15
                  (i32.const 64)
                 )
                 (loop $e_14_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
-                    (local.get $16)
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $15)
                    )
                   )
                   (then
                    (f32.store
-                    (local.tee $11
+                    (local.tee $12
                      (i32.add
-                      (local.get $5)
+                      (local.get $7)
                       (i32.shl
                        (i32.add
-                        (local.get $16)
-                        (local.get $19)
+                        (local.get $8)
+                        (local.get $18)
                        )
                        (i32.const 2)
                       )
@@ -12799,16 +35897,19 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $11)
+                      (local.get $12)
                      )
                      (f32.mul
-                      (local.get $13)
+                      (f32.mul
+                       (local.get $20)
+                       (local.get $13)
+                      )
                       (f32.load
                        (i32.add
-                        (local.get $1)
+                        (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
+                          (local.get $8)
                           (local.get $16)
                          )
                          (i32.const 2)
@@ -12818,43 +35919,9 @@
                      )
                     )
                    )
-                   (f32.store
-                    (local.tee $11
-                     (i32.add
-                      (local.get $6)
-                      (i32.shl
-                       (i32.add
-                        (local.get $15)
-                        (local.get $16)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $11)
-                     )
-                     (f32.mul
-                      (local.get $13)
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $16)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $16
+                   (local.set $8
                     (i32.add
-                     (local.get $16)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -12864,39 +35931,664 @@
                 )
                )
               )
-              (local.set $14
+              (local.set $17
                (i32.add
-                (local.get $14)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $21
+           (local.set $12
+            (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $12)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $12)
+                  (local.get $16)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $12
+               (i32.add
+                (local.get $12)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $12
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $12)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $16)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $e_16_next)
+             )
+            )
+           )
+           (local.set $17
+            (i32.const 0)
+           )
+           (loop $j_17_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $17)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $18
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 768)
+                  )
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_18_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.125)
+                    )
+                    (local.get $22)
+                   )
+                  )
+                  (local.get $21)
+                 )
+                )
+                (local.set $20
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_20_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.add
+                  (local.get $20)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_21_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $20
+                    (f32.add
+                     (local.get $20)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_21_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (f32.mul
+                   (local.get $13)
+                   (f32.sub
+                    (f32.mul
+                     (local.get $20)
+                     (f32.const 1)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (f32.const 0.125)
+                 )
+                )
+                (local.set $15
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_22_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $15)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $15)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $15
+                    (i32.add
+                     (local.get $15)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $15
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $12
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $12
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_23_next)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 1)
+               )
+              )
+              (br $j_17_next)
+             )
+            )
+           )
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $10
+        (local.set $11
          (i32.add
-          (local.get $10)
+          (local.get $11)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $17
+     (local.set $19
       (i32.add
-       (local.get $17)
+       (local.get $19)
        (i32.const 1)
       )
      )

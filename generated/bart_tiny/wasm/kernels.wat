@@ -42,7 +42,7 @@
 ;; reduce_to_18657e7c: sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast)
 ;; matmul_bed0bc7c: c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 ;; matmul_4123dcbf: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-;; act_grad_8ab9e3cd: gelu backward
+;; act_grad_ab1516c3: gelu backward
 ;; reduce_to_a90ed633: sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast)
 ;; matmul_f66b8b86: c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 ;; matmul_adf6c957: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
@@ -62,7 +62,7 @@
 ;; layernorm_grad_a480d339: layernorm backward: dx, dg, db
 ;; matmul_1dce33b8: c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 ;; matmul_e7e6e289: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-;; act_grad_ff3bda4a: gelu backward
+;; act_grad_2133db71: gelu backward
 ;; reduce_to_8ed625f4: sum [batch, src_seq, 512] down to [512] (gradient of a broadcast)
 ;; matmul_78b5368d: c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 ;; matmul_e639d2d8: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
@@ -79,10 +79,10 @@
  (type $2 (func (param i32 i32 i32 i32 i32)))
  (type $3 (func (param i32 i32 i32 i32)))
  (type $4 (func (param f64) (result f64)))
- (type $5 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $7 (func (param f64 f64) (result f64)))
- (type $8 (func (param f32) (result f32)))
+ (type $5 (func (param f32) (result f32)))
+ (type $6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $7 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $8 (func (param f64 f64) (result f64)))
  (type $9 (func (param i32 i32 i32) (result f32)))
  (type $10 (func (param i32)))
  (type $11 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
@@ -93,7 +93,6 @@
  (type $16 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
  (type $17 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "embedding_d13eaaef" (func $embedding_d13eaaef))
@@ -137,7 +136,7 @@
  (export "reduce_to_18657e7c" (func $reduce_to_18657e7c))
  (export "matmul_bed0bc7c" (func $matmul_bed0bc7c))
  (export "matmul_4123dcbf" (func $matmul_4123dcbf))
- (export "act_grad_8ab9e3cd" (func $act_grad_8ab9e3cd))
+ (export "act_grad_ab1516c3" (func $act_grad_ab1516c3))
  (export "reduce_to_a90ed633" (func $reduce_to_a90ed633))
  (export "matmul_f66b8b86" (func $matmul_f66b8b86))
  (export "matmul_adf6c957" (func $matmul_adf6c957))
@@ -157,7 +156,7 @@
  (export "layernorm_grad_a480d339" (func $layernorm_grad_12a4e015))
  (export "matmul_1dce33b8" (func $matmul_bed0bc7c))
  (export "matmul_e7e6e289" (func $matmul_4123dcbf))
- (export "act_grad_ff3bda4a" (func $act_grad_8ab9e3cd))
+ (export "act_grad_2133db71" (func $act_grad_ab1516c3))
  (export "reduce_to_8ed625f4" (func $reduce_to_a90ed633))
  (export "matmul_78b5368d" (func $matmul_f66b8b86))
  (export "matmul_e639d2d8" (func $matmul_adf6c957))
@@ -168,15 +167,28 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
- (func $erf (param $0 f32) (result f32)
+ (func $exp64 (param $0 f64) (result f64)
   (local $1 f64)
-  (local $2 f64)
-  (local $3 f64)
-  (f32.demote_f64
-   (f64.copysign
-    (f64.sub
-     (f64.const 1)
-     (f64.mul
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
       (f64.mul
        (f64.add
         (f64.mul
@@ -186,55 +198,156 @@
             (f64.mul
              (f64.add
               (f64.mul
-               (local.tee $1
-                (f64.div
-                 (f64.const 1)
+               (f64.add
+                (f64.mul
                  (f64.add
                   (f64.mul
-                   (local.tee $2
-                    (f64.abs
-                     (local.tee $3
-                      (f64.promote_f32
-                       (local.get $0)
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
                       )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
                      )
                     )
                    )
-                   (f64.const 0.3275911)
+                   (f64.const 2.48015873015873e-05)
                   )
-                  (f64.const 1)
+                  (f64.const 1.984126984126984e-04)
                  )
+                 (local.get $0)
                 )
+                (f64.const 0.001388888888888889)
                )
-               (f64.const 1.061405429)
+               (local.get $0)
               )
-              (f64.const -1.453152027)
+              (f64.const 0.008333333333333333)
              )
-             (local.get $1)
+             (local.get $0)
             )
-            (f64.const 1.421413741)
+            (f64.const 0.041666666666666664)
            )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $erf (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local $3 f64)
+  (f32.demote_f64
+   (select
+    (f64.neg
+     (local.tee $1
+      (f64.sub
+       (f64.const 1)
+       (f64.mul
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (local.tee $2
+                  (f64.div
+                   (f64.const 1)
+                   (f64.add
+                    (f64.mul
+                     (local.tee $1
+                      (f64.abs
+                       (local.tee $3
+                        (f64.promote_f32
+                         (local.get $0)
+                        )
+                       )
+                      )
+                     )
+                     (f64.const 0.3275911)
+                    )
+                    (f64.const 1)
+                   )
+                  )
+                 )
+                 (f64.const 1.061405429)
+                )
+                (f64.const -1.453152027)
+               )
+               (local.get $2)
+              )
+              (f64.const 1.421413741)
+             )
+             (local.get $2)
+            )
+            (f64.const -0.284496736)
+           )
+           (local.get $2)
+          )
+          (f64.const 0.254829592)
+         )
+         (local.get $2)
+        )
+        (call $exp64
+         (f64.neg
+          (f64.mul
+           (local.get $1)
            (local.get $1)
           )
-          (f64.const -0.284496736)
          )
-         (local.get $1)
-        )
-        (f64.const 0.254829592)
-       )
-       (local.get $1)
-      )
-      (call $Math.exp
-       (f64.neg
-        (f64.mul
-         (local.get $2)
-         (local.get $2)
         )
        )
       )
      )
     )
-    (local.get $3)
+    (local.get $1)
+    (f64.lt
+     (local.get $3)
+     (f64.const 0)
+    )
    )
   )
  )
@@ -319,7 +432,7 @@
     (local.get $6)
    )
   )
-  (local.set $4
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -349,7 +462,7 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $6)
       (local.get $7)
      )
     )
@@ -368,18 +481,67 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $4)
         )
        )
        (then
@@ -416,7 +578,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -434,43 +596,62 @@
  (func $slice_rows_698857ed (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.tee $6
-      (i32.shl
-       (local.get $2)
-       (i32.const 7)
-      )
-     )
-     (local.get $3)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $2
-     (i32.shl
-      (local.get $2)
-      (i32.const 7)
-     )
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $6
+       (i32.div_s
+        (i32.add
+         (local.tee $5
+          (i32.sub
+           (i32.shl
+            (local.get $2)
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (local.get $2)
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $6
+   (select
+    (local.get $5)
+    (local.tee $6
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $6)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $2)
-     (local.get $3)
+     (local.get $5)
+     (local.get $6)
     )
    )
   )
@@ -478,25 +659,25 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $5)
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
          (i32.add
-          (local.get $5)
+          (local.get $7)
           (i32.const 256)
          )
          (i32.const 2)
@@ -504,13 +685,70 @@
        )
       )
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
-       (i32.const 1)
+       (local.get $7)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $5)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (i32.const 256)
+           )
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -620,14 +858,15 @@
   )
  )
  (func $layernorm_f54ba717 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
+  (local $8 v128)
   (local $9 f32)
-  (local $10 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $10
+  (local $12 i32)
+  (local.set $11
    (i32.div_s
     (i32.mul
-     (local.tee $11
+     (local.tee $12
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -638,7 +877,7 @@
     (local.get $7)
    )
   )
-  (local.set $6
+  (local.set $7
    (select
     (local.tee $4
      (i32.mul
@@ -649,7 +888,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $11)
+       (local.get $12)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -668,32 +907,97 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $6)
-      (local.get $10)
+      (local.get $7)
+      (local.get $11)
      )
     )
     (then
      (local.set $5
       (i32.shl
-       (local.get $10)
+       (local.get $11)
        (i32.const 7)
       )
      )
      (local.set $9
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
+         (f32x4.add
+          (local.get $8)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $9
+      (f32.add
+       (local.get $9)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -720,7 +1024,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -730,26 +1034,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
         (local.set $8
-         (f32.add
+         (f32x4.add
           (local.get $8)
-          (f32.mul
+          (f32x4.mul
            (local.tee $8
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+           )
+           (local.get $8)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.mul
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -766,7 +1148,7 @@
              (local.get $9)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -776,17 +1158,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999747378752e-06)
@@ -794,15 +1176,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -835,7 +1298,7 @@
              )
              (local.get $9)
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.load
             (i32.add
@@ -864,13 +1327,13 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.add
-       (local.get $10)
+       (local.get $11)
        (i32.const 1)
       )
      )
@@ -985,129 +1448,335 @@
  (func $matmul_epilogue_74886e84 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -1121,44 +1790,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -1170,13 +3070,14 @@
   (local $12 f32)
   (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 i32)
-  (local $19 i32)
+  (local $19 f32)
   (local $20 i32)
-  (local.set $10
+  (local $21 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $5)
@@ -1185,7 +3086,7 @@
     (local.get $8)
    )
   )
-  (local.set $19
+  (local.set $20
    (select
     (local.get $5)
     (local.tee $7
@@ -1210,27 +3111,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $10)
-      (local.get $19)
+      (local.get $13)
+      (local.get $20)
      )
     )
     (then
-     (local.set $5
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $20
+     (local.set $21
       (i32.const 4)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $20)
+         (local.get $7)
+         (local.get $21)
         )
        )
        (then
-        (local.set $15
+        (local.set $17
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -1238,46 +3139,81 @@
           (i32.eqz
            (i32.le_s
             (local.get $6)
-            (local.get $15)
+            (local.get $17)
            )
           )
           (then
-           (local.set $8
+           (local.set $10
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $6)
-                (local.get $10)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $17)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $5)
+              (local.get $7)
               (i32.const 5)
              )
             )
            )
-           (local.set $11
+           (local.set $12
             (f32.const -inf)
            )
-           (local.set $12
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $9
+           (local.set $5
             (i32.const 32)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 32)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $7)
-               (local.get $9)
+               (local.get $5)
+               (local.get $8)
               )
              )
              (then
@@ -1286,35 +3222,35 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $7)
-                  (local.get $8)
+                  (local.get $5)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $5
                (i32.add
-                (local.get $7)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $13
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (local.get $6)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $7)
-              (local.get $13)
+              (local.get $8)
+              (local.get $16)
              )
              (then
               (if
@@ -1326,9 +3262,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $10)
+                     (local.get $13)
                     )
-                    (local.get $13)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -1343,53 +3279,56 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $10)
+                     (local.get $13)
                     )
-                    (local.get $13)
+                    (local.get $16)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $5)
+                   (local.get $7)
                    (i32.const 5)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $11
                  (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $9
                  (i32.const 0)
                 )
-                (local.set $16
+                (local.set $5
                  (i32.const 32)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $5)
                     (local.get $9)
-                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
                           (local.get $9)
+                          (local.get $10)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -1407,102 +3346,177 @@
                    (local.set $9
                     (i32.add
                      (local.get $9)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $12
+                (local.set $11
                  (f32.add
-                  (f32.mul
-                   (local.get $12)
-                   (local.tee $14
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $11)
-                        (local.tee $11
-                         (f32.max
-                          (local.tee $12
-                           (f32.mul
-                            (local.get $14)
-                            (f32.const 0.1767766922712326)
-                           )
-                          )
-                          (local.get $11)
+                  (local.get $11)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $9
+                 (i32.const 32)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $9)
+                   )
+                  )
+                  (then
+                   (local.set $11
+                    (f32.add
+                     (local.get $11)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $10)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $5
+                    (i32.add
+                     (local.get $5)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $17
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $12)
-                       (local.get $11)
+                 )
+                )
+                (local.set $14
+                 (f32.add
+                  (f32.mul
+                   (local.get $14)
+                   (local.tee $11
+                    (call $exp
+                     (f32.sub
+                      (local.get $12)
+                      (local.tee $12
+                       (f32.max
+                        (local.tee $14
+                         (f32.mul
+                          (local.get $11)
+                          (f32.const 0.1767766922712326)
+                         )
+                        )
+                        (local.get $12)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $19
+                   (call $exp
+                    (f32.sub
+                     (local.get $14)
+                     (local.get $12)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $17
+                (local.set $19
                  (f32.mul
-                  (local.get $17)
+                  (local.get $19)
                   (f32.const 1)
                  )
                 )
                 (local.set $9
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $5
+                 (i32.const 32)
+                )
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $5)
                     (local.get $9)
-                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $4)
                      (i32.shl
                       (i32.add
-                       (local.get $8)
                        (local.get $9)
+                       (local.get $10)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
                           (local.get $9)
+                          (local.get $10)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $14)
+                      (f32x4.splat
+                       (local.get $11)
+                      )
                      )
-                     (f32.mul
-                      (local.get $17)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $19)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -1520,50 +3534,167 @@
                    (local.set $9
                     (i32.add
                      (local.get $9)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $9
+                 (i32.const 32)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $9)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $4)
+                     (i32.shl
+                      (i32.add
+                       (local.get $5)
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $11)
+                     )
+                     (f32.mul
+                      (local.get $19)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $5)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $5
+                    (i32.add
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $13
+              (local.set $16
                (i32.add
-                (local.get $13)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $11
+           (local.set $12
             (select
              (f32.div
               (f32.const 1)
-              (local.get $12)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $12)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $9
+           (local.set $5
             (i32.const 32)
            )
-           (loop $e_7_next
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $4)
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $12)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 32)
+           )
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
-               (local.get $9)
+               (local.get $5)
+               (local.get $8)
               )
              )
              (then
@@ -1572,8 +3703,8 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $7)
-                  (local.get $8)
+                  (local.get $5)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
@@ -1584,29 +3715,29 @@
                   (local.get $4)
                   (i32.shl
                    (i32.add
-                    (local.get $7)
-                    (local.get $8)
+                    (local.get $5)
+                    (local.get $10)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $11)
+                (local.get $12)
                )
               )
-              (local.set $7
+              (local.set $5
                (i32.add
-                (local.get $7)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.add
-             (local.get $15)
+             (local.get $17)
              (i32.const 1)
             )
            )
@@ -1614,9 +3745,9 @@
           )
          )
         )
-        (local.set $5
+        (local.set $7
          (i32.add
-          (local.get $5)
+          (local.get $7)
           (i32.const 1)
          )
         )
@@ -1624,9 +3755,9 @@
        )
       )
      )
-     (local.set $10
+     (local.set $13
       (i32.add
-       (local.get $10)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -1739,14 +3870,15 @@
   )
  )
  (func $add_norm_6d486130 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
+  (local $10 v128)
   (local $11 f32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local.set $12
+  (local $14 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
-     (local.tee $13
+     (local.tee $14
       (i32.mul
        (local.get $6)
        (local.get $7)
@@ -1757,7 +3889,7 @@
     (local.get $9)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.tee $6
      (i32.mul
@@ -1768,7 +3900,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $13)
+       (local.get $14)
        (i32.add
         (local.get $8)
         (i32.const 1)
@@ -1787,29 +3919,89 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $8)
-      (local.get $12)
+      (local.get $9)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.shl
-       (local.get $12)
+       (local.get $13)
        (i32.const 7)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1851,28 +4043,96 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
      (local.set $11
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
+         (f32x4.add
+          (local.get $10)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1893,13 +4153,13 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -1909,26 +4169,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
         (local.set $10
-         (f32.add
+         (f32x4.add
           (local.get $10)
-          (f32.mul
+          (f32x4.mul
            (local.tee $10
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $10)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_6_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $12
+         (f32.add
+          (local.get $12)
+          (f32.mul
+           (local.tee $12
             (f32.sub
              (f32.load
               (i32.add
@@ -1945,27 +4283,27 @@
              (local.get $11)
             )
            )
-           (local.get $10)
+           (local.get $12)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $10)
+          (local.get $12)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999747378752e-06)
@@ -1973,15 +4311,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2014,13 +4433,13 @@
              )
              (local.get $11)
             )
-            (local.get $10)
+            (local.get $12)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -2030,26 +4449,26 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -2059,131 +4478,337 @@
   )
  )
  (func $matmul_epilogue_f6370fa0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
-  (local $9 i32)
-  (local $10 f32)
+  (local $9 f32)
+  (local $10 i32)
   (local $11 i32)
-  (local.set $9
-   (i32.div_s
-    (i32.mul
-     (local.tee $11
-      (i32.mul
-       (local.get $5)
-       (local.get $6)
-      )
-     )
-     (local.get $7)
-    )
-    (local.get $8)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (local.get $6)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $11)
-       (i32.add
-        (local.get $7)
-        (i32.const 1)
+      (local.tee $12
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $8)
+      (local.get $7)
+     )
+     (local.get $8)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $12
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $12)
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (local.get $8)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $12)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $9)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $10
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $27
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $8)
+         (local.get $10)
+         (local.get $27)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $11
+        (local.set $12
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
-            (local.get $11)
+           (i32.le_s
+            (local.get $12)
+            (local.get $13)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                   (local.get $10)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2197,22 +4822,24 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $9)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
-         (local.tee $10
+         (local.tee $9
           (f32.add
-           (local.get $10)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $10)
               (i32.const 2)
              )
             )
@@ -2226,23 +4853,23 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $9)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $10)
+           (local.get $9)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $10)
+             (local.get $9)
              (f32.const 0.7071067690849304)
             )
            )
@@ -2250,23 +4877,2369 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $7)
+    (i32.sub
+     (local.get $8)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $9
+            (f32.add
+             (local.get $9)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $9)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2274,129 +7247,335 @@
  (func $matmul_epilogue_040e154a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -2410,44 +7589,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2868,16 +9278,17 @@
   (local $8 i32)
   (local $9 f32)
   (local $10 f32)
-  (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $11 f32)
+  (local $12 v128)
+  (local $13 i32)
   (local $14 i32)
-  (local $15 f32)
+  (local $15 i32)
   (local $16 i32)
-  (local $17 i32)
+  (local $17 f32)
   (local $18 i32)
   (local $19 i32)
-  (local.set $11
+  (local $20 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -2886,7 +9297,7 @@
     (local.get $7)
    )
   )
-  (local.set $17
+  (local.set $18
    (select
     (local.get $4)
     (local.tee $6
@@ -2911,27 +9322,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $17)
+      (local.get $13)
+      (local.get $18)
      )
     )
     (then
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $18
+     (local.set $19
       (i32.const 4)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $18)
+         (local.get $6)
+         (local.get $19)
         )
        )
        (then
-        (local.set $12
+        (local.set $14
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -2939,45 +9350,80 @@
           (i32.eqz
            (i32.le_s
             (local.get $5)
-            (local.get $12)
+            (local.get $14)
            )
           )
           (then
-           (local.set $6
+           (local.set $7
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $5)
-                (local.get $11)
+                (local.get $13)
                )
-               (local.get $12)
+               (local.get $14)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $4)
+              (local.get $6)
               (i32.const 5)
              )
             )
            )
-           (local.set $9
+           (local.set $10
             (f32.const -inf)
            )
-           (local.set $10
+           (local.set $11
             (f32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $4
             (i32.const 32)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 32)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $7)
+               (local.get $4)
                (local.get $8)
               )
              )
@@ -2987,7 +9433,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $6)
+                  (local.get $4)
                   (local.get $7)
                  )
                  (i32.const 2)
@@ -2995,40 +9441,40 @@
                )
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $4
                (i32.add
-                (local.get $7)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $8
+           (local.set $15
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $20
             (select
              (local.get $5)
-             (local.tee $7
+             (local.tee $4
               (i32.add
-               (local.get $12)
+               (local.get $14)
                (i32.const 1)
               )
              )
-             (i32.lt_s
+             (i32.gt_s
+              (local.get $4)
               (local.get $5)
-              (local.get $7)
              )
             )
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $8)
-               (local.get $19)
+               (local.get $15)
+               (local.get $20)
               )
              )
              (then
@@ -3038,46 +9484,125 @@
                  (i32.add
                   (i32.mul
                    (local.get $5)
-                   (local.get $11)
+                   (local.get $13)
                   )
-                  (local.get $8)
+                  (local.get $15)
                  )
                  (i32.const 7)
                 )
                 (i32.shl
-                 (local.get $4)
+                 (local.get $6)
                  (i32.const 5)
                 )
                )
               )
-              (local.set $13
+              (local.set $9
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
                (i32.const 0)
               )
-              (local.set $14
+              (local.set $4
                (i32.const 32)
               )
-              (loop $e_5_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $7)
-                  (local.get $14)
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $8)
                  )
                 )
                 (then
-                 (local.set $13
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $9
+               (f32.add
+                (local.get $9)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.const 32)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $4)
+                  (local.get $8)
+                 )
+                )
+                (then
+                 (local.set $9
                   (f32.add
-                   (local.get $13)
+                   (local.get $9)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $7)
                        )
                        (i32.const 2)
@@ -3089,7 +9614,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $7)
+                        (local.get $4)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -3099,72 +9624,137 @@
                    )
                   )
                  )
-                 (local.set $7
+                 (local.set $4
                   (i32.add
-                   (local.get $7)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_5_next)
+                 (br $e_7_next)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.add
                 (f32.mul
-                 (local.get $10)
-                 (local.tee $13
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $9)
-                      (local.tee $9
-                       (f32.max
-                        (local.tee $10
-                         (f32.mul
-                          (local.get $13)
-                          (f32.const 0.1767766922712326)
-                         )
-                        )
+                 (local.get $11)
+                 (local.tee $9
+                  (call $exp
+                   (f32.sub
+                    (local.get $10)
+                    (local.tee $10
+                     (f32.max
+                      (local.tee $11
+                       (f32.mul
                         (local.get $9)
+                        (f32.const 0.1767766922712326)
                        )
                       )
+                      (local.get $10)
                      )
                     )
                    )
                   )
                  )
                 )
-                (local.tee $15
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $10)
-                     (local.get $9)
-                    )
-                   )
+                (local.tee $17
+                 (call $exp
+                  (f32.sub
+                   (local.get $11)
+                   (local.get $10)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (f32.mul
-                (local.get $15)
+                (local.get $17)
                 (f32.const 1)
                )
               )
-              (local.set $7
+              (local.set $8
                (i32.const 0)
               )
-              (loop $e_6_next
+              (local.set $4
+               (i32.const 32)
+              )
+              (loop $e_8_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $8)
+                 )
+                )
+                (then
+                 (v128.store align=4
+                  (i32.add
+                   (local.get $3)
+                   (i32.shl
+                    (i32.add
+                     (local.get $7)
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.splat
+                     (local.get $9)
+                    )
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $17)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_8_next)
+                )
+               )
+              )
+              (local.set $8
+               (i32.const 32)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $7)
-                  (local.get $14)
+                  (local.get $4)
+                  (local.get $8)
                  )
                 )
                 (then
@@ -3173,7 +9763,7 @@
                    (local.get $3)
                    (i32.shl
                     (i32.add
-                     (local.get $6)
+                     (local.get $4)
                      (local.get $7)
                     )
                     (i32.const 2)
@@ -3186,23 +9776,23 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $7)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (local.get $13)
+                    (local.get $9)
                    )
                    (f32.mul
-                    (local.get $15)
+                    (local.get $17)
                     (f32.load
                      (i32.add
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $7)
+                        (local.get $4)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -3212,50 +9802,101 @@
                    )
                   )
                  )
-                 (local.set $7
+                 (local.set $4
                   (i32.add
-                   (local.get $7)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_6_next)
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $15
+               (i32.add
+                (local.get $15)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $10
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $11)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $11)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (local.set $4
+            (i32.const 32)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (local.get $7)
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $10)
                 )
                )
               )
               (local.set $8
                (i32.add
                 (local.get $8)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $j_4_next)
+              (br $e_10_next)
              )
             )
-           )
-           (local.set $9
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $10)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $10)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $7
-            (i32.const 0)
            )
            (local.set $8
             (i32.const 32)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
+               (local.get $4)
                (local.get $8)
               )
              )
@@ -3265,7 +9906,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $6)
+                  (local.get $4)
                   (local.get $7)
                  )
                  (i32.const 2)
@@ -3277,29 +9918,29 @@
                   (local.get $3)
                   (i32.shl
                    (i32.add
-                    (local.get $6)
+                    (local.get $4)
                     (local.get $7)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $9)
+                (local.get $10)
                )
               )
-              (local.set $7
+              (local.set $4
                (i32.add
-                (local.get $7)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $12
+           (local.set $14
             (i32.add
-             (local.get $12)
+             (local.get $14)
              (i32.const 1)
             )
            )
@@ -3307,9 +9948,9 @@
           )
          )
         )
-        (local.set $4
+        (local.set $6
          (i32.add
-          (local.get $4)
+          (local.get $6)
           (i32.const 1)
          )
         )
@@ -3317,9 +9958,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $13
       (i32.add
-       (local.get $11)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -3433,17 +10074,18 @@
  )
  (func $attention_bd75acf0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 f32)
   (local $12 f32)
-  (local $13 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 i32)
-  (local $19 i32)
+  (local $19 f32)
   (local $20 i32)
-  (local.set $11
+  (local $21 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $5)
@@ -3452,7 +10094,7 @@
     (local.get $9)
    )
   )
-  (local.set $19
+  (local.set $20
    (select
     (local.get $5)
     (local.tee $8
@@ -3477,27 +10119,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $19)
+      (local.get $13)
+      (local.get $20)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $20
+     (local.set $21
       (i32.const 4)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $20)
+         (local.get $8)
+         (local.get $21)
         )
        )
        (then
-        (local.set $15
+        (local.set $17
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -3505,24 +10147,24 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $17)
            )
           )
           (then
-           (local.set $8
+           (local.set $9
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $11)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $17)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $5)
+              (local.get $8)
               (i32.const 5)
              )
             )
@@ -3530,20 +10172,55 @@
            (local.set $12
             (f32.const -inf)
            )
-           (local.set $13
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
            )
-           (local.set $10
+           (local.set $5
             (i32.const 32)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $10)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (i32.const 32)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $9)
+               (local.get $5)
                (local.get $10)
               )
              )
@@ -3553,7 +10230,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $5)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -3561,24 +10238,24 @@
                )
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $5
                (i32.add
-                (local.get $9)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $10
+           (local.set $16
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
               (local.get $6)
-              (local.get $10)
+              (local.get $16)
              )
              (then
               (if
@@ -3590,9 +10267,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $11)
+                     (local.get $13)
                     )
-                    (local.get $10)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -3607,46 +10284,125 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $11)
+                     (local.get $13)
                     )
-                    (local.get $10)
+                    (local.get $16)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $5)
+                   (local.get $8)
                    (i32.const 5)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $11
                  (f32.const 0)
                 )
-                (local.set $9
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $10
                  (i32.const 0)
                 )
-                (local.set $16
+                (local.set $5
                  (i32.const 32)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $9)
-                    (local.get $16)
+                   (i32.le_s
+                    (local.get $5)
+                    (local.get $10)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $11
+                 (f32.add
+                  (local.get $11)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 32)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $11
                     (f32.add
-                     (local.get $14)
+                     (local.get $11)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
+                          (local.get $5)
                           (local.get $9)
                          )
                          (i32.const 2)
@@ -3658,7 +10414,7 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
+                          (local.get $5)
                           (local.get $18)
                          )
                          (i32.const 2)
@@ -3668,72 +10424,137 @@
                      )
                     )
                    )
-                   (local.set $9
+                   (local.set $5
                     (i32.add
-                     (local.get $9)
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $13
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $13)
-                   (local.tee $14
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $12)
-                        (local.tee $12
-                         (f32.max
-                          (local.tee $13
-                           (f32.mul
-                            (local.get $14)
-                            (f32.const 0.1767766922712326)
-                           )
-                          )
-                          (local.get $12)
+                   (local.get $14)
+                   (local.tee $11
+                    (call $exp
+                     (f32.sub
+                      (local.get $12)
+                      (local.tee $12
+                       (f32.max
+                        (local.tee $14
+                         (f32.mul
+                          (local.get $11)
+                          (f32.const 0.1767766922712326)
                          )
                         )
+                        (local.get $12)
                        )
                       )
                      )
                     )
                    )
                   )
-                  (local.tee $17
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $13)
-                       (local.get $12)
-                      )
-                     )
+                  (local.tee $19
+                   (call $exp
+                    (f32.sub
+                     (local.get $14)
+                     (local.get $12)
                     )
                    )
                   )
                  )
                 )
-                (local.set $17
+                (local.set $19
                  (f32.mul
-                  (local.get $17)
+                  (local.get $19)
                   (f32.const 1)
                  )
                 )
-                (local.set $9
+                (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $5
+                 (i32.const 32)
+                )
+                (loop $e_8_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $5)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (i32.add
+                     (local.get $4)
+                     (i32.shl
+                      (i32.add
+                       (local.get $9)
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32x4.splat
+                       (local.get $11)
+                      )
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $19)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 32)
+                )
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $9)
-                    (local.get $16)
+                    (local.get $5)
+                    (local.get $10)
                    )
                   )
                   (then
@@ -3742,7 +10563,7 @@
                      (local.get $4)
                      (i32.shl
                       (i32.add
-                       (local.get $8)
+                       (local.get $5)
                        (local.get $9)
                       )
                       (i32.const 2)
@@ -3755,23 +10576,23 @@
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
+                          (local.get $5)
                           (local.get $9)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $14)
+                      (local.get $11)
                      )
                      (f32.mul
-                      (local.get $17)
+                      (local.get $19)
                       (f32.load
                        (i32.add
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
+                          (local.get $5)
                           (local.get $18)
                          )
                          (i32.const 2)
@@ -3781,25 +10602,25 @@
                      )
                     )
                    )
-                   (local.set $9
+                   (local.set $5
                     (i32.add
-                     (local.get $9)
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $10
+              (local.set $16
                (i32.add
-                (local.get $10)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
@@ -3807,26 +10628,77 @@
             (select
              (f32.div
               (f32.const 1)
-              (local.get $13)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $13)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
+           )
+           (local.set $5
+            (i32.const 32)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $10)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $4)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $12)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
            )
            (local.set $10
             (i32.const 32)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $9)
+               (local.get $5)
                (local.get $10)
               )
              )
@@ -3836,7 +10708,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $5)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -3848,7 +10720,7 @@
                   (local.get $4)
                   (i32.shl
                    (i32.add
-                    (local.get $8)
+                    (local.get $5)
                     (local.get $9)
                    )
                    (i32.const 2)
@@ -3858,19 +10730,19 @@
                 (local.get $12)
                )
               )
-              (local.set $9
+              (local.set $5
                (i32.add
-                (local.get $9)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.add
-             (local.get $15)
+             (local.get $17)
              (i32.const 1)
             )
            )
@@ -3878,9 +10750,9 @@
           )
          )
         )
-        (local.set $5
+        (local.set $8
          (i32.add
-          (local.get $5)
+          (local.get $8)
           (i32.const 1)
          )
         )
@@ -3888,9 +10760,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $13
       (i32.add
-       (local.get $11)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -4416,93 +11288,473 @@
  )
  (func $matmul_143b1b63 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 2048)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -4510,10 +11762,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -4525,10 +11777,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -4537,13 +11789,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -4553,33 +11805,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 11)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 11)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 11)
+             )
+             (local.get $12)
+            )
+            (i32.const 2049)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 11)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 11)
+             )
+             (local.get $12)
+            )
+            (i32.const 4097)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 11)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 11)
+             )
+             (local.get $12)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 2048)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 11)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -4738,28 +13663,24 @@
           (local.set $11
            (f32.add
             (local.get $11)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
                   (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $5)
-                     (i32.const 11)
-                    )
-                    (local.get $3)
-                   )
-                   (i32.const 2)
+                   (local.get $5)
+                   (i32.const 11)
                   )
+                  (local.get $3)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -4836,9 +13757,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -4848,7 +13766,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -4856,22 +13774,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_18e9befb (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 f32)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
@@ -4885,24 +13835,24 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $8)
       (local.get $11)
      )
     )
     (then
-     (local.set $8
+     (local.set $9
       (select
        (f32.add
-        (local.get $8)
+        (local.get $9)
         (f32.const 1)
        )
-       (local.get $8)
+       (local.get $9)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $9)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -4911,9 +13861,9 @@
        )
       )
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -4927,19 +13877,19 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $8)
+     (local.get $9)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $8)
+     (local.get $9)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $8
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $2
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -4958,10 +13908,10 @@
       (local.get $5)
      )
     )
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $2)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -4970,27 +13920,27 @@
       (local.get $7)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $8)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -5002,14 +13952,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $2
         (i32.const 2048)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $8)
+               (i32.const 11)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 2048)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $8)
+               (i32.const 11)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $9
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 2048)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.max
+            (local.get $9)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.shl
+                 (local.get $8)
+                 (i32.const 11)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 11)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $9)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -5020,152 +14146,10 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $2)
+               (local.get $8)
                (i32.const 11)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $8
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $7
-        (i32.const 2048)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $8
-           (f32.max
-            (local.get $8)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.shl
-                 (local.get $2)
-                 (i32.const 11)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $10
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $10
-           (f32.add
-            (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $2)
-                     (i32.const 11)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $8)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.shl
-               (local.get $2)
-               (i32.const 11)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -5173,28 +14157,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
                     (i32.shl
-                     (i32.add
-                      (i32.shl
-                       (local.get $2)
-                       (i32.const 11)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                     (local.get $8)
+                     (i32.const 11)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $8)
                  )
                 )
+                (local.get $9)
                )
               )
               (local.get $10)
@@ -5203,29 +14183,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $12)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $8
       (i32.add
-       (local.get $2)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -5237,129 +14217,335 @@
  (func $matmul_edcd9e29 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 2048)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 11)
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $4)
-                   (i32.const 7)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -5376,30 +14562,825 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 2048)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 11)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $6)
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 7)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -5407,69 +15388,115 @@
  (func $matmul_ca59148a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 11)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 2048)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 2048)
+        )
+        (i32.const 512)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -5482,51 +15509,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 11)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -5543,54 +15721,895 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 2048)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $layernorm_grad_12a4e015 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 f32)
-  (local.set $13
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 f32)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 128)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.le_s
+      (local.get $8)
+      (local.get $11)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $11
+   (i32.const 128)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $8)
+      (local.get $11)
      )
     )
     (then
@@ -5598,7 +16617,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -5608,67 +16627,132 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $9
+  (local.set $11
    (i32.const 0)
   )
-  (local.set $13
+  (local.set $19
    (i32.mul
     (local.get $6)
     (local.get $7)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $11)
+      (local.get $19)
      )
     )
     (then
      (local.set $7
       (i32.shl
-       (local.get $9)
+       (local.get $11)
        (i32.const 7)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $11
+     (local.set $6
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $12
          (f32.add
-          (local.get $10)
+          (local.get $12)
           (f32.load
            (i32.add
             (local.get $0)
@@ -5689,36 +16773,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.mul
+       (local.get $12)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $12)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $10
-      (f32.mul
+      (f32.add
        (local.get $10)
-       (f32.const 0.0078125)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
      (local.set $8
-      (f32.const 0)
+      (i32.const 128)
      )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -5732,10 +16894,10 @@
                )
               )
              )
-             (local.get $10)
+             (local.get $12)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -5745,17 +16907,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999747378752e-06)
@@ -5763,25 +16925,224 @@
        )
       )
      )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $13
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $16
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
      (local.set $8
-      (f32.const 0)
-     )
-     (local.set $12
-      (f32.const 0)
-     )
-     (local.set $6
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $16
+         (f32x4.add
+          (local.get $16)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $13
+      (f32.add
+       (local.get $13)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $16
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -5807,7 +17168,7 @@
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $4)
            (i32.shl
@@ -5818,7 +17179,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.mul
            (f32.load
@@ -5833,7 +17194,7 @@
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -5848,16 +17209,16 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $5)
            (i32.shl
@@ -5868,7 +17229,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.load
            (i32.add
@@ -5884,18 +17245,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $16)
+          (local.get $10)
+          (local.get $18)
          )
         )
-        (local.set $12
+        (local.set $13
          (f32.add
-          (local.get $12)
+          (local.get $13)
           (f32.mul
-           (local.get $16)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -5905,31 +17266,130 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.mul
+       (local.get $10)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $13
+      (f32.mul
+       (local.get $13)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $15)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+            (f32x4.splat
+             (local.get $13)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
        )
       )
      )
      (local.set $8
-      (f32.mul
-       (local.get $8)
-       (f32.const 0.0078125)
-      )
+      (i32.const 128)
      )
-     (local.set $12
-      (f32.mul
-       (local.get $12)
-       (f32.const 0.0078125)
-      )
-     )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_5_next
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
@@ -5945,7 +17405,7 @@
           )
          )
          (f32.mul
-          (local.get $14)
+          (local.get $15)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -5971,7 +17431,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -5988,11 +17448,11 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
-            (local.get $12)
+            (local.get $13)
            )
           )
          )
@@ -6003,17 +17463,17 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
+       (local.get $11)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -6021,10 +17481,42 @@
  (func $reduce_to_18657e7c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 128)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 128)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6049,7 +17541,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6065,7 +17557,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6108,100 +17600,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_bed0bc7c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6209,10 +18081,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6224,10 +18096,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6236,13 +18108,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6252,33 +18124,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 512)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6286,69 +19831,115 @@
  (func $matmul_4123dcbf (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 9)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 512)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 512)
+        )
+        (i32.const 128)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6361,51 +19952,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -6422,41 +20164,837 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 512)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_8ab9e3cd (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_ab1516c3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
+  (local $8 f32)
+  (local $9 i32)
   (local.set $7
    (i32.div_s
     (i32.mul
-     (local.tee $8
+     (local.tee $9
       (i32.shl
        (i32.mul
         (local.get $3)
@@ -6484,7 +21022,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $8)
+       (local.get $9)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -6522,12 +21060,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $7)
-               (i32.const 2)
+            (local.tee $8
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -6539,43 +21079,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $7)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $8)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (local.get $8)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -6607,10 +21119,42 @@
  (func $reduce_to_a90ed633 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 512)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 512)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6635,7 +21179,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6651,7 +21195,7 @@
     (i32.const 9)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6694,100 +21238,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_f66b8b86 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6795,10 +21719,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6810,10 +21734,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6822,13 +21746,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6838,33 +21762,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6872,69 +23469,115 @@
  (func $matmul_adf6c957 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6947,51 +23590,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7008,30 +23802,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -7039,26 +24628,129 @@
  (func $add_822d77ac (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.shl
-       (i32.mul
-        (local.get $3)
-        (local.get $4)
+  (local $9 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $7
+          (i32.sub
+           (i32.shl
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 7)
       )
+      (local.get $5)
      )
-     (local.get $5)
+     (local.get $6)
     )
-    (local.get $6)
+    (i32.const 2)
    )
   )
-  (local.set $3
+  (local.set $9
    (select
-    (local.tee $3
+    (local.get $7)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.lt_s
+     (local.get $7)
+     (local.get $9)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $8)
+      (local.get $9)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $8)
+        (i32.const 2)
+       )
+      )
+      (f32x4.add
+       (v128.load align=4
+        (i32.add
+         (local.get $0)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+       (v128.load align=4
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
      (i32.shl
       (i32.mul
        (local.get $3)
@@ -7067,162 +24759,526 @@
       (i32.const 7)
      )
     )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
-       )
-      )
-      (local.get $6)
-     )
-    )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
-    )
-   )
-  )
-  (loop $o_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $7)
-     )
-    )
-    (then
-     (f32.store
-      (i32.add
-       (local.get $2)
-       (i32.shl
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
         (local.get $7)
-        (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (then
+       (f32.store
         (i32.add
-         (local.get $0)
+         (local.get $2)
          (i32.shl
           (local.get $7)
           (i32.const 2)
          )
         )
-       )
-       (f32.load
-        (i32.add
-         (local.get $1)
-         (i32.shl
-          (local.get $7)
-          (i32.const 2)
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
          )
         )
        )
+       (local.set $7
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
  )
  (func $matmul_356d4e7f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -7230,10 +25286,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -7245,10 +25301,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -7257,13 +25313,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -7273,33 +25329,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -7307,69 +27036,115 @@
  (func $matmul_2bbac91c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -7382,51 +27157,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7443,49 +27369,845 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $attention_grad_1919678b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
-  (local $18 f32)
-  (local $19 f32)
-  (local $20 i32)
-  (local $21 i32)
+  (local $18 i32)
+  (local $19 i32)
+  (local $20 f32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
-  (local $24 i32)
+  (local $23 i32)
+  (local $24 f32)
   (local $25 i32)
-  (local.set $16
+  (local $26 i32)
+  (local.set $18
    (i32.div_s
     (i32.mul
      (local.get $8)
@@ -7494,7 +28216,7 @@
     (local.get $12)
    )
   )
-  (local.set $24
+  (local.set $25
    (select
     (local.get $8)
     (local.tee $11
@@ -7519,13 +28241,85 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $24)
+      (local.get $18)
+      (local.get $25)
      )
     )
     (then
-     (local.set $8
+     (local.set $11
       (i32.const 0)
+     )
+     (local.set $8
+      (i32.sub
+       (i32.shl
+        (local.get $9)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $9)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $8)
+         (local.get $11)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $18)
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $18)
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $11
       (i32.shl
@@ -7533,7 +28327,7 @@
        (i32.const 7)
       )
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -7548,7 +28342,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $18)
              (i32.shl
               (local.get $9)
               (i32.const 7)
@@ -7567,7 +28361,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $18)
              (i32.shl
               (local.get $9)
               (i32.const 7)
@@ -7586,70 +28380,70 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $8
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $25
+     (local.set $26
       (i32.const 4)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $8)
-         (local.get $25)
+         (local.get $11)
+         (local.get $26)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $10)
-            (local.get $21)
+            (local.get $23)
            )
           )
           (then
-           (local.set $11
+           (local.set $12
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $18)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $8)
+              (local.get $11)
               (i32.const 5)
              )
             )
            )
-           (local.set $19
+           (local.set $21
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $20
             (f32.const 0)
            )
-           (local.set $12
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $9)
-               (local.get $12)
+               (local.get $17)
               )
              )
              (then
@@ -7662,9 +28456,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $12)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -7673,65 +28467,68 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $12)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $8)
+                   (local.get $11)
                    (i32.const 5)
                   )
                  )
                 )
-                (local.set $18
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $13
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
                  (i32.const 0)
                 )
-                (local.set $15
+                (local.set $8
                  (i32.const 32)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $18
-                    (f32.add
-                     (local.get $18)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
-                          (local.get $13)
+                          (local.get $12)
+                          (local.get $14)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $14)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -7740,158 +28537,62 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $14
                     (i32.add
-                     (local.get $13)
-                     (i32.const 1)
+                     (local.get $14)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
-                )
-                (local.set $14
-                 (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $19)
-                       (local.tee $19
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $18)
-                           (f32.const 0.1767766922712326)
-                          )
-                         )
-                         (local.get $19)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $19)
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $23
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $14)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $14)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $18
-            (f32.const 0)
-           )
-           (local.set $12
-            (i32.const 0)
-           )
-           (loop $j_6_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $12)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $16)
-                    )
-                    (local.get $12)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $17
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $16)
-                    )
-                    (local.get $12)
-                   )
-                   (i32.const 7)
-                  )
-                  (i32.shl
-                   (local.get $8)
-                   (i32.const 5)
-                  )
-                 )
-                )
-                (local.set $14
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
-                (local.set $15
+                (local.set $14
                  (i32.const 32)
                 )
                 (loop $e_7_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
-                          (local.get $13)
+                          (local.get $8)
+                          (local.get $12)
                          )
                          (i32.const 2)
                         )
@@ -7902,8 +28603,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $8)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -7912,9 +28613,9 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $8
                     (i32.add
-                     (local.get $13)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -7922,211 +28623,71 @@
                   )
                  )
                 )
-                (local.set $22
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.1767766922712326)
-                      )
-                      (local.get $19)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $14
-                 (f32.const 0)
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (loop $e_8_next
-                 (if
-                  (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
-                   )
-                  )
-                  (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $11)
-                          (local.get $13)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $13)
-                          (local.get $17)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $13
-                    (i32.add
-                     (local.get $13)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_8_next)
-                  )
-                 )
-                )
-                (local.set $18
+                (local.set $20
                  (f32.add
-                  (local.get $18)
                   (f32.mul
-                   (local.get $22)
-                   (f32.mul
-                    (local.get $14)
-                    (local.tee $14
-                     (f32.const 1)
-                    )
-                   )
-                  )
-                 )
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (loop $e_9_next
-                 (if
-                  (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
-                   )
-                  )
-                  (then
-                   (f32.store
-                    (local.tee $20
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $13)
-                        (local.get $17)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $20)
-                     )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $22)
-                       (local.get $14)
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $11)
-                          (local.get $13)
-                         )
-                         (i32.const 2)
+                   (local.get $20)
+                   (call $exp
+                    (f32.sub
+                     (local.get $21)
+                     (local.tee $21
+                      (f32.max
+                       (local.tee $13
+                        (f32.mul
+                         (local.get $13)
+                         (f32.const 0.1767766922712326)
                         )
                        )
+                       (local.get $21)
                       )
                      )
                     )
                    )
-                   (local.set $13
-                    (i32.add
-                     (local.get $13)
-                     (i32.const 1)
-                    )
+                  )
+                  (call $exp
+                   (f32.sub
+                    (local.get $13)
+                    (local.get $21)
                    )
-                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $12
+              (local.set $17
                (i32.add
-                (local.get $12)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $12
-            (i32.const 0)
-           )
-           (local.set $13
-            (i32.const 32)
-           )
-           (loop $e_10_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $12)
-               (local.get $13)
-              )
+           (local.set $24
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $20)
              )
-             (then
-              (f32.store
-               (i32.add
-                (local.get $5)
-                (i32.shl
-                 (i32.add
-                  (local.get $11)
-                  (local.get $12)
-                 )
-                 (i32.const 2)
-                )
-               )
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $e_10_next)
+             (f32.const 0)
+             (f32.gt
+              (local.get $20)
+              (f32.const 0)
              )
             )
            )
-           (local.set $13
+           (local.set $20
+            (f32.const 0)
+           )
+           (local.set $14
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $9)
-              (local.get $13)
+              (local.get $14)
              )
              (then
               (if
@@ -8138,9 +28699,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $13)
+                    (local.get $14)
                    )
                    (i32.const 2)
                   )
@@ -8155,46 +28716,125 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $13)
+                    (local.get $14)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $8)
+                   (local.get $11)
                    (i32.const 5)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $12
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $15
+                (local.set $8
                  (i32.const 32)
                 )
-                (loop $e_12_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_9_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 32)
+                )
+                (loop $e_10_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -8206,7 +28846,7 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $8)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -8216,59 +28856,137 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_10_next)
                   )
                  )
                 )
                 (local.set $22
                  (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.1767766922712326)
-                      )
-                      (local.get $19)
-                     )
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.1767766922712326)
                     )
+                    (local.get $21)
                    )
                   )
-                  (local.get $23)
+                  (local.get $24)
                  )
                 )
-                (local.set $14
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $12
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $16
                  (i32.const 0)
                 )
-                (loop $e_13_next
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_11_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_11_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 32)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -8280,7 +28998,7 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $8)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -8290,84 +29008,115 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.add
+                  (local.get $20)
+                  (f32.mul
+                   (local.get $22)
+                   (f32.mul
+                    (local.get $13)
+                    (local.tee $13
+                     (f32.const 1)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_13_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $22)
+                       )
+                       (f32x4.splat
+                        (local.get $13)
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
                     )
                    )
                    (br $e_13_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.mul
-                   (local.get $22)
-                   (f32.sub
-                    (f32.mul
-                     (local.get $14)
-                     (f32.const 1)
-                    )
-                    (local.get $18)
-                   )
-                  )
-                  (f32.const 0.1767766922712326)
-                 )
-                )
-                (local.set $12
-                 (i32.const 0)
+                (local.set $16
+                 (i32.const 32)
                 )
                 (loop $e_14_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
                    (f32.store
-                    (local.tee $20
+                    (local.tee $19
                      (i32.add
-                      (local.get $5)
+                      (local.get $7)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $12)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $20)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $17)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $20
-                     (i32.add
-                      (local.get $6)
-                      (i32.shl
-                       (i32.add
-                        (local.get $12)
+                        (local.get $8)
                         (local.get $17)
                        )
                        (i32.const 2)
@@ -8376,16 +29125,19 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $20)
+                      (local.get $19)
                      )
                      (f32.mul
-                      (local.get $14)
+                      (f32.mul
+                       (local.get $22)
+                       (local.get $13)
+                      )
                       (f32.load
                        (i32.add
-                        (local.get $0)
+                        (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -8395,9 +29147,9 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -8407,39 +29159,664 @@
                 )
                )
               )
-              (local.set $13
+              (local.set $14
                (i32.add
-                (local.get $13)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $21
+           (local.set $17
+            (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 32)
+           )
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $17)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $12)
+                  (local.get $17)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $17
+            (i32.const 32)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $17)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $12)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $e_16_next)
+             )
+            )
+           )
+           (local.set $16
+            (i32.const 0)
+           )
+           (loop $j_17_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $16)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $18)
+                    )
+                    (local.get $16)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $17
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $18)
+                    )
+                    (local.get $16)
+                   )
+                   (i32.const 7)
+                  )
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 5)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_18_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 32)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.1767766922712326)
+                    )
+                    (local.get $21)
+                   )
+                  )
+                  (local.get $24)
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_20_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 32)
+                )
+                (loop $e_21_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_21_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (f32.mul
+                   (local.get $22)
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 1)
+                    )
+                    (local.get $20)
+                   )
+                  )
+                  (f32.const 0.1767766922712326)
+                 )
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_22_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 32)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $19
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $12)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $19)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $19
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $19)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_23_next)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (i32.add
+                (local.get $16)
+                (i32.const 1)
+               )
+              )
+              (br $j_17_next)
+             )
+            )
+           )
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $8
+        (local.set $11
          (i32.add
-          (local.get $8)
+          (local.get $11)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $18
       (i32.add
-       (local.get $16)
+       (local.get $18)
        (i32.const 1)
       )
      )
@@ -8451,18 +29828,19 @@
  (func $attention_grad_4316bed4 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
+  (local $13 v128)
   (local $14 i32)
   (local $15 i32)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 f32)
   (local $19 i32)
-  (local $20 i32)
-  (local $21 f32)
+  (local $20 f32)
+  (local $21 i32)
   (local $22 f32)
-  (local $23 i32)
+  (local $23 f32)
   (local $24 i32)
+  (local $25 i32)
   (local.set $16
    (i32.div_s
     (i32.mul
@@ -8472,7 +29850,7 @@
     (local.get $10)
    )
   )
-  (local.set $23
+  (local.set $24
    (select
     (local.get $7)
     (local.tee $9
@@ -8498,12 +29876,84 @@
     (i32.eqz
      (i32.ge_s
       (local.get $16)
-      (local.get $23)
+      (local.get $24)
      )
     )
     (then
-     (local.set $7
+     (local.set $9
       (i32.const 0)
+     )
+     (local.set $7
+      (i32.sub
+       (i32.shl
+        (local.get $8)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $8)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $7)
+         (local.get $9)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $16)
+             (i32.shl
+              (local.get $8)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $16)
+             (i32.shl
+              (local.get $8)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (local.get $9)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $9
       (i32.shl
@@ -8511,7 +29961,7 @@
        (i32.const 7)
       )
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -8564,38 +30014,38 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $7
+     (local.set $9
       (i32.const 0)
      )
-     (local.set $24
+     (local.set $25
       (i32.const 4)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $24)
+         (local.get $9)
+         (local.get $25)
         )
        )
        (then
-        (local.set $10
+        (local.set $19
          (i32.const 0)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $8)
-            (local.get $10)
+            (local.get $19)
            )
           )
           (then
-           (local.set $9
+           (local.set $10
             (i32.add
              (i32.shl
               (i32.add
@@ -8603,213 +30053,46 @@
                 (local.get $8)
                 (local.get $16)
                )
-               (local.get $10)
+               (local.get $19)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $7)
+              (local.get $9)
               (i32.const 5)
              )
             )
            )
-           (local.set $18
+           (local.set $20
             (f32.const -inf)
            )
-           (local.set $12
+           (local.set $18
             (f32.const 0)
            )
-           (local.set $13
+           (local.set $11
             (i32.const 0)
            )
-           (local.set $15
+           (local.set $21
             (select
              (local.get $8)
-             (local.tee $11
+             (local.tee $7
               (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $8)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_4_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $13)
-               (local.get $15)
-              )
-             )
-             (then
-              (local.set $19
-               (i32.add
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $8)
-                   (local.get $16)
-                  )
-                  (local.get $13)
-                 )
-                 (i32.const 7)
-                )
-                (i32.shl
-                 (local.get $7)
-                 (i32.const 5)
-                )
-               )
-              )
-              (local.set $17
-               (f32.const 0)
-              )
-              (local.set $11
-               (i32.const 0)
-              )
-              (local.set $14
-               (i32.const 32)
-              )
-              (loop $e_5_next
-               (if
-                (i32.eqz
-                 (i32.ge_s
-                  (local.get $11)
-                  (local.get $14)
-                 )
-                )
-                (then
-                 (local.set $17
-                  (f32.add
-                   (local.get $17)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $9)
-                        (local.get $11)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
-                      (i32.shl
-                       (i32.add
-                        (local.get $11)
-                        (local.get $19)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $11
-                  (i32.add
-                   (local.get $11)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_5_next)
-                )
-               )
-              )
-              (local.set $12
-               (f32.add
-                (f32.mul
-                 (local.get $12)
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $18)
-                     (local.tee $18
-                      (f32.max
-                       (local.tee $12
-                        (f32.mul
-                         (local.get $17)
-                         (f32.const 0.1767766922712326)
-                        )
-                       )
-                       (local.get $18)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (local.get $12)
-                    (local.get $18)
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $13
-               (i32.add
-                (local.get $13)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $22
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $12)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $12)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $17
-            (f32.const 0)
-           )
-           (local.set $13
-            (i32.const 0)
-           )
-           (local.set $19
-            (select
-             (local.get $8)
-             (local.tee $11
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $8)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_6_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $13)
                (local.get $19)
+               (i32.const 1)
+              )
+             )
+             (i32.gt_s
+              (local.get $7)
+              (local.get $8)
+             )
+            )
+           )
+           (loop $j_5_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $11)
+               (local.get $21)
               )
              )
              (then
@@ -8821,12 +30104,12 @@
                    (local.get $8)
                    (local.get $16)
                   )
-                  (local.get $13)
+                  (local.get $11)
                  )
                  (i32.const 7)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $9)
                  (i32.const 5)
                 )
                )
@@ -8834,8 +30117,87 @@
               (local.set $12
                (f32.const 0)
               )
-              (local.set $11
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
                (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_6_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $14
+                  (i32.add
+                   (local.get $14)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
               )
               (local.set $14
                (i32.const 32)
@@ -8844,7 +30206,7 @@
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $11)
+                  (local.get $7)
                   (local.get $14)
                  )
                 )
@@ -8858,8 +30220,8 @@
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -8870,8 +30232,170 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
+                        (local.get $7)
                         (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_7_next)
+                )
+               )
+              )
+              (local.set $18
+               (f32.add
+                (f32.mul
+                 (local.get $18)
+                 (call $exp
+                  (f32.sub
+                   (local.get $20)
+                   (local.tee $20
+                    (f32.max
+                     (local.tee $12
+                      (f32.mul
+                       (local.get $12)
+                       (f32.const 0.1767766922712326)
+                      )
+                     )
+                     (local.get $20)
+                    )
+                   )
+                  )
+                 )
+                )
+                (call $exp
+                 (f32.sub
+                  (local.get $12)
+                  (local.get $20)
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $23
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $18)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $18)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $18
+            (f32.const 0)
+           )
+           (local.set $15
+            (i32.const 0)
+           )
+           (local.set $21
+            (select
+             (local.get $8)
+             (local.tee $7
+              (i32.add
+               (local.get $19)
+               (i32.const 1)
+              )
+             )
+             (i32.gt_s
+              (local.get $7)
+              (local.get $8)
+             )
+            )
+           )
+           (loop $j_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $15)
+               (local.get $21)
+              )
+             )
+             (then
+              (local.set $14
+               (i32.add
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (local.get $16)
+                  )
+                  (local.get $15)
+                 )
+                 (i32.const 7)
+                )
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 5)
+                )
+               )
+              )
+              (local.set $12
+               (f32.const 0)
+              )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $11
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_9_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -8883,43 +30407,197 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_7_next)
+                 (br $e_9_next)
                 )
                )
               )
-              (local.set $21
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $12)
-                     (f32.const 0.1767766922712326)
-                    )
-                    (local.get $18)
-                   )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
                   )
                  )
                 )
-                (local.get $22)
+               )
+              )
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_10_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $12
+                  (f32.add
+                   (local.get $12)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_10_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $12)
+                   (f32.const 0.1767766922712326)
+                  )
+                  (local.get $20)
+                 )
+                )
+                (local.get $23)
                )
               )
               (local.set $12
                (f32.const 0)
               )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_8_next
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_11_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_11_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_12_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -8932,8 +30610,8 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -8944,8 +30622,8 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $15)
+                        (local.get $7)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -8954,21 +30632,21 @@
                    )
                   )
                  )
-                 (local.set $11
+                 (local.set $7
                   (i32.add
-                   (local.get $11)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_8_next)
+                 (br $e_12_next)
                 )
                )
               )
-              (local.set $17
+              (local.set $18
                (f32.add
-                (local.get $17)
+                (local.get $18)
                 (f32.mul
-                 (local.get $21)
+                 (local.get $22)
                  (f32.mul
                   (local.get $12)
                   (local.tee $12
@@ -8981,43 +30659,50 @@
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_9_next
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_13_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $6)
                     (i32.shl
                      (i32.add
                       (local.get $11)
-                      (local.get $15)
+                      (local.get $14)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (f32.mul
-                     (local.get $21)
-                     (local.get $12)
+                   (f32x4.mul
+                    (f32x4.mul
+                     (f32x4.splat
+                      (local.get $22)
+                     )
+                     (f32x4.splat
+                      (local.get $12)
+                     )
                     )
-                    (f32.load
+                    (v128.load align=4
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $10)
                         (local.get $11)
                        )
                        (i32.const 2)
@@ -9030,35 +30715,129 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_9_next)
+                 (br $e_13_next)
                 )
                )
               )
-              (local.set $13
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_14_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $6)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $14)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (f32.mul
+                     (local.get $22)
+                     (local.get $12)
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_14_next)
+                )
+               )
+              )
+              (local.set $15
                (i32.add
-                (local.get $13)
+                (local.get $15)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $11
+           (local.set $14
             (i32.const 0)
            )
-           (local.set $13
+           (local.set $7
             (i32.const 32)
            )
-           (loop $e_10_next
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $14)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (local.get $14)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $14
+            (i32.const 32)
+           )
+           (loop $e_16_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $13)
+               (local.get $7)
+               (local.get $14)
               )
              )
              (then
@@ -9067,52 +30846,52 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $9)
-                  (local.get $11)
+                  (local.get $7)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $11
+              (local.set $7
                (i32.add
-                (local.get $11)
+                (local.get $7)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $13
+           (local.set $15
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $21
             (select
              (local.get $8)
-             (local.tee $11
+             (local.tee $7
               (i32.add
-               (local.get $10)
+               (local.get $19)
                (i32.const 1)
               )
              )
-             (i32.lt_s
+             (i32.gt_s
+              (local.get $7)
               (local.get $8)
-              (local.get $11)
              )
             )
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $13)
-               (local.get $19)
+               (local.get $15)
+               (local.get $21)
               )
              )
              (then
-              (local.set $15
+              (local.set $14
                (i32.add
                 (i32.shl
                  (i32.add
@@ -9120,12 +30899,12 @@
                    (local.get $8)
                    (local.get $16)
                   )
-                  (local.get $13)
+                  (local.get $15)
                  )
                  (i32.const 7)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $9)
                  (i32.const 5)
                 )
                )
@@ -9133,18 +30912,97 @@
               (local.set $12
                (f32.const 0)
               )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
               (local.set $11
                (i32.const 0)
               )
-              (local.set $14
+              (local.set $7
                (i32.const 32)
               )
-              (loop $e_12_next
+              (loop $e_18_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_18_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_19_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -9157,8 +31015,8 @@
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -9169,8 +31027,84 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_19_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $12)
+                   (f32.const 0.1767766922712326)
+                  )
+                  (local.get $20)
+                 )
+                )
+                (local.get $23)
+               )
+              )
+              (local.set $12
+               (f32.const 0)
+              )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $11
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_20_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
                         (local.get $11)
-                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -9182,43 +31116,45 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_12_next)
+                 (br $e_20_next)
                 )
-               )
-              )
-              (local.set $21
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $12)
-                     (f32.const 0.1767766922712326)
-                    )
-                    (local.get $18)
-                   )
-                  )
-                 )
-                )
-                (local.get $22)
                )
               )
               (local.set $12
-               (f32.const 0)
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
               )
               (local.set $11
-               (i32.const 0)
+               (i32.const 32)
               )
-              (loop $e_13_next
+              (loop $e_21_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -9231,8 +31167,8 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -9243,8 +31179,8 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $15)
+                        (local.get $7)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -9253,26 +31189,26 @@
                    )
                   )
                  )
-                 (local.set $11
+                 (local.set $7
                   (i32.add
-                   (local.get $11)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_13_next)
+                 (br $e_21_next)
                 )
                )
               )
               (local.set $12
                (f32.mul
                 (f32.mul
-                 (local.get $21)
+                 (local.get $22)
                  (f32.sub
                   (f32.mul
                    (local.get $12)
                    (f32.const 1)
                   )
-                  (local.get $17)
+                  (local.get $18)
                  )
                 )
                 (f32.const 0.1767766922712326)
@@ -9281,41 +31217,46 @@
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_14_next
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_22_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $4)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $10)
                       (local.get $11)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (local.get $12)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $12)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $1)
                       (i32.shl
                        (i32.add
                         (local.get $11)
-                        (local.get $15)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -9324,31 +31265,33 @@
                    )
                   )
                  )
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $5)
                     (i32.shl
                      (i32.add
                       (local.get $11)
-                      (local.get $15)
+                      (local.get $14)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (local.get $12)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $12)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $10)
                         (local.get $11)
                        )
                        (i32.const 2)
@@ -9361,40 +31304,130 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_14_next)
+                 (br $e_22_next)
                 )
                )
               )
-              (local.set $13
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_23_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $4)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (local.get $12)
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $5)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $14)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (local.get $12)
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_23_next)
+                )
+               )
+              )
+              (local.set $15
                (i32.add
-                (local.get $13)
+                (local.get $15)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $10
+           (local.set $19
             (i32.add
-             (local.get $10)
+             (local.get $19)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $7
+        (local.set $9
          (i32.add
-          (local.get $7)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
@@ -9412,13 +31445,57 @@
  (func $reduce_to_2e99b9b4 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $3)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $3)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $5
    (i32.shl
     (local.get $3)
     (i32.const 7)
    )
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9443,7 +31520,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -9459,7 +31536,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -9505,7 +31582,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -9525,7 +31602,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -9533,12 +31610,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -9546,24 +31623,65 @@
    )
   )
   (local.set $3
-   (i32.const 0)
-  )
-  (local.set $2
-   (i32.shl
-    (local.get $2)
-    (i32.const 7)
-   )
+   (i32.const 16640)
   )
   (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
      (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $2)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -9574,7 +31692,7 @@
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -9587,10 +31705,56 @@
      (local.set $3
       (i32.add
        (local.get $3)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.shl
+    (local.get $2)
+    (i32.const 7)
+   )
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $4)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (i32.add
+         (local.get $4)
+         (i32.const 256)
+        )
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $4)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -9600,10 +31764,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 262144)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 262144)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9628,25 +31824,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -9664,23 +31860,79 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 7)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -9694,7 +31946,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -9719,7 +31971,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -9729,7 +31981,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -9737,83 +31989,157 @@
  (func $add_01f4e6f0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.shl
-     (local.get $3)
-     (i32.const 18)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $6
-     (i32.const 262144)
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (block (result i32)
+        (local.set $5
+         (i32.const 262144)
+        )
+        (i32.const 65536)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $7
+   (select
+    (local.get $5)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $3)
-     (local.get $6)
+    (i32.lt_s
+     (local.get $5)
+     (local.get $7)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $5)
+          (local.get $6)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $6)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.const 262144)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $5)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $5
-      (i32.add
-       (local.get $5)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -9821,19 +32147,20 @@
  (func $attention_grad_d3900244 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32)
   (local $12 i32)
   (local $13 f32)
-  (local $14 i32)
+  (local $14 v128)
   (local $15 i32)
   (local $16 i32)
   (local $17 i32)
-  (local $18 f32)
+  (local $18 i32)
   (local $19 i32)
   (local $20 f32)
-  (local $21 i32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
-  (local $24 i32)
+  (local $23 i32)
+  (local $24 f32)
   (local $25 i32)
-  (local.set $17
+  (local $26 i32)
+  (local.set $19
    (i32.div_s
     (i32.mul
      (local.get $8)
@@ -9842,7 +32169,7 @@
     (local.get $11)
    )
   )
-  (local.set $24
+  (local.set $25
    (select
     (local.get $8)
     (local.tee $10
@@ -9867,8 +32194,8 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $17)
-      (local.get $24)
+      (local.get $19)
+      (local.get $25)
      )
     )
     (then
@@ -9876,9 +32203,18 @@
       (i32.const 0)
      )
      (local.set $8
-      (i32.shl
-       (local.get $9)
-       (i32.const 7)
+      (i32.sub
+       (i32.shl
+        (local.get $9)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $9)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
       )
      )
      (loop $o_1_next
@@ -9890,19 +32226,82 @@
         )
        )
        (then
-        (f32.store
+        (v128.store align=4
          (i32.add
           (local.get $6)
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $17)
+             (local.get $19)
              (i32.shl
               (local.get $9)
               (i32.const 7)
              )
             )
             (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
+     )
+     (local.set $10
+      (i32.shl
+       (local.get $9)
+       (i32.const 7)
+      )
+     )
+     (loop $o_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $8)
+         (local.get $10)
+        )
+       )
+       (then
+        (f32.store
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+            )
+            (local.get $8)
            )
            (i32.const 2)
           )
@@ -9915,92 +32314,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $17)
+             (local.get $19)
              (i32.shl
               (local.get $9)
               (i32.const 7)
              )
             )
-            (local.get $10)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $10
+        (local.set $8
          (i32.add
-          (local.get $10)
+          (local.get $8)
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $25
+     (local.set $26
       (i32.const 4)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $10)
-         (local.get $25)
+         (local.get $11)
+         (local.get $26)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $10
          (local.get $9)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $8)
-            (local.get $21)
+            (local.get $10)
+            (local.get $23)
            )
           )
           (then
-           (local.set $19
+           (local.set $16
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $9)
-                (local.get $17)
+                (local.get $19)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $10)
+              (local.get $11)
               (i32.const 5)
              )
             )
            )
-           (local.set $20
+           (local.set $22
             (f32.const -inf)
            )
-           (local.set $18
+           (local.set $13
             (f32.const 0)
            )
-           (local.set $14
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $9)
-               (local.get $14)
+               (local.get $17)
               )
              )
              (then
@@ -10013,9 +32412,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $17)
+                     (local.get $19)
                     )
-                    (local.get $14)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -10024,20 +32423,263 @@
                 (f32.const 0)
                )
                (then
-                (local.set $12
+                (local.set $15
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $17)
+                     (local.get $19)
                     )
-                    (local.get $14)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $10)
+                   (local.get $11)
+                   (i32.const 5)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_6_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $15)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.add
+                  (local.get $21)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 32)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $21
+                    (f32.add
+                     (local.get $21)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $15)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (f32.mul
+                   (local.get $13)
+                   (call $exp
+                    (f32.sub
+                     (local.get $22)
+                     (local.tee $22
+                      (f32.max
+                       (local.tee $13
+                        (f32.mul
+                         (local.get $21)
+                         (f32.const 0.1767766922712326)
+                        )
+                       )
+                       (local.get $22)
+                      )
+                     )
+                    )
+                   )
+                  )
+                  (call $exp
+                   (f32.sub
+                    (local.get $13)
+                    (local.get $22)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $21
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $13)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $13)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $24
+            (f32.const 0)
+           )
+           (local.set $17
+            (i32.const 0)
+           )
+           (loop $j_8_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $17)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $18
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 7)
+                  )
+                  (i32.shl
+                   (local.get $11)
                    (i32.const 5)
                   )
                  )
@@ -10045,18 +32687,97 @@
                 (local.set $13
                  (f32.const 0)
                 )
-                (local.set $15
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
                  (i32.const 0)
                 )
-                (local.set $11
+                (local.set $8
                  (i32.const 32)
                 )
-                (loop $e_5_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $11)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_9_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 32)
+                )
+                (loop $e_10_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
                    )
                   )
                   (then
@@ -10069,8 +32790,8 @@
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
-                          (local.get $19)
+                          (local.get $8)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -10081,8 +32802,240 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_10_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.1767766922712326)
+                    )
+                    (local.get $22)
+                   )
+                  )
+                  (local.get $21)
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_11_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
                           (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_11_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 32)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $24
+                 (f32.add
+                  (local.get $24)
+                  (f32.mul
+                   (local.get $20)
+                   (f32.mul
+                    (local.get $13)
+                    (local.tee $13
+                     (f32.const 1)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $15
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_13_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $20)
+                       )
+                       (f32x4.splat
+                        (local.get $13)
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
                           (local.get $15)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -10094,604 +33047,33 @@
                    (local.set $15
                     (i32.add
                      (local.get $15)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_5_next)
-                  )
-                 )
-                )
-                (local.set $18
-                 (f32.add
-                  (f32.mul
-                   (local.get $18)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $20)
-                       (local.tee $20
-                        (f32.max
-                         (local.tee $13
-                          (f32.mul
-                           (local.get $13)
-                           (f32.const 0.1767766922712326)
-                          )
-                         )
-                         (local.get $20)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $13)
-                      (local.get $20)
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $14
-               (i32.add
-                (local.get $14)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $23
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $18)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $18)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $22
-            (f32.const 0)
-           )
-           (local.set $16
-            (i32.const 0)
-           )
-           (loop $j_6_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $16)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $16)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $15
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $16)
-                   )
-                   (i32.const 7)
-                  )
-                  (i32.shl
-                   (local.get $10)
-                   (i32.const 5)
-                  )
-                 )
-                )
-                (local.set $13
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (local.set $11
-                 (i32.const 32)
-                )
-                (loop $e_7_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $13
-                    (f32.add
-                     (local.get $13)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_7_next)
-                  )
-                 )
-                )
-                (local.set $18
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $13)
-                       (f32.const 0.1767766922712326)
-                      )
-                      (local.get $20)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $13
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (loop $e_8_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $13
-                    (f32.add
-                     (local.get $13)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_8_next)
-                  )
-                 )
-                )
-                (local.set $22
-                 (f32.add
-                  (local.get $22)
-                  (f32.mul
-                   (local.get $18)
-                   (f32.mul
-                    (local.get $13)
-                    (local.tee $13
-                     (f32.const 1)
-                    )
-                   )
-                  )
-                 )
-                )
-                (local.set $14
-                 (i32.const 0)
-                )
-                (local.set $12
-                 (i32.const 32)
-                )
-                (loop $e_9_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
-                    (local.get $14)
-                   )
-                  )
-                  (then
-                   (f32.store
-                    (local.tee $11
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $14)
-                        (local.get $15)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $11)
-                     )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $18)
-                       (local.get $13)
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $14)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $14
-                    (i32.add
-                     (local.get $14)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_9_next)
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $16
-               (i32.add
-                (local.get $16)
-                (i32.const 1)
-               )
-              )
-              (br $j_6_next)
-             )
-            )
-           )
-           (local.set $12
-            (i32.const 0)
-           )
-           (local.set $11
-            (i32.const 32)
-           )
-           (loop $e_10_next
-            (if
-             (i32.eqz
-              (i32.le_s
-               (local.get $11)
-               (local.get $12)
-              )
-             )
-             (then
-              (f32.store
-               (i32.add
-                (local.get $5)
-                (i32.shl
-                 (i32.add
-                  (local.get $12)
-                  (local.get $19)
-                 )
-                 (i32.const 2)
-                )
-               )
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $e_10_next)
-             )
-            )
-           )
-           (local.set $14
-            (i32.const 0)
-           )
-           (loop $j_11_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $14)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $14)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $15
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $17)
-                    )
-                    (local.get $14)
-                   )
-                   (i32.const 7)
-                  )
-                  (i32.shl
-                   (local.get $10)
-                   (i32.const 5)
-                  )
-                 )
-                )
-                (local.set $13
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (local.set $11
-                 (i32.const 32)
-                )
-                (loop $e_12_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $13
-                    (f32.add
-                     (local.get $13)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_12_next)
-                  )
-                 )
-                )
-                (local.set $13
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $13)
-                       (f32.const 0.1767766922712326)
-                      )
-                      (local.get $20)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $18
-                 (f32.const 0)
-                )
-                (local.set $12
-                 (i32.const 0)
-                )
-                (loop $e_13_next
-                 (if
-                  (i32.eqz
-                   (i32.le_s
-                    (local.get $11)
-                    (local.get $12)
-                   )
-                  )
-                  (then
-                   (local.set $18
-                    (f32.add
-                     (local.get $18)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $15)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $12
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
                    (br $e_13_next)
                   )
                  )
                 )
-                (local.set $13
-                 (f32.mul
-                  (f32.mul
-                   (local.get $13)
-                   (f32.sub
-                    (f32.mul
-                     (local.get $18)
-                     (f32.const 1)
-                    )
-                    (local.get $22)
-                   )
-                  )
-                  (f32.const 0.1767766922712326)
-                 )
-                )
-                (local.set $16
-                 (i32.const 0)
-                )
-                (local.set $12
+                (local.set $15
                  (i32.const 32)
                 )
                 (loop $e_14_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
-                    (local.get $16)
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $15)
                    )
                   )
                   (then
                    (f32.store
-                    (local.tee $11
+                    (local.tee $12
                      (i32.add
-                      (local.get $5)
+                      (local.get $7)
                       (i32.shl
                        (i32.add
-                        (local.get $16)
-                        (local.get $19)
+                        (local.get $8)
+                        (local.get $18)
                        )
                        (i32.const 2)
                       )
@@ -10699,16 +33081,19 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $11)
+                      (local.get $12)
                      )
                      (f32.mul
-                      (local.get $13)
+                      (f32.mul
+                       (local.get $20)
+                       (local.get $13)
+                      )
                       (f32.load
                        (i32.add
-                        (local.get $1)
+                        (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
+                          (local.get $8)
                           (local.get $16)
                          )
                          (i32.const 2)
@@ -10718,43 +33103,9 @@
                      )
                     )
                    )
-                   (f32.store
-                    (local.tee $11
-                     (i32.add
-                      (local.get $6)
-                      (i32.shl
-                       (i32.add
-                        (local.get $15)
-                        (local.get $16)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $11)
-                     )
-                     (f32.mul
-                      (local.get $13)
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $16)
-                          (local.get $19)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $16
+                   (local.set $8
                     (i32.add
-                     (local.get $16)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -10764,39 +33115,664 @@
                 )
                )
               )
-              (local.set $14
+              (local.set $17
                (i32.add
-                (local.get $14)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $21
+           (local.set $12
+            (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 32)
+           )
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $12)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $12)
+                  (local.get $16)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $12
+               (i32.add
+                (local.get $12)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $12
+            (i32.const 32)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $12)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $16)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $e_16_next)
+             )
+            )
+           )
+           (local.set $17
+            (i32.const 0)
+           )
+           (loop $j_17_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $17)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $18
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $19)
+                    )
+                    (local.get $17)
+                   )
+                   (i32.const 7)
+                  )
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 5)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_18_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 32)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 0.1767766922712326)
+                    )
+                    (local.get $22)
+                   )
+                  )
+                  (local.get $21)
+                 )
+                )
+                (local.set $20
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_20_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.add
+                  (local.get $20)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 32)
+                )
+                (loop $e_21_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $20
+                    (f32.add
+                     (local.get $20)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_21_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (f32.mul
+                   (local.get $13)
+                   (f32.sub
+                    (f32.mul
+                     (local.get $20)
+                     (f32.const 1)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (f32.const 0.1767766922712326)
+                 )
+                )
+                (local.set $15
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 32)
+                )
+                (loop $e_22_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $15)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $15)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $15
+                    (i32.add
+                     (local.get $15)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $15
+                 (i32.const 32)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $12
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $12
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_23_next)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 1)
+               )
+              )
+              (br $j_17_next)
+             )
+            )
+           )
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $10
+        (local.set $11
          (i32.add
-          (local.get $10)
+          (local.get $11)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $17
+     (local.set $19
       (i32.add
-       (local.get $17)
+       (local.get $19)
        (i32.const 1)
       )
      )

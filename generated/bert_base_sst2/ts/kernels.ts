@@ -1964,10 +1964,12 @@ export function matmul_dc8d3576(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function act_grad_83385b67(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function act_grad_02b084f6(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (1 - Math.tanh(x0[o]) * Math.tanh(x0[o])) * x1[o];
+    const x = x0[o];
+    const t = Math.tanh(x);
+    y[o] = (1 - t * t) * x1[o];
   }
 }
 
@@ -2404,10 +2406,11 @@ export function matmul_580a6a04(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function act_grad_e06a9cd3(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_f38d462c(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (0.5 * (1 + erf(x0[o] * 0.7071067811865476)) + x0[o] * (0.3989422804014327 * Math.exp((-0.5) * (x0[o] * x0[o])))) * x1[o];
+    const x = x0[o];
+    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
   }
 }
 

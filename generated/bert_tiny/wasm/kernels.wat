@@ -29,13 +29,13 @@
 ;; matmul_08f1ae44: c = a @ b: [rows, 30522] @ [30522, 128]
 ;; matmul_355c3993: c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 128]
 ;; layernorm_grad_80441d9d: layernorm backward: dx, dg, db
-;; act_grad_ec1d9f03: gelu backward
+;; act_grad_cb50a984: gelu backward
 ;; reduce_to_050c33df: sum [batch, seq, 128] down to [128] (gradient of a broadcast)
 ;; matmul_5fdc0749: c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 ;; matmul_0c0c22d7: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 ;; matmul_dab20325: c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 ;; matmul_4e40021c: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-;; act_grad_3cfce527: gelu backward
+;; act_grad_61e2f566: gelu backward
 ;; reduce_to_6e9258f2: sum [batch, seq, 512] down to [512] (gradient of a broadcast)
 ;; matmul_53b5e86f: c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 ;; matmul_969bbbf5: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
@@ -56,13 +56,13 @@
  (type $1 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $2 (func (param i32 i32 i32 i32 i32)))
  (type $3 (func (param i32 i32 i32 i32)))
- (type $4 (func (param f64) (result f64)))
+ (type $4 (func (param f32) (result f32)))
  (type $5 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $6 (func (param i32)))
- (type $7 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $8 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $9 (func (param f64 f64) (result f64)))
- (type $10 (func (param f32) (result f32)))
+ (type $7 (func (param f64) (result f64)))
+ (type $8 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $10 (func (param f64 f64) (result f64)))
  (type $11 (func (param i32 i32 i32) (result f32)))
  (type $12 (func (param i32 i32 i32 i32 i32 i32)))
  (type $13 (func (param i32 i32 i32)))
@@ -70,9 +70,7 @@
  (type $15 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
  (type $16 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
- (import "Math" "tanh" (func $Math.tanh (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "embedding_241b0d37" (func $embedding_241b0d37))
  (export "embedding_ad4fe64d" (func $embedding_241b0d37))
@@ -102,13 +100,13 @@
  (export "matmul_08f1ae44" (func $matmul_08f1ae44))
  (export "matmul_355c3993" (func $matmul_355c3993))
  (export "layernorm_grad_80441d9d" (func $layernorm_grad_80441d9d))
- (export "act_grad_ec1d9f03" (func $act_grad_ec1d9f03))
+ (export "act_grad_cb50a984" (func $act_grad_cb50a984))
  (export "reduce_to_050c33df" (func $reduce_to_050c33df))
  (export "matmul_5fdc0749" (func $matmul_5fdc0749))
  (export "matmul_0c0c22d7" (func $matmul_0c0c22d7))
  (export "matmul_dab20325" (func $matmul_dab20325))
  (export "matmul_4e40021c" (func $matmul_4e40021c))
- (export "act_grad_3cfce527" (func $act_grad_3cfce527))
+ (export "act_grad_61e2f566" (func $act_grad_61e2f566))
  (export "reduce_to_6e9258f2" (func $reduce_to_6e9258f2))
  (export "matmul_53b5e86f" (func $matmul_53b5e86f))
  (export "matmul_969bbbf5" (func $matmul_969bbbf5))
@@ -124,15 +122,28 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
- (func $erf (param $0 f32) (result f32)
+ (func $exp64 (param $0 f64) (result f64)
   (local $1 f64)
-  (local $2 f64)
-  (local $3 f64)
-  (f32.demote_f64
-   (f64.copysign
-    (f64.sub
-     (f64.const 1)
-     (f64.mul
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
       (f64.mul
        (f64.add
         (f64.mul
@@ -142,55 +153,219 @@
             (f64.mul
              (f64.add
               (f64.mul
-               (local.tee $1
-                (f64.div
-                 (f64.const 1)
+               (f64.add
+                (f64.mul
                  (f64.add
                   (f64.mul
-                   (local.tee $2
-                    (f64.abs
-                     (local.tee $3
-                      (f64.promote_f32
-                       (local.get $0)
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
                       )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
                      )
                     )
                    )
-                   (f64.const 0.3275911)
+                   (f64.const 2.48015873015873e-05)
                   )
-                  (f64.const 1)
+                  (f64.const 1.984126984126984e-04)
                  )
+                 (local.get $0)
                 )
+                (f64.const 0.001388888888888889)
                )
-               (f64.const 1.061405429)
+               (local.get $0)
               )
-              (f64.const -1.453152027)
+              (f64.const 0.008333333333333333)
              )
-             (local.get $1)
+             (local.get $0)
             )
-            (f64.const 1.421413741)
+            (f64.const 0.041666666666666664)
            )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $tanh (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local.set $2
+   (call $exp64
+    (f64.mul
+     (f64.abs
+      (local.tee $1
+       (f64.promote_f32
+        (local.get $0)
+       )
+      )
+     )
+     (f64.const -2)
+    )
+   )
+  )
+  (f32.demote_f64
+   (select
+    (f64.mul
+     (local.get $1)
+     (f64.add
+      (f64.mul
+       (f64.mul
+        (local.get $1)
+        (local.get $1)
+       )
+       (f64.add
+        (f64.mul
+         (f64.mul
+          (local.get $1)
+          (local.get $1)
+         )
+         (f64.const 0.13333333333333333)
+        )
+        (f64.const -0.3333333333333333)
+       )
+      )
+      (f64.const 1)
+     )
+    )
+    (f64.copysign
+     (f64.div
+      (f64.sub
+       (f64.const 1)
+       (local.get $2)
+      )
+      (f64.add
+       (local.get $2)
+       (f64.const 1)
+      )
+     )
+     (local.get $1)
+    )
+    (f64.lt
+     (f64.abs
+      (local.get $1)
+     )
+     (f64.const 0.01)
+    )
+   )
+  )
+ )
+ (func $erf (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local $3 f64)
+  (f32.demote_f64
+   (select
+    (f64.neg
+     (local.tee $1
+      (f64.sub
+       (f64.const 1)
+       (f64.mul
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (local.tee $2
+                  (f64.div
+                   (f64.const 1)
+                   (f64.add
+                    (f64.mul
+                     (local.tee $1
+                      (f64.abs
+                       (local.tee $3
+                        (f64.promote_f32
+                         (local.get $0)
+                        )
+                       )
+                      )
+                     )
+                     (f64.const 0.3275911)
+                    )
+                    (f64.const 1)
+                   )
+                  )
+                 )
+                 (f64.const 1.061405429)
+                )
+                (f64.const -1.453152027)
+               )
+               (local.get $2)
+              )
+              (f64.const 1.421413741)
+             )
+             (local.get $2)
+            )
+            (f64.const -0.284496736)
+           )
+           (local.get $2)
+          )
+          (f64.const 0.254829592)
+         )
+         (local.get $2)
+        )
+        (call $exp64
+         (f64.neg
+          (f64.mul
+           (local.get $1)
            (local.get $1)
           )
-          (f64.const -0.284496736)
          )
-         (local.get $1)
-        )
-        (f64.const 0.254829592)
-       )
-       (local.get $1)
-      )
-      (call $Math.exp
-       (f64.neg
-        (f64.mul
-         (local.get $2)
-         (local.get $2)
         )
        )
       )
      )
     )
-    (local.get $3)
+    (local.get $1)
+    (f64.lt
+     (local.get $3)
+     (f64.const 0)
+    )
    )
   )
  )
@@ -275,7 +450,7 @@
     (local.get $6)
    )
   )
-  (local.set $4
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -305,7 +480,7 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $6)
       (local.get $7)
      )
     )
@@ -324,18 +499,67 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $4)
         )
        )
        (then
@@ -372,7 +596,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -390,26 +614,129 @@
  (func $add_2b8307ad (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.shl
-       (i32.mul
-        (local.get $3)
-        (local.get $4)
+  (local $9 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $7
+          (i32.sub
+           (i32.shl
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 7)
       )
+      (local.get $5)
      )
-     (local.get $5)
+     (local.get $6)
     )
-    (local.get $6)
+    (i32.const 2)
    )
   )
-  (local.set $3
+  (local.set $9
    (select
-    (local.tee $3
+    (local.get $7)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.lt_s
+     (local.get $7)
+     (local.get $9)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $8)
+      (local.get $9)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $8)
+        (i32.const 2)
+       )
+      )
+      (f32x4.add
+       (v128.load align=4
+        (i32.add
+         (local.get $0)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+       (v128.load align=4
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
      (i32.shl
       (i32.mul
        (local.get $3)
@@ -418,69 +745,53 @@
       (i32.const 7)
      )
     )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
-       )
-      )
-      (local.get $6)
-     )
-    )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
-    )
-   )
-  )
-  (loop $o_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $7)
-     )
-    )
-    (then
-     (f32.store
-      (i32.add
-       (local.get $2)
-       (i32.shl
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
         (local.get $7)
-        (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (then
+       (f32.store
         (i32.add
-         (local.get $0)
+         (local.get $2)
          (i32.shl
           (local.get $7)
           (i32.const 2)
          )
         )
-       )
-       (f32.load
-        (i32.add
-         (local.get $1)
-         (i32.shl
-          (local.get $7)
-          (i32.const 2)
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
          )
         )
        )
+       (local.set $7
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -488,43 +799,62 @@
  (func $slice_rows_24c405c3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.tee $6
-      (i32.shl
-       (local.get $2)
-       (i32.const 7)
-      )
-     )
-     (local.get $3)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $2
-     (i32.shl
-      (local.get $2)
-      (i32.const 7)
-     )
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $6
+       (i32.div_s
+        (i32.add
+         (local.tee $5
+          (i32.sub
+           (i32.shl
+            (local.get $2)
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (local.get $2)
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $6
+   (select
+    (local.get $5)
+    (local.tee $6
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $6)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $2)
-     (local.get $3)
+     (local.get $5)
+     (local.get $6)
     )
    )
   )
@@ -532,36 +862,90 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $5)
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
-         (local.get $5)
+         (local.get $7)
          (i32.const 2)
         )
        )
       )
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
-       (i32.const 1)
+       (local.get $7)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $5)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (local.get $5)
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -671,14 +1055,15 @@
   )
  )
  (func $layernorm_ec68b530 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
+  (local $8 v128)
   (local $9 f32)
-  (local $10 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $10
+  (local $12 i32)
+  (local.set $11
    (i32.div_s
     (i32.mul
-     (local.tee $11
+     (local.tee $12
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -689,7 +1074,7 @@
     (local.get $7)
    )
   )
-  (local.set $6
+  (local.set $7
    (select
     (local.tee $4
      (i32.mul
@@ -700,7 +1085,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $11)
+       (local.get $12)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -719,32 +1104,97 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $6)
-      (local.get $10)
+      (local.get $7)
+      (local.get $11)
      )
     )
     (then
      (local.set $5
       (i32.shl
-       (local.get $10)
+       (local.get $11)
        (i32.const 7)
       )
      )
      (local.set $9
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
+         (f32x4.add
+          (local.get $8)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $9
+      (f32.add
+       (local.get $9)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -771,7 +1221,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -781,26 +1231,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
         (local.set $8
-         (f32.add
+         (f32x4.add
           (local.get $8)
-          (f32.mul
+          (f32x4.mul
            (local.tee $8
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+           )
+           (local.get $8)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.mul
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -817,7 +1345,7 @@
              (local.get $9)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -827,17 +1355,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999960041972e-13)
@@ -845,15 +1373,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -886,7 +1495,7 @@
              )
              (local.get $9)
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.load
             (i32.add
@@ -915,13 +1524,13 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.add
-       (local.get $10)
+       (local.get $11)
        (i32.const 1)
       )
      )
@@ -1036,129 +1645,335 @@
  (func $matmul_epilogue_9c9cb411 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -1172,44 +1987,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -1217,17 +3263,18 @@
  (func $attention_fac14a70 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $12 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 f32)
+  (local $15 f32)
+  (local $16 i32)
+  (local $17 v128)
+  (local $18 i32)
   (local $19 i32)
-  (local $20 i32)
+  (local $20 f32)
   (local $21 i32)
-  (local.set $12
+  (local $22 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $6)
@@ -1236,7 +3283,7 @@
     (local.get $9)
    )
   )
-  (local.set $20
+  (local.set $21
    (select
     (local.get $6)
     (local.tee $8
@@ -1261,15 +3308,15 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $12)
-      (local.get $20)
+      (local.get $13)
+      (local.get $21)
      )
     )
     (then
      (local.set $6
       (i32.const 0)
      )
-     (local.set $21
+     (local.set $22
       (i32.const 2)
      )
      (loop $h_1_next
@@ -1277,11 +3324,11 @@
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $21)
+         (local.get $22)
         )
        )
        (then
-        (local.set $15
+        (local.set $18
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -1289,19 +3336,19 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $18)
            )
           )
           (then
-           (local.set $9
+           (local.set $11
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $12)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $18)
               )
               (i32.const 7)
              )
@@ -1311,24 +3358,59 @@
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $15
             (f32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -1338,7 +3420,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -1351,21 +3433,21 @@
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $11
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (local.get $7)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $8)
-              (local.get $11)
+              (local.get $9)
+              (local.get $16)
              )
              (then
               (if
@@ -1377,9 +3459,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -1394,9 +3476,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 7)
                   )
@@ -1406,41 +3488,44 @@
                   )
                  )
                 )
-                (local.set $16
+                (local.set $12
                  (f32.const 0)
+                )
+                (local.set $17
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $10
                  (i32.const 0)
                 )
-                (local.set $17
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (local.set $16
-                    (f32.add
-                     (local.get $16)
-                     (f32.mul
-                      (f32.load
+                   (local.set $17
+                    (f32x4.add
+                     (local.get $17)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -1458,57 +3543,125 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $12
                  (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (local.tee $16
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $13)
-                        (local.tee $13
-                         (f32.max
-                          (local.tee $14
-                           (f32.mul
-                            (local.get $16)
-                            (f32.const 0.125)
-                           )
-                          )
-                          (local.get $13)
+                  (local.get $12)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $17)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $17)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $12
+                    (f32.add
+                     (local.get $12)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $18
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $14)
-                       (local.get $13)
+                 )
+                )
+                (local.set $15
+                 (f32.add
+                  (f32.mul
+                   (local.get $15)
+                   (local.tee $12
+                    (call $exp
+                     (f32.sub
+                      (local.get $14)
+                      (local.tee $14
+                       (f32.max
+                        (local.tee $15
+                         (f32.mul
+                          (local.get $12)
+                          (f32.const 0.125)
+                         )
+                        )
+                        (local.get $14)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $20
+                   (call $exp
+                    (f32.sub
+                     (local.get $15)
+                     (local.get $14)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $18
+                (local.set $20
                  (f32.mul
-                  (local.get $18)
+                  (local.get $20)
                   (select
                    (f32.const 0)
                    (f32.const 1.1111111640930176)
@@ -1524,18 +3677,18 @@
                         (i32.mul
                          (i32.add
                           (i32.shl
-                           (local.get $12)
+                           (local.get $13)
                            (i32.const 1)
                           )
                           (local.get $6)
                          )
                          (local.get $7)
                         )
-                        (local.get $15)
+                        (local.get $18)
                        )
                        (local.get $7)
                       )
-                      (local.get $11)
+                      (local.get $16)
                      )
                     )
                     (f32.const 0.10000000149011612)
@@ -1546,45 +3699,52 @@
                 (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $5)
                      (i32.shl
                       (i32.add
-                       (local.get $9)
                        (local.get $10)
+                       (local.get $11)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $16)
+                      (f32x4.splat
+                       (local.get $12)
+                      )
                      )
-                     (f32.mul
-                      (local.get $18)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $20)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -1602,50 +3762,167 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $5)
+                     (i32.shl
+                      (i32.add
+                       (local.get $8)
+                       (local.get $11)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $20)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $11
+              (local.set $16
                (i32.add
-                (local.get $11)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (select
              (f32.div
               (f32.const 1)
-              (local.get $14)
+              (local.get $15)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $14)
+              (local.get $15)
               (f32.const 0)
              )
             )
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $5)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $14)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -1655,7 +3932,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -1667,13 +3944,13 @@
                   (i32.shl
                    (i32.add
                     (local.get $8)
-                    (local.get $9)
+                    (local.get $11)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $13)
+                (local.get $14)
                )
               )
               (local.set $8
@@ -1682,13 +3959,13 @@
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $18
             (i32.add
-             (local.get $15)
+             (local.get $18)
              (i32.const 1)
             )
            )
@@ -1706,9 +3983,9 @@
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -1821,14 +4098,15 @@
   )
  )
  (func $add_norm_646a38e7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
+  (local $10 v128)
   (local $11 f32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local.set $12
+  (local $14 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
-     (local.tee $13
+     (local.tee $14
       (i32.mul
        (local.get $6)
        (local.get $7)
@@ -1839,7 +4117,7 @@
     (local.get $9)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.tee $6
      (i32.mul
@@ -1850,7 +4128,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $13)
+       (local.get $14)
        (i32.add
         (local.get $8)
         (i32.const 1)
@@ -1869,29 +4147,89 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $8)
-      (local.get $12)
+      (local.get $9)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.shl
-       (local.get $12)
+       (local.get $13)
        (i32.const 7)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1933,28 +4271,96 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
      (local.set $11
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
+         (f32x4.add
+          (local.get $10)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1975,13 +4381,13 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -1991,26 +4397,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
         (local.set $10
-         (f32.add
+         (f32x4.add
           (local.get $10)
-          (f32.mul
+          (f32x4.mul
            (local.tee $10
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $10)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_6_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $12
+         (f32.add
+          (local.get $12)
+          (f32.mul
+           (local.tee $12
             (f32.sub
              (f32.load
               (i32.add
@@ -2027,27 +4511,27 @@
              (local.get $11)
             )
            )
-           (local.get $10)
+           (local.get $12)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $10)
+          (local.get $12)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999960041972e-13)
@@ -2055,15 +4539,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2096,13 +4661,13 @@
              )
              (local.get $11)
             )
-            (local.get $10)
+            (local.get $12)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -2112,26 +4677,26 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -2141,131 +4706,337 @@
   )
  )
  (func $matmul_epilogue_9c13614f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
-  (local $9 i32)
-  (local $10 f32)
+  (local $9 f32)
+  (local $10 i32)
   (local $11 i32)
-  (local.set $9
-   (i32.div_s
-    (i32.mul
-     (local.tee $11
-      (i32.mul
-       (local.get $5)
-       (local.get $6)
-      )
-     )
-     (local.get $7)
-    )
-    (local.get $8)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (local.get $6)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $11)
-       (i32.add
-        (local.get $7)
-        (i32.const 1)
+      (local.tee $12
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $8)
+      (local.get $7)
+     )
+     (local.get $8)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $12
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $12)
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (local.get $8)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $12)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $9)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $10
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $27
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $8)
+         (local.get $10)
+         (local.get $27)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $11
+        (local.set $12
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
-            (local.get $11)
+           (i32.le_s
+            (local.get $12)
+            (local.get $13)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                   (local.get $10)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2279,22 +5050,24 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $9)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
-         (local.tee $10
+         (local.tee $9
           (f32.add
-           (local.get $10)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $10)
               (i32.const 2)
              )
             )
@@ -2308,23 +5081,23 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $9)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $10)
+           (local.get $9)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $10)
+             (local.get $9)
              (f32.const 0.7071067690849304)
             )
            )
@@ -2332,23 +5105,2369 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $7)
+    (i32.sub
+     (local.get $8)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $9
+            (f32.add
+             (local.get $9)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $9)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2356,129 +7475,335 @@
  (func $matmul_epilogue_a69fc429 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -2492,44 +7817,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2640,17 +9196,18 @@
  (func $attention_d992d332 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $12 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 f32)
+  (local $15 f32)
+  (local $16 i32)
+  (local $17 v128)
+  (local $18 i32)
   (local $19 i32)
-  (local $20 i32)
+  (local $20 f32)
   (local $21 i32)
-  (local.set $12
+  (local $22 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $6)
@@ -2659,7 +9216,7 @@
     (local.get $9)
    )
   )
-  (local.set $20
+  (local.set $21
    (select
     (local.get $6)
     (local.tee $8
@@ -2684,15 +9241,15 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $12)
-      (local.get $20)
+      (local.get $13)
+      (local.get $21)
      )
     )
     (then
      (local.set $6
       (i32.const 0)
      )
-     (local.set $21
+     (local.set $22
       (i32.const 2)
      )
      (loop $h_1_next
@@ -2700,11 +9257,11 @@
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $21)
+         (local.get $22)
         )
        )
        (then
-        (local.set $15
+        (local.set $18
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -2712,19 +9269,19 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $18)
            )
           )
           (then
-           (local.set $9
+           (local.set $11
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $12)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $18)
               )
               (i32.const 7)
              )
@@ -2734,24 +9291,59 @@
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $15
             (f32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -2761,7 +9353,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -2774,21 +9366,21 @@
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $11
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (local.get $7)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $8)
-              (local.get $11)
+              (local.get $9)
+              (local.get $16)
              )
              (then
               (if
@@ -2800,9 +9392,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -2817,9 +9409,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 7)
                   )
@@ -2829,41 +9421,44 @@
                   )
                  )
                 )
-                (local.set $16
+                (local.set $12
                  (f32.const 0)
+                )
+                (local.set $17
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $10
                  (i32.const 0)
                 )
-                (local.set $17
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (local.set $16
-                    (f32.add
-                     (local.get $16)
-                     (f32.mul
-                      (f32.load
+                   (local.set $17
+                    (f32x4.add
+                     (local.get $17)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -2881,57 +9476,125 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $12
                  (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (local.tee $16
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $13)
-                        (local.tee $13
-                         (f32.max
-                          (local.tee $14
-                           (f32.mul
-                            (local.get $16)
-                            (f32.const 0.125)
-                           )
-                          )
-                          (local.get $13)
+                  (local.get $12)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $17)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $17)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $12
+                    (f32.add
+                     (local.get $12)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $18
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $14)
-                       (local.get $13)
+                 )
+                )
+                (local.set $15
+                 (f32.add
+                  (f32.mul
+                   (local.get $15)
+                   (local.tee $12
+                    (call $exp
+                     (f32.sub
+                      (local.get $14)
+                      (local.tee $14
+                       (f32.max
+                        (local.tee $15
+                         (f32.mul
+                          (local.get $12)
+                          (f32.const 0.125)
+                         )
+                        )
+                        (local.get $14)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $20
+                   (call $exp
+                    (f32.sub
+                     (local.get $15)
+                     (local.get $14)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $18
+                (local.set $20
                  (f32.mul
-                  (local.get $18)
+                  (local.get $20)
                   (select
                    (f32.const 0)
                    (f32.const 1.1111111640930176)
@@ -2947,18 +9610,18 @@
                         (i32.mul
                          (i32.add
                           (i32.shl
-                           (local.get $12)
+                           (local.get $13)
                            (i32.const 1)
                           )
                           (local.get $6)
                          )
                          (local.get $7)
                         )
-                        (local.get $15)
+                        (local.get $18)
                        )
                        (local.get $7)
                       )
-                      (local.get $11)
+                      (local.get $16)
                      )
                     )
                     (f32.const 0.10000000149011612)
@@ -2969,45 +9632,52 @@
                 (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $5)
                      (i32.shl
                       (i32.add
-                       (local.get $9)
                        (local.get $10)
+                       (local.get $11)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $16)
+                      (f32x4.splat
+                       (local.get $12)
+                      )
                      )
-                     (f32.mul
-                      (local.get $18)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $20)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -3025,50 +9695,167 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $5)
+                     (i32.shl
+                      (i32.add
+                       (local.get $8)
+                       (local.get $11)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $20)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $11
+              (local.set $16
                (i32.add
-                (local.get $11)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (select
              (f32.div
               (f32.const 1)
-              (local.get $14)
+              (local.get $15)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $14)
+              (local.get $15)
               (f32.const 0)
              )
             )
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $5)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $14)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -3078,7 +9865,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -3090,13 +9877,13 @@
                   (i32.shl
                    (i32.add
                     (local.get $8)
-                    (local.get $9)
+                    (local.get $11)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $13)
+                (local.get $14)
                )
               )
               (local.set $8
@@ -3105,13 +9892,13 @@
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $18
             (i32.add
-             (local.get $15)
+             (local.get $18)
              (i32.const 1)
             )
            )
@@ -3129,9 +9916,9 @@
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -3357,7 +10144,7 @@
     (local.get $5)
    )
   )
-  (local.set $4
+  (local.set $5
    (select
     (local.get $2)
     (local.tee $4
@@ -3382,23 +10169,78 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $5)
       (local.get $6)
      )
     )
     (then
-     (local.set $2
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $5
+     (local.set $2
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.shl
+              (i32.mul
+               (local.get $3)
+               (local.get $6)
+              )
+              (i32.const 7)
+             )
+             (local.get $4)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $2)
-         (local.get $5)
+         (local.get $4)
         )
        )
        (then
@@ -3441,7 +10283,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -3458,272 +10300,125 @@
  )
  (func $matmul_epilogue_84c0d4d2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
-  (local $9 f32)
-  (local $10 i32)
-  (local $11 i32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $7
-   (select
-    (local.get $5)
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $5)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
-       )
-      )
-      (local.get $7)
-     )
-    )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
-    )
-   )
-  )
-  (loop $i_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $8)
-     )
-    )
-    (then
-     (local.set $5
-      (i32.const 0)
-     )
-     (local.set $10
-      (i32.const 128)
-     )
-     (loop $j_1_next
-      (if
-       (i32.eqz
-        (i32.ge_s
-         (local.get $5)
-         (local.get $10)
-        )
-       )
-       (then
-        (local.set $9
-         (f32.const 0)
-        )
-        (local.set $6
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.const 128)
-        )
-        (loop $p_2_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $6)
-            (local.get $11)
-           )
-          )
-          (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
-                  )
-                  (local.get $6)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
-                  )
-                  (local.get $5)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $6
-            (i32.add
-             (local.get $6)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $8)
-             (i32.const 7)
-            )
-            (local.get $5)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (local.get $9)
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $5)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $8)
-             (i32.const 7)
-            )
-            (local.get $5)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.demote_f64
-          (call $Math.tanh
-           (f64.promote_f32
-            (local.get $9)
-           )
-          )
-         )
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
-         )
-        )
-        (br $j_1_next)
-       )
-      )
-     )
-     (local.set $8
-      (i32.add
-       (local.get $8)
-       (i32.const 1)
-      )
-     )
-     (br $i_0_next)
-    )
-   )
-  )
- )
- (func $matmul_epilogue_fd48849b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
   (local $9 i32)
   (local $10 f32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
   (local.set $9
-   (i32.div_s
-    (i32.mul
-     (local.tee $11
-      (i32.mul
-       (local.get $5)
-       (local.get $6)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (local.get $5)
+           (i32.rem_s
+            (local.get $5)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
+       )
       )
+      (local.get $6)
      )
      (local.get $7)
     )
-    (local.get $8)
+    (i32.const 2)
    )
   )
-  (local.set $7
+  (local.set $26
    (select
-    (local.tee $5
-     (i32.mul
-      (local.get $5)
-      (local.get $6)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $11)
-       (i32.add
-        (local.get $7)
-        (i32.const 1)
+    (local.get $14)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
        )
+       (local.get $7)
       )
-      (local.get $8)
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $11)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
+     (i32.ge_s
       (local.get $9)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $12
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
          (local.get $8)
+         (local.get $12)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
         (local.set $11
@@ -3732,52 +10427,203 @@
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
+           (i32.le_s
             (local.get $11)
+            (local.get $13)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -3794,19 +10640,21 @@
              (local.get $9)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (local.tee $10
           (f32.add
-           (local.get $10)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $8)
               (i32.const 2)
              )
             )
@@ -3823,20 +10671,2385 @@
              (local.get $9)
              (i32.const 7)
             )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
+       )
+      )
+     )
+     (local.set $9
+      (i32.add
+       (local.get $9)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $7
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $7)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $11
+           (i32.const 0)
+          )
+          (local.set $6
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $6)
+              (local.get $11)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $11
+              (i32.add
+               (local.get $11)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $10
+            (f32.add
+             (local.get $10)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (call $tanh
+            (local.get $10)
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
+    )
+   )
+  )
+ )
+ (func $matmul_epilogue_fd48849b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $12
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
             (local.get $5)
+            (local.get $6)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
+       )
+      )
+      (local.get $7)
+     )
+     (local.get $8)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $12
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $12)
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (local.get $8)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.gt_s
+     (local.get $12)
+     (local.get $14)
+    )
+   )
+  )
+  (loop $i0_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $11)
+      (local.get $26)
+     )
+    )
+    (then
+     (local.set $10
+      (i32.const 0)
+     )
+     (local.set $27
+      (i32.const 128)
+     )
+     (loop $j0_1_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $10)
+         (local.get $27)
+        )
+       )
+       (then
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
+         (i32.const 0)
+        )
+        (local.set $12
+         (i32.const 128)
+        )
+        (loop $p_2_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $12)
+            (local.get $13)
+           )
+          )
+          (then
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
+            (i32.add
+             (local.get $13)
+             (i32.const 1)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $10)
+           (local.get $9)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $10)
+             (local.get $9)
              (f32.const 0.7071067690849304)
             )
            )
@@ -3844,116 +13057,2842 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $10)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $7)
+    (i32.sub
+     (local.get $8)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $9
+            (f32.add
+             (local.get $9)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $9)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $matmul_epilogue_e27f0f29 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
-  (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
+  (local $9 v128)
+  (local $10 i32)
+  (local $11 f32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 i32)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $14
+   (i32.const 128)
   )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local.set $13
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $15
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $15)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $15)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $13)
+      (local.get $26)
      )
     )
     (then
-     (local.set $4
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $27
       (i32.const 30522)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $12)
+         (local.get $27)
         )
        )
        (then
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $10
-         (f32.const 0)
-        )
-        (local.set $5
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+            (local.get $10)
+            (local.get $14)
            )
           )
           (then
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $9
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $9)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $9
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $9)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $9
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $9)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $9
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $10)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $9)
+              (local.get $25)
+             )
+            )
+           )
            (local.set $10
-            (f32.add
+            (i32.add
              (local.get $10)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $8
+             (local.get $14)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $13)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
              (f32.mul
               (f32.load
                (i32.add
@@ -3961,10 +15900,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $8)
+                   (local.get $13)
                    (i32.const 7)
                   )
-                  (local.get $5)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
@@ -3976,10 +15915,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $4)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $5)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
@@ -3988,13 +15927,13 @@
              )
             )
            )
-           (local.set $5
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -4004,44 +15943,1817 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $8)
+             (local.get $13)
              (i32.const 30522)
             )
-            (local.get $4)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (local.get $11)
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $12)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $13)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $13)
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $13)
+             (i32.const 30522)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $12)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $13)
+              (i32.const 1)
+             )
+             (i32.const 30522)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $12)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $13)
+              (i32.const 30522)
+             )
+             (local.get $12)
+            )
+            (i32.const 30523)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $12)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $13)
+              (i32.const 2)
+             )
+             (i32.const 30522)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $12)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $13)
+              (i32.const 30522)
+             )
+             (local.get $12)
+            )
+            (i32.const 61045)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $12)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $13)
+              (i32.const 3)
+             )
+             (i32.const 30522)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $12)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+          )
+         )
+        )
+        (local.set $9
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $14)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $8)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $8)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $9
+            (f32x4.add
+             (local.get $9)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $11
+         (f32.add
+          (local.get $11)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $9)
+            )
+            (f32x4.extract_lane 1
+             (local.get $9)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $9)
+            )
+            (f32x4.extract_lane 3
+             (local.get $9)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $8)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $13)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $10
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $13)
+              (i32.const 30522)
+             )
+             (local.get $12)
+            )
+            (i32.const 91567)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $12)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $13
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $13)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $15)
+       )
+      )
+      (then
+       (local.set $14
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 30522)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $14)
+          )
+         )
+         (then
+          (local.set $11
+           (f32.const 0)
+          )
+          (local.set $9
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $5
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $9
+              (f32x4.add
+               (local.get $9)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $15)
+                     (i32.const 7)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $5
+              (i32.add
+               (local.get $5)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $11
+           (f32.add
+            (local.get $11)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $9)
+              )
+              (f32x4.extract_lane 1
+               (local.get $9)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $9)
+              )
+              (f32x4.extract_lane 3
+               (local.get $9)
+              )
+             )
+            )
+           )
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $4)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $11
+              (f32.add
+               (local.get $11)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $15)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $15)
+               (i32.const 30522)
+              )
+              (local.get $14)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $11)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $14)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $14
+           (i32.add
+            (local.get $14)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $15
+        (i32.add
+         (local.get $15)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -4200,28 +17912,24 @@
           (local.set $11
            (f32.add
             (local.get $11)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $5)
-                     (i32.const 30522)
-                    )
-                    (local.get $3)
-                   )
-                   (i32.const 2)
+                  (i32.mul
+                   (local.get $5)
+                   (i32.const 30522)
                   )
+                  (local.get $3)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -4298,9 +18006,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -4310,7 +18015,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -4318,22 +18023,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_7a45e374 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 f32)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
@@ -4347,24 +18084,24 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $8)
       (local.get $11)
      )
     )
     (then
-     (local.set $8
+     (local.set $9
       (select
        (f32.add
-        (local.get $8)
+        (local.get $9)
         (f32.const 1)
        )
-       (local.get $8)
+       (local.get $9)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $9)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -4373,9 +18110,9 @@
        )
       )
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -4389,19 +18126,19 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $8)
+     (local.get $9)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $8)
+     (local.get $9)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $8
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $2
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -4420,10 +18157,10 @@
       (local.get $5)
      )
     )
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $2)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -4432,27 +18169,27 @@
       (local.get $7)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $8)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -4464,14 +18201,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
-        (i32.const 30522)
+       (local.set $2
+        (i32.const 30520)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 30522)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 30522)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 30522)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $9
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 30522)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.max
+            (local.get $9)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (local.get $8)
+                 (i32.const 30522)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 30522)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $9)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -4482,152 +18395,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $2)
+               (local.get $8)
                (i32.const 30522)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $8
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $7
-        (i32.const 30522)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $8
-           (f32.max
-            (local.get $8)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.mul
-                 (local.get $2)
-                 (i32.const 30522)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $10
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $10
-           (f32.add
-            (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $2)
-                     (i32.const 30522)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $8)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.mul
-               (local.get $2)
-               (i32.const 30522)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -4635,28 +18406,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (i32.add
-                      (i32.mul
-                       (local.get $2)
-                       (i32.const 30522)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 30522)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $8)
                  )
                 )
+                (local.get $9)
                )
               )
               (local.get $10)
@@ -4665,29 +18432,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $12)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $8
       (i32.add
-       (local.get $2)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -4699,10 +18466,42 @@
  (func $reduce_to_126ac306 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
+  (local.set $4
+   (i32.const 30520)
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $5
    (i32.const 30522)
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -4727,7 +18526,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -4743,7 +18542,7 @@
     (i32.const 30522)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -4786,7 +18585,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -4794,129 +18593,335 @@
  (func $matmul_08f1ae44 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 30522)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 30522)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 30522)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $4)
-                   (i32.const 7)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 30522)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 30522)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 30522)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -4933,30 +18938,825 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 30522)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $11)
+                     (i32.const 30522)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $6)
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 7)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -4964,69 +19764,115 @@
  (func $matmul_355c3993 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (i32.const 30522)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 30522)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 30520)
+        )
+        (i32.const 7630)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -5039,51 +19885,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 30522)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 30522)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 30522)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 30522)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 30522)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -5100,54 +20097,895 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 30522)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 30522)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $layernorm_grad_80441d9d (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 f32)
-  (local.set $13
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 f32)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 128)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.le_s
+      (local.get $8)
+      (local.get $11)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $11
+   (i32.const 128)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $8)
+      (local.get $11)
      )
     )
     (then
@@ -5155,7 +20993,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -5165,67 +21003,132 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $9
+  (local.set $11
    (i32.const 0)
   )
-  (local.set $13
+  (local.set $19
    (i32.mul
     (local.get $6)
     (local.get $7)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $11)
+      (local.get $19)
      )
     )
     (then
      (local.set $7
       (i32.shl
-       (local.get $9)
+       (local.get $11)
        (i32.const 7)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $11
+     (local.set $6
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $12
          (f32.add
-          (local.get $10)
+          (local.get $12)
           (f32.load
            (i32.add
             (local.get $0)
@@ -5246,36 +21149,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.mul
+       (local.get $12)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $12)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $10
-      (f32.mul
+      (f32.add
        (local.get $10)
-       (f32.const 0.0078125)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
      (local.set $8
-      (f32.const 0)
+      (i32.const 128)
      )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -5289,10 +21270,10 @@
                )
               )
              )
-             (local.get $10)
+             (local.get $12)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -5302,17 +21283,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999960041972e-13)
@@ -5320,25 +21301,224 @@
        )
       )
      )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $13
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $16
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
      (local.set $8
-      (f32.const 0)
-     )
-     (local.set $12
-      (f32.const 0)
-     )
-     (local.set $6
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $16
+         (f32x4.add
+          (local.get $16)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $13
+      (f32.add
+       (local.get $13)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $16
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -5364,7 +21544,7 @@
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $4)
            (i32.shl
@@ -5375,7 +21555,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.mul
            (f32.load
@@ -5390,7 +21570,7 @@
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -5405,16 +21585,16 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $5)
            (i32.shl
@@ -5425,7 +21605,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.load
            (i32.add
@@ -5441,18 +21621,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $16)
+          (local.get $10)
+          (local.get $18)
          )
         )
-        (local.set $12
+        (local.set $13
          (f32.add
-          (local.get $12)
+          (local.get $13)
           (f32.mul
-           (local.get $16)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -5462,31 +21642,130 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.mul
+       (local.get $10)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $13
+      (f32.mul
+       (local.get $13)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $15)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+            (f32x4.splat
+             (local.get $13)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
        )
       )
      )
      (local.set $8
-      (f32.mul
-       (local.get $8)
-       (f32.const 0.0078125)
-      )
+      (i32.const 128)
      )
-     (local.set $12
-      (f32.mul
-       (local.get $12)
-       (f32.const 0.0078125)
-      )
-     )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_5_next
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
@@ -5502,7 +21781,7 @@
           )
          )
          (f32.mul
-          (local.get $14)
+          (local.get $15)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -5528,7 +21807,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -5545,11 +21824,11 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
-            (local.get $12)
+            (local.get $13)
            )
           )
          )
@@ -5560,28 +21839,29 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
+       (local.get $11)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
  )
- (func $act_grad_ec1d9f03 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_cb50a984 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
+  (local $8 f32)
+  (local $9 i32)
   (local.set $7
    (i32.div_s
     (i32.mul
-     (local.tee $8
+     (local.tee $9
       (i32.shl
        (i32.mul
         (local.get $3)
@@ -5609,7 +21889,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $8)
+       (local.get $9)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -5647,12 +21927,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $7)
-               (i32.const 2)
+            (local.tee $8
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -5664,43 +21946,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $7)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $8)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (local.get $8)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -5732,10 +21986,42 @@
  (func $reduce_to_050c33df (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 128)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 128)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -5760,7 +22046,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -5776,7 +22062,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -5819,100 +22105,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_5fdc0749 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -5920,10 +22586,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -5935,10 +22601,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -5947,13 +22613,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -5963,33 +22629,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -5997,69 +24336,115 @@
  (func $matmul_0c0c22d7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6072,51 +24457,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -6133,123 +24669,1298 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $matmul_dab20325 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6257,10 +25968,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6272,10 +25983,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6284,13 +25995,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6300,33 +26011,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 512)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6334,69 +27718,115 @@
  (func $matmul_4e40021c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 9)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 512)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 512)
+        )
+        (i32.const 128)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6409,51 +27839,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -6470,41 +28051,837 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 512)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_3cfce527 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_61e2f566 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
+  (local $8 f32)
+  (local $9 i32)
   (local.set $7
    (i32.div_s
     (i32.mul
-     (local.tee $8
+     (local.tee $9
       (i32.shl
        (i32.mul
         (local.get $3)
@@ -6532,7 +28909,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $8)
+       (local.get $9)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -6570,12 +28947,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $7)
-               (i32.const 2)
+            (local.tee $8
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -6587,43 +28966,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $7)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $8)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (local.get $8)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -6655,10 +29006,42 @@
  (func $reduce_to_6e9258f2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 512)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 512)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6683,7 +29066,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6699,7 +29082,7 @@
     (i32.const 9)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6742,100 +29125,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_53b5e86f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6843,10 +29606,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6858,10 +29621,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6870,13 +29633,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6886,33 +29649,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6920,69 +31356,115 @@
  (func $matmul_969bbbf5 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6995,51 +31477,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7056,30 +31689,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -7087,19 +32515,20 @@
  (func $attention_grad_7e3650aa (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
   (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
   (local $18 i32)
-  (local $19 f32)
+  (local $19 i32)
   (local $20 i32)
-  (local $21 i32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
+  (local $23 i32)
   (local $24 f32)
-  (local $25 i32)
+  (local $25 f32)
   (local $26 i32)
-  (local.set $16
+  (local $27 i32)
+  (local.set $19
    (i32.div_s
     (i32.mul
      (local.get $9)
@@ -7108,7 +32537,7 @@
     (local.get $12)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $9)
     (local.tee $11
@@ -7133,8 +32562,8 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $25)
+      (local.get $19)
+      (local.get $26)
      )
     )
     (then
@@ -7142,9 +32571,18 @@
       (i32.const 0)
      )
      (local.set $9
-      (i32.shl
-       (local.get $10)
-       (i32.const 7)
+      (i32.sub
+       (i32.shl
+        (local.get $10)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $10)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
       )
      )
      (loop $o_1_next
@@ -7156,19 +32594,82 @@
         )
        )
        (then
-        (f32.store
+        (v128.store align=4
          (i32.add
           (local.get $7)
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
             (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $8)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
+     )
+     (local.set $11
+      (i32.shl
+       (local.get $10)
+       (i32.const 7)
+      )
+     )
+     (loop $o_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $9)
+         (local.get $11)
+        )
+       )
+       (then
+        (f32.store
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
            )
            (i32.const 2)
           )
@@ -7181,92 +32682,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
-            (local.get $11)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $11
+        (local.set $9
          (i32.add
-          (local.get $11)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $11
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 2)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $26)
+         (local.get $12)
+         (local.get $27)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $11
          (local.get $10)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $9)
-            (local.get $21)
+            (local.get $11)
+            (local.get $23)
            )
           )
           (then
-           (local.set $20
+           (local.set $18
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $19)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $11)
+              (local.get $12)
               (i32.const 6)
              )
             )
            )
-           (local.set $22
+           (local.set $24
             (f32.const -inf)
            )
-           (local.set $19
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $10)
-               (local.get $15)
+               (local.get $17)
               )
              )
              (then
@@ -7279,9 +32780,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -7290,53 +32791,132 @@
                 (f32.const 0)
                )
                (then
-                (local.set $13
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $22
                  (f32.const 0)
                 )
-                (local.set $17
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
-                    (local.get $17)
+                    (local.get $9)
+                    (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.add
+                  (local.get $22)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $22
                     (f32.add
-                     (local.get $14)
+                     (local.get $22)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -7347,8 +32927,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -7357,89 +32937,81 @@
                      )
                     )
                    )
-                   (local.set $17
+                   (local.set $9
                     (i32.add
-                     (local.get $17)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $19
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $19)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $22)
-                       (local.tee $22
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $14)
-                           (f32.const 0.125)
-                          )
-                         )
+                   (local.get $14)
+                   (call $exp
+                    (f32.sub
+                     (local.get $24)
+                     (local.tee $24
+                      (f32.max
+                       (local.tee $14
+                        (f32.mul
                          (local.get $22)
+                         (f32.const 0.125)
                         )
                        )
+                       (local.get $24)
                       )
                      )
                     )
                    )
                   )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $22)
-                     )
-                    )
+                  (call $exp
+                   (f32.sub
+                    (local.get $14)
+                    (local.get $24)
                    )
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $24
+           (local.set $22
             (select
              (f32.div
               (f32.const 1)
-              (local.get $19)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $19)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $23
+           (local.set $25
             (f32.const 0)
            )
-           (local.set $18
+           (local.set $20
             (i32.const 0)
            )
-           (loop $j_6_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $18)
+              (local.get $20)
              )
              (then
               (if
@@ -7451,9 +33023,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 2)
                   )
@@ -7468,14 +33040,14 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -7483,38 +33055,41 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_7_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
                           (local.get $13)
-                          (local.get $20)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -7532,42 +33107,44 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_7_next)
+                   (br $e_9_next)
                   )
-                 )
-                )
-                (local.set $19
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $24)
                  )
                 )
                 (local.set $14
-                 (f32.const 0)
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_8_next
+                (loop $e_10_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -7578,17 +33155,93 @@
                      (f32.mul
                       (f32.load
                        (i32.add
-                        (local.get $5)
+                        (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
                       (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_10_next)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $14
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_11_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -7606,18 +33259,94 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_8_next)
+                   (br $e_11_next)
                   )
                  )
                 )
-                (local.set $23
+                (local.set $14
                  (f32.add
-                  (local.get $23)
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32.add
+                     (local.get $14)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $25
+                 (f32.add
+                  (local.get $25)
                   (f32.mul
-                   (local.get $19)
+                   (local.get $21)
                    (f32.mul
                     (local.get $14)
                     (local.tee $14
@@ -7636,18 +33365,18 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $18)
+                         (local.get $20)
                         )
                        )
                        (f32.const 0.10000000149011612)
@@ -7658,50 +33387,54 @@
                   )
                  )
                 )
-                (local.set $15
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_9_next
+                (loop $e_13_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $8)
                       (i32.shl
                        (i32.add
-                        (local.get $15)
+                        (local.get $16)
                         (local.get $17)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $19)
-                       (local.get $14)
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $21)
+                       )
+                       (f32x4.splat
+                        (local.get $14)
+                       )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
-                          (local.get $20)
+                          (local.get $16)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -7710,39 +33443,133 @@
                      )
                     )
                    )
-                   (local.set $15
+                   (local.set $16
                     (i32.add
-                     (local.get $15)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_13_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_14_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $8)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (f32.mul
+                       (local.get $21)
+                       (local.get $14)
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_9_next)
+                   (br $e_14_next)
                   )
                  )
                 )
                )
               )
-              (local.set $18
+              (local.set $20
                (i32.add
-                (local.get $18)
+                (local.get $20)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
            (local.set $13
             (i32.const 0)
            )
-           (local.set $12
+           (local.set $9
             (i32.const 64)
            )
-           (loop $e_10_next
+           (loop $e_15_next
             (if
              (i32.eqz
               (i32.le_s
-               (local.get $12)
+               (local.get $9)
+               (local.get $13)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $6)
+                (i32.shl
+                 (i32.add
+                  (local.get $13)
+                  (local.get $18)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
+               (i32.add
+                (local.get $13)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $13
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
                (local.get $13)
               )
              )
@@ -7752,32 +33579,32 @@
                 (local.get $6)
                 (i32.shl
                  (i32.add
-                  (local.get $13)
-                  (local.get $20)
+                  (local.get $9)
+                  (local.get $18)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $13
+              (local.set $9
                (i32.add
-                (local.get $13)
+                (local.get $9)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $15)
+              (local.get $17)
              )
              (then
               (if
@@ -7789,9 +33616,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -7800,20 +33627,20 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $20
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -7821,17 +33648,96 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_12_next
+                (loop $e_18_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -7845,8 +33751,8 @@
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -7857,8 +33763,84 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $21
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
                           (local.get $13)
-                          (local.get $17)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -7870,57 +33852,59 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_20_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
+                (local.set $21
+                 (f32.add
+                  (local.get $21)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
                     )
                    )
                   )
-                  (local.get $24)
                  )
-                )
-                (local.set $19
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_13_next
+                (loop $e_21_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $19
+                   (local.set $21
                     (f32.add
-                     (local.get $19)
+                     (local.get $21)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -7931,8 +33915,8 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -7941,13 +33925,13 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $9
                     (i32.add
-                     (local.get $13)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_13_next)
+                   (br $e_21_next)
                   )
                  )
                 )
@@ -7957,7 +33941,7 @@
                    (local.get $14)
                    (f32.sub
                     (f32.mul
-                     (local.get $19)
+                     (local.get $21)
                      (select
                       (f32.const 0)
                       (f32.const 1.1111111640930176)
@@ -7973,104 +33957,72 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $15)
+                         (local.get $17)
                         )
                        )
                        (f32.const 0.10000000149011612)
                       )
                      )
                     )
-                    (local.get $23)
+                    (local.get $25)
                    )
                   )
                   (f32.const 0.125)
                  )
                 )
-                (local.set $18
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_14_next
+                (loop $e_22_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $18)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $6)
                       (i32.shl
                        (i32.add
+                        (local.get $16)
                         (local.get $18)
-                        (local.get $20)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $18)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $12
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $17)
-                        (local.get $18)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $18)
+                          (local.get $16)
                           (local.get $20)
                          )
                          (i32.const 2)
@@ -8080,51 +34032,177 @@
                      )
                     )
                    )
-                   (local.set $18
+                   (v128.store align=4
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
                     (i32.add
-                     (local.get $18)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_14_next)
+                   (br $e_23_next)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $21
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $11
+        (local.set $12
          (i32.add
-          (local.get $11)
+          (local.get $12)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $19
       (i32.add
-       (local.get $16)
+       (local.get $19)
        (i32.const 1)
       )
      )
@@ -8136,19 +34214,20 @@
  (func $attention_grad_ec5e2def (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
   (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
   (local $18 i32)
-  (local $19 f32)
+  (local $19 i32)
   (local $20 i32)
-  (local $21 i32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
+  (local $23 i32)
   (local $24 f32)
-  (local $25 i32)
+  (local $25 f32)
   (local $26 i32)
-  (local.set $16
+  (local $27 i32)
+  (local.set $19
    (i32.div_s
     (i32.mul
      (local.get $9)
@@ -8157,7 +34236,7 @@
     (local.get $12)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $9)
     (local.tee $11
@@ -8182,8 +34261,8 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $25)
+      (local.get $19)
+      (local.get $26)
      )
     )
     (then
@@ -8191,9 +34270,18 @@
       (i32.const 0)
      )
      (local.set $9
-      (i32.shl
-       (local.get $10)
-       (i32.const 7)
+      (i32.sub
+       (i32.shl
+        (local.get $10)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $10)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
       )
      )
      (loop $o_1_next
@@ -8205,19 +34293,82 @@
         )
        )
        (then
-        (f32.store
+        (v128.store align=4
          (i32.add
           (local.get $7)
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
             (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $8)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
+     )
+     (local.set $11
+      (i32.shl
+       (local.get $10)
+       (i32.const 7)
+      )
+     )
+     (loop $o_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $9)
+         (local.get $11)
+        )
+       )
+       (then
+        (f32.store
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
            )
            (i32.const 2)
           )
@@ -8230,92 +34381,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
-            (local.get $11)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $11
+        (local.set $9
          (i32.add
-          (local.get $11)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $11
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 2)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $26)
+         (local.get $12)
+         (local.get $27)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $11
          (local.get $10)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $9)
-            (local.get $21)
+            (local.get $11)
+            (local.get $23)
            )
           )
           (then
-           (local.set $20
+           (local.set $18
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $19)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $11)
+              (local.get $12)
               (i32.const 6)
              )
             )
            )
-           (local.set $22
+           (local.set $24
             (f32.const -inf)
            )
-           (local.set $19
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $10)
-               (local.get $15)
+               (local.get $17)
               )
              )
              (then
@@ -8328,9 +34479,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -8339,53 +34490,132 @@
                 (f32.const 0)
                )
                (then
-                (local.set $13
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $22
                  (f32.const 0)
                 )
-                (local.set $17
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
-                    (local.get $17)
+                    (local.get $9)
+                    (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.add
+                  (local.get $22)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $22
                     (f32.add
-                     (local.get $14)
+                     (local.get $22)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8396,8 +34626,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -8406,89 +34636,81 @@
                      )
                     )
                    )
-                   (local.set $17
+                   (local.set $9
                     (i32.add
-                     (local.get $17)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $19
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $19)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $22)
-                       (local.tee $22
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $14)
-                           (f32.const 0.125)
-                          )
-                         )
+                   (local.get $14)
+                   (call $exp
+                    (f32.sub
+                     (local.get $24)
+                     (local.tee $24
+                      (f32.max
+                       (local.tee $14
+                        (f32.mul
                          (local.get $22)
+                         (f32.const 0.125)
                         )
                        )
+                       (local.get $24)
                       )
                      )
                     )
                    )
                   )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $22)
-                     )
-                    )
+                  (call $exp
+                   (f32.sub
+                    (local.get $14)
+                    (local.get $24)
                    )
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $24
+           (local.set $22
             (select
              (f32.div
               (f32.const 1)
-              (local.get $19)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $19)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $23
+           (local.set $25
             (f32.const 0)
            )
-           (local.set $18
+           (local.set $20
             (i32.const 0)
            )
-           (loop $j_6_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $18)
+              (local.get $20)
              )
              (then
               (if
@@ -8500,9 +34722,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 2)
                   )
@@ -8517,14 +34739,14 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -8532,38 +34754,41 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_7_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
                           (local.get $13)
-                          (local.get $20)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -8581,42 +34806,44 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_7_next)
+                   (br $e_9_next)
                   )
-                 )
-                )
-                (local.set $19
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $24)
                  )
                 )
                 (local.set $14
-                 (f32.const 0)
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_8_next
+                (loop $e_10_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -8627,17 +34854,93 @@
                      (f32.mul
                       (f32.load
                        (i32.add
-                        (local.get $5)
+                        (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
                       (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_10_next)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $14
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_11_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -8655,18 +34958,94 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_8_next)
+                   (br $e_11_next)
                   )
                  )
                 )
-                (local.set $23
+                (local.set $14
                  (f32.add
-                  (local.get $23)
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32.add
+                     (local.get $14)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $25
+                 (f32.add
+                  (local.get $25)
                   (f32.mul
-                   (local.get $19)
+                   (local.get $21)
                    (f32.mul
                     (local.get $14)
                     (local.tee $14
@@ -8685,18 +35064,18 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $18)
+                         (local.get $20)
                         )
                        )
                        (f32.const 0.10000000149011612)
@@ -8707,50 +35086,54 @@
                   )
                  )
                 )
-                (local.set $15
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_9_next
+                (loop $e_13_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $8)
                       (i32.shl
                        (i32.add
-                        (local.get $15)
+                        (local.get $16)
                         (local.get $17)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $19)
-                       (local.get $14)
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $21)
+                       )
+                       (f32x4.splat
+                        (local.get $14)
+                       )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
-                          (local.get $20)
+                          (local.get $16)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8759,39 +35142,133 @@
                      )
                     )
                    )
-                   (local.set $15
+                   (local.set $16
                     (i32.add
-                     (local.get $15)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_13_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_14_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $8)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (f32.mul
+                       (local.get $21)
+                       (local.get $14)
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_9_next)
+                   (br $e_14_next)
                   )
                  )
                 )
                )
               )
-              (local.set $18
+              (local.set $20
                (i32.add
-                (local.get $18)
+                (local.get $20)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
            (local.set $13
             (i32.const 0)
            )
-           (local.set $12
+           (local.set $9
             (i32.const 64)
            )
-           (loop $e_10_next
+           (loop $e_15_next
             (if
              (i32.eqz
               (i32.le_s
-               (local.get $12)
+               (local.get $9)
+               (local.get $13)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $6)
+                (i32.shl
+                 (i32.add
+                  (local.get $13)
+                  (local.get $18)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
+               (i32.add
+                (local.get $13)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $13
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
                (local.get $13)
               )
              )
@@ -8801,32 +35278,32 @@
                 (local.get $6)
                 (i32.shl
                  (i32.add
-                  (local.get $13)
-                  (local.get $20)
+                  (local.get $9)
+                  (local.get $18)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $13
+              (local.set $9
                (i32.add
-                (local.get $13)
+                (local.get $9)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $15)
+              (local.get $17)
              )
              (then
               (if
@@ -8838,9 +35315,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -8849,20 +35326,20 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $20
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -8870,17 +35347,96 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_12_next
+                (loop $e_18_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -8894,8 +35450,8 @@
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8906,8 +35462,84 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $21
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
                           (local.get $13)
-                          (local.get $17)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -8919,57 +35551,59 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_20_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
+                (local.set $21
+                 (f32.add
+                  (local.get $21)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
                     )
                    )
                   )
-                  (local.get $24)
                  )
-                )
-                (local.set $19
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_13_next
+                (loop $e_21_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $19
+                   (local.set $21
                     (f32.add
-                     (local.get $19)
+                     (local.get $21)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8980,8 +35614,8 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -8990,13 +35624,13 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $9
                     (i32.add
-                     (local.get $13)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_13_next)
+                   (br $e_21_next)
                   )
                  )
                 )
@@ -9006,7 +35640,7 @@
                    (local.get $14)
                    (f32.sub
                     (f32.mul
-                     (local.get $19)
+                     (local.get $21)
                      (select
                       (f32.const 0)
                       (f32.const 1.1111111640930176)
@@ -9022,104 +35656,72 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $15)
+                         (local.get $17)
                         )
                        )
                        (f32.const 0.10000000149011612)
                       )
                      )
                     )
-                    (local.get $23)
+                    (local.get $25)
                    )
                   )
                   (f32.const 0.125)
                  )
                 )
-                (local.set $18
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_14_next
+                (loop $e_22_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $18)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $6)
                       (i32.shl
                        (i32.add
+                        (local.get $16)
                         (local.get $18)
-                        (local.get $20)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $18)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $12
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $17)
-                        (local.get $18)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $18)
+                          (local.get $16)
                           (local.get $20)
                          )
                          (i32.const 2)
@@ -9129,51 +35731,177 @@
                      )
                     )
                    )
-                   (local.set $18
+                   (v128.store align=4
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
                     (i32.add
-                     (local.get $18)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_14_next)
+                   (br $e_23_next)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $21
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $11
+        (local.set $12
          (i32.add
-          (local.get $11)
+          (local.get $12)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $19
       (i32.add
-       (local.get $16)
+       (local.get $19)
        (i32.const 1)
       )
      )
@@ -9185,13 +35913,57 @@
  (func $reduce_to_504f4552 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $3)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $3)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $5
    (i32.shl
     (local.get $3)
     (i32.const 7)
    )
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9216,7 +35988,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -9232,7 +36004,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -9278,7 +36050,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -9298,7 +36070,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -9306,12 +36078,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -9319,20 +36091,14 @@
    )
   )
   (local.set $3
-   (i32.const 0)
-  )
-  (local.set $2
-   (i32.shl
-    (local.get $2)
-    (i32.const 7)
-   )
+   (i32.const 16384)
   )
   (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
@@ -9340,11 +36106,58 @@
       (i32.add
        (local.get $1)
        (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $2)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
         (local.get $3)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -9357,10 +36170,53 @@
      (local.set $3
       (i32.add
        (local.get $3)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.shl
+    (local.get $2)
+    (i32.const 7)
+   )
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $4)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $4)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -9370,10 +36226,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 256)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 256)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9398,25 +36286,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -9434,23 +36322,79 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 7)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -9464,7 +36408,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -9489,7 +36433,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -9499,7 +36443,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -9509,10 +36453,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 3906816)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 3906816)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9537,25 +36513,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -9573,23 +36549,79 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 7)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -9603,7 +36635,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -9628,7 +36660,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -9638,7 +36670,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -9646,83 +36678,157 @@
  (func $add_0cc848f5 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (i32.const 3906816)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $6
-     (i32.const 3906816)
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (block (result i32)
+        (local.set $5
+         (i32.const 3906816)
+        )
+        (i32.const 976704)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $7
+   (select
+    (local.get $5)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $3)
-     (local.get $6)
+    (i32.lt_s
+     (local.get $5)
+     (local.get $7)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $5)
+          (local.get $6)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $6)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.const 3906816)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $5)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $5
-      (i32.add
-       (local.get $5)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -9742,7 +36848,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -9750,15 +36856,47 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (local.set $1
+   (i32.const 16384)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
     )
    )
   )
@@ -9778,7 +36916,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -9786,15 +36924,47 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (local.set $1
+   (i32.const 128)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
     )
    )
   )

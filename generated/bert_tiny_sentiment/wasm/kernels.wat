@@ -28,7 +28,7 @@
 ;; reduce_to_faa64cd8: sum [batch, 2] down to [2] (gradient of a broadcast)
 ;; matmul_0c1aa70e: c = a @ bᵀ: [rows, 2] @ [128, 2]ᵀ
 ;; matmul_a189586a: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 2]
-;; act_grad_200db95f: tanh backward
+;; act_grad_871511d2: tanh backward
 ;; reduce_to_3294eecf: sum [batch, 128] down to [128] (gradient of a broadcast)
 ;; matmul_b3505182: c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 ;; matmul_db96755f: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
@@ -37,7 +37,7 @@
 ;; reduce_to_050c33df: sum [batch, seq, 128] down to [128] (gradient of a broadcast)
 ;; matmul_dab20325: c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 ;; matmul_4e40021c: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-;; act_grad_3cfce527: gelu backward
+;; act_grad_61e2f566: gelu backward
 ;; reduce_to_6e9258f2: sum [batch, seq, 512] down to [512] (gradient of a broadcast)
 ;; matmul_53b5e86f: c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 ;; matmul_969bbbf5: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
@@ -57,13 +57,13 @@
  (type $1 (func (param i32 i32 i32 i32 i32 i32)))
  (type $2 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $3 (func (param i32 i32 i32 i32)))
- (type $4 (func (param f64) (result f64)))
+ (type $4 (func (param f32) (result f32)))
  (type $5 (func (param i32 i32 i32 i32 i32)))
  (type $6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $7 (func (param i32 i32 i32)))
- (type $8 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $9 (func (param f64 f64) (result f64)))
- (type $10 (func (param f32) (result f32)))
+ (type $8 (func (param f64) (result f64)))
+ (type $9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $10 (func (param f64 f64) (result f64)))
  (type $11 (func (param i32 i32 i32) (result f32)))
  (type $12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $13 (func (param i32)))
@@ -71,9 +71,7 @@
  (type $15 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
  (type $16 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
- (import "Math" "tanh" (func $Math.tanh (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "embedding_241b0d37" (func $embedding_241b0d37))
  (export "embedding_ad4fe64d" (func $embedding_241b0d37))
@@ -102,7 +100,7 @@
  (export "reduce_to_faa64cd8" (func $reduce_to_faa64cd8))
  (export "matmul_0c1aa70e" (func $matmul_0c1aa70e))
  (export "matmul_a189586a" (func $matmul_a189586a))
- (export "act_grad_200db95f" (func $act_grad_200db95f))
+ (export "act_grad_871511d2" (func $act_grad_871511d2))
  (export "reduce_to_3294eecf" (func $reduce_to_3294eecf))
  (export "matmul_b3505182" (func $matmul_b3505182))
  (export "matmul_db96755f" (func $matmul_db96755f))
@@ -111,7 +109,7 @@
  (export "reduce_to_050c33df" (func $reduce_to_050c33df))
  (export "matmul_dab20325" (func $matmul_dab20325))
  (export "matmul_4e40021c" (func $matmul_4e40021c))
- (export "act_grad_3cfce527" (func $act_grad_3cfce527))
+ (export "act_grad_61e2f566" (func $act_grad_61e2f566))
  (export "reduce_to_6e9258f2" (func $reduce_to_6e9258f2))
  (export "matmul_53b5e86f" (func $matmul_53b5e86f))
  (export "matmul_969bbbf5" (func $matmul_969bbbf5))
@@ -126,15 +124,28 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
- (func $erf (param $0 f32) (result f32)
+ (func $exp64 (param $0 f64) (result f64)
   (local $1 f64)
-  (local $2 f64)
-  (local $3 f64)
-  (f32.demote_f64
-   (f64.copysign
-    (f64.sub
-     (f64.const 1)
-     (f64.mul
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
       (f64.mul
        (f64.add
         (f64.mul
@@ -144,55 +155,219 @@
             (f64.mul
              (f64.add
               (f64.mul
-               (local.tee $1
-                (f64.div
-                 (f64.const 1)
+               (f64.add
+                (f64.mul
                  (f64.add
                   (f64.mul
-                   (local.tee $2
-                    (f64.abs
-                     (local.tee $3
-                      (f64.promote_f32
-                       (local.get $0)
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
                       )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
                      )
                     )
                    )
-                   (f64.const 0.3275911)
+                   (f64.const 2.48015873015873e-05)
                   )
-                  (f64.const 1)
+                  (f64.const 1.984126984126984e-04)
                  )
+                 (local.get $0)
                 )
+                (f64.const 0.001388888888888889)
                )
-               (f64.const 1.061405429)
+               (local.get $0)
               )
-              (f64.const -1.453152027)
+              (f64.const 0.008333333333333333)
              )
-             (local.get $1)
+             (local.get $0)
             )
-            (f64.const 1.421413741)
+            (f64.const 0.041666666666666664)
            )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $tanh (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local.set $2
+   (call $exp64
+    (f64.mul
+     (f64.abs
+      (local.tee $1
+       (f64.promote_f32
+        (local.get $0)
+       )
+      )
+     )
+     (f64.const -2)
+    )
+   )
+  )
+  (f32.demote_f64
+   (select
+    (f64.mul
+     (local.get $1)
+     (f64.add
+      (f64.mul
+       (f64.mul
+        (local.get $1)
+        (local.get $1)
+       )
+       (f64.add
+        (f64.mul
+         (f64.mul
+          (local.get $1)
+          (local.get $1)
+         )
+         (f64.const 0.13333333333333333)
+        )
+        (f64.const -0.3333333333333333)
+       )
+      )
+      (f64.const 1)
+     )
+    )
+    (f64.copysign
+     (f64.div
+      (f64.sub
+       (f64.const 1)
+       (local.get $2)
+      )
+      (f64.add
+       (local.get $2)
+       (f64.const 1)
+      )
+     )
+     (local.get $1)
+    )
+    (f64.lt
+     (f64.abs
+      (local.get $1)
+     )
+     (f64.const 0.01)
+    )
+   )
+  )
+ )
+ (func $erf (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local $3 f64)
+  (f32.demote_f64
+   (select
+    (f64.neg
+     (local.tee $1
+      (f64.sub
+       (f64.const 1)
+       (f64.mul
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (local.tee $2
+                  (f64.div
+                   (f64.const 1)
+                   (f64.add
+                    (f64.mul
+                     (local.tee $1
+                      (f64.abs
+                       (local.tee $3
+                        (f64.promote_f32
+                         (local.get $0)
+                        )
+                       )
+                      )
+                     )
+                     (f64.const 0.3275911)
+                    )
+                    (f64.const 1)
+                   )
+                  )
+                 )
+                 (f64.const 1.061405429)
+                )
+                (f64.const -1.453152027)
+               )
+               (local.get $2)
+              )
+              (f64.const 1.421413741)
+             )
+             (local.get $2)
+            )
+            (f64.const -0.284496736)
+           )
+           (local.get $2)
+          )
+          (f64.const 0.254829592)
+         )
+         (local.get $2)
+        )
+        (call $exp64
+         (f64.neg
+          (f64.mul
+           (local.get $1)
            (local.get $1)
           )
-          (f64.const -0.284496736)
          )
-         (local.get $1)
-        )
-        (f64.const 0.254829592)
-       )
-       (local.get $1)
-      )
-      (call $Math.exp
-       (f64.neg
-        (f64.mul
-         (local.get $2)
-         (local.get $2)
         )
        )
       )
      )
     )
-    (local.get $3)
+    (local.get $1)
+    (f64.lt
+     (local.get $3)
+     (f64.const 0)
+    )
    )
   )
  )
@@ -277,7 +452,7 @@
     (local.get $6)
    )
   )
-  (local.set $4
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -307,7 +482,7 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $6)
       (local.get $7)
      )
     )
@@ -326,18 +501,67 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $4)
         )
        )
        (then
@@ -374,7 +598,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -392,26 +616,129 @@
  (func $add_2b8307ad (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.shl
-       (i32.mul
-        (local.get $3)
-        (local.get $4)
+  (local $9 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $7
+          (i32.sub
+           (i32.shl
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 7)
       )
+      (local.get $5)
      )
-     (local.get $5)
+     (local.get $6)
     )
-    (local.get $6)
+    (i32.const 2)
    )
   )
-  (local.set $3
+  (local.set $9
    (select
-    (local.tee $3
+    (local.get $7)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.lt_s
+     (local.get $7)
+     (local.get $9)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $8)
+      (local.get $9)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $8)
+        (i32.const 2)
+       )
+      )
+      (f32x4.add
+       (v128.load align=4
+        (i32.add
+         (local.get $0)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+       (v128.load align=4
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
      (i32.shl
       (i32.mul
        (local.get $3)
@@ -420,69 +747,53 @@
       (i32.const 7)
      )
     )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
-       )
-      )
-      (local.get $6)
-     )
-    )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
-    )
-   )
-  )
-  (loop $o_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $7)
-     )
-    )
-    (then
-     (f32.store
-      (i32.add
-       (local.get $2)
-       (i32.shl
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
         (local.get $7)
-        (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (then
+       (f32.store
         (i32.add
-         (local.get $0)
+         (local.get $2)
          (i32.shl
           (local.get $7)
           (i32.const 2)
          )
         )
-       )
-       (f32.load
-        (i32.add
-         (local.get $1)
-         (i32.shl
-          (local.get $7)
-          (i32.const 2)
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
          )
         )
        )
+       (local.set $7
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -490,43 +801,62 @@
  (func $slice_rows_24c405c3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.tee $6
-      (i32.shl
-       (local.get $2)
-       (i32.const 7)
-      )
-     )
-     (local.get $3)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $2
-     (i32.shl
-      (local.get $2)
-      (i32.const 7)
-     )
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $6
+       (i32.div_s
+        (i32.add
+         (local.tee $5
+          (i32.sub
+           (i32.shl
+            (local.get $2)
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (local.get $2)
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $6
+   (select
+    (local.get $5)
+    (local.tee $6
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $6)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $2)
-     (local.get $3)
+     (local.get $5)
+     (local.get $6)
     )
    )
   )
@@ -534,36 +864,90 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $5)
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
-         (local.get $5)
+         (local.get $7)
          (i32.const 2)
         )
        )
       )
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
-       (i32.const 1)
+       (local.get $7)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $5)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (local.get $5)
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -673,14 +1057,15 @@
   )
  )
  (func $layernorm_ec68b530 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
+  (local $8 v128)
   (local $9 f32)
-  (local $10 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $10
+  (local $12 i32)
+  (local.set $11
    (i32.div_s
     (i32.mul
-     (local.tee $11
+     (local.tee $12
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -691,7 +1076,7 @@
     (local.get $7)
    )
   )
-  (local.set $6
+  (local.set $7
    (select
     (local.tee $4
      (i32.mul
@@ -702,7 +1087,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $11)
+       (local.get $12)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -721,32 +1106,97 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $6)
-      (local.get $10)
+      (local.get $7)
+      (local.get $11)
      )
     )
     (then
      (local.set $5
       (i32.shl
-       (local.get $10)
+       (local.get $11)
        (i32.const 7)
       )
      )
      (local.set $9
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
+         (f32x4.add
+          (local.get $8)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $9
+      (f32.add
+       (local.get $9)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -773,7 +1223,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -783,26 +1233,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
         (local.set $8
-         (f32.add
+         (f32x4.add
           (local.get $8)
-          (f32.mul
+          (f32x4.mul
            (local.tee $8
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+           )
+           (local.get $8)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.mul
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -819,7 +1347,7 @@
              (local.get $9)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -829,17 +1357,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999960041972e-13)
@@ -847,15 +1375,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -888,7 +1497,7 @@
              )
              (local.get $9)
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.load
             (i32.add
@@ -917,13 +1526,13 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.add
-       (local.get $10)
+       (local.get $11)
        (i32.const 1)
       )
      )
@@ -1038,129 +1647,335 @@
  (func $matmul_epilogue_9c9cb411 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -1174,44 +1989,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -1219,17 +3265,18 @@
  (func $attention_fac14a70 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $12 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 f32)
+  (local $15 f32)
+  (local $16 i32)
+  (local $17 v128)
+  (local $18 i32)
   (local $19 i32)
-  (local $20 i32)
+  (local $20 f32)
   (local $21 i32)
-  (local.set $12
+  (local $22 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $6)
@@ -1238,7 +3285,7 @@
     (local.get $9)
    )
   )
-  (local.set $20
+  (local.set $21
    (select
     (local.get $6)
     (local.tee $8
@@ -1263,15 +3310,15 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $12)
-      (local.get $20)
+      (local.get $13)
+      (local.get $21)
      )
     )
     (then
      (local.set $6
       (i32.const 0)
      )
-     (local.set $21
+     (local.set $22
       (i32.const 2)
      )
      (loop $h_1_next
@@ -1279,11 +3326,11 @@
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $21)
+         (local.get $22)
         )
        )
        (then
-        (local.set $15
+        (local.set $18
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -1291,19 +3338,19 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $18)
            )
           )
           (then
-           (local.set $9
+           (local.set $11
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $12)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $18)
               )
               (i32.const 7)
              )
@@ -1313,24 +3360,59 @@
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $15
             (f32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -1340,7 +3422,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -1353,21 +3435,21 @@
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $11
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (local.get $7)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $8)
-              (local.get $11)
+              (local.get $9)
+              (local.get $16)
              )
              (then
               (if
@@ -1379,9 +3461,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -1396,9 +3478,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 7)
                   )
@@ -1408,41 +3490,44 @@
                   )
                  )
                 )
-                (local.set $16
+                (local.set $12
                  (f32.const 0)
+                )
+                (local.set $17
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $10
                  (i32.const 0)
                 )
-                (local.set $17
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (local.set $16
-                    (f32.add
-                     (local.get $16)
-                     (f32.mul
-                      (f32.load
+                   (local.set $17
+                    (f32x4.add
+                     (local.get $17)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -1460,57 +3545,125 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $12
                  (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (local.tee $16
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $13)
-                        (local.tee $13
-                         (f32.max
-                          (local.tee $14
-                           (f32.mul
-                            (local.get $16)
-                            (f32.const 0.125)
-                           )
-                          )
-                          (local.get $13)
+                  (local.get $12)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $17)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $17)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $12
+                    (f32.add
+                     (local.get $12)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $18
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $14)
-                       (local.get $13)
+                 )
+                )
+                (local.set $15
+                 (f32.add
+                  (f32.mul
+                   (local.get $15)
+                   (local.tee $12
+                    (call $exp
+                     (f32.sub
+                      (local.get $14)
+                      (local.tee $14
+                       (f32.max
+                        (local.tee $15
+                         (f32.mul
+                          (local.get $12)
+                          (f32.const 0.125)
+                         )
+                        )
+                        (local.get $14)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $20
+                   (call $exp
+                    (f32.sub
+                     (local.get $15)
+                     (local.get $14)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $18
+                (local.set $20
                  (f32.mul
-                  (local.get $18)
+                  (local.get $20)
                   (select
                    (f32.const 0)
                    (f32.const 1.1111111640930176)
@@ -1526,18 +3679,18 @@
                         (i32.mul
                          (i32.add
                           (i32.shl
-                           (local.get $12)
+                           (local.get $13)
                            (i32.const 1)
                           )
                           (local.get $6)
                          )
                          (local.get $7)
                         )
-                        (local.get $15)
+                        (local.get $18)
                        )
                        (local.get $7)
                       )
-                      (local.get $11)
+                      (local.get $16)
                      )
                     )
                     (f32.const 0.10000000149011612)
@@ -1548,45 +3701,52 @@
                 (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $5)
                      (i32.shl
                       (i32.add
-                       (local.get $9)
                        (local.get $10)
+                       (local.get $11)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $16)
+                      (f32x4.splat
+                       (local.get $12)
+                      )
                      )
-                     (f32.mul
-                      (local.get $18)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $20)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -1604,50 +3764,167 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $5)
+                     (i32.shl
+                      (i32.add
+                       (local.get $8)
+                       (local.get $11)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $20)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $11
+              (local.set $16
                (i32.add
-                (local.get $11)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (select
              (f32.div
               (f32.const 1)
-              (local.get $14)
+              (local.get $15)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $14)
+              (local.get $15)
               (f32.const 0)
              )
             )
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $5)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $14)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -1657,7 +3934,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -1669,13 +3946,13 @@
                   (i32.shl
                    (i32.add
                     (local.get $8)
-                    (local.get $9)
+                    (local.get $11)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $13)
+                (local.get $14)
                )
               )
               (local.set $8
@@ -1684,13 +3961,13 @@
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $18
             (i32.add
-             (local.get $15)
+             (local.get $18)
              (i32.const 1)
             )
            )
@@ -1708,9 +3985,9 @@
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -1823,14 +4100,15 @@
   )
  )
  (func $add_norm_646a38e7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
+  (local $10 v128)
   (local $11 f32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local.set $12
+  (local $14 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
-     (local.tee $13
+     (local.tee $14
       (i32.mul
        (local.get $6)
        (local.get $7)
@@ -1841,7 +4119,7 @@
     (local.get $9)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.tee $6
      (i32.mul
@@ -1852,7 +4130,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $13)
+       (local.get $14)
        (i32.add
         (local.get $8)
         (i32.const 1)
@@ -1871,29 +4149,89 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $8)
-      (local.get $12)
+      (local.get $9)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.shl
-       (local.get $12)
+       (local.get $13)
        (i32.const 7)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1935,28 +4273,96 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
      (local.set $11
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
+         (f32x4.add
+          (local.get $10)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1977,13 +4383,13 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -1993,26 +4399,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
         (local.set $10
-         (f32.add
+         (f32x4.add
           (local.get $10)
-          (f32.mul
+          (f32x4.mul
            (local.tee $10
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $10)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_6_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $12
+         (f32.add
+          (local.get $12)
+          (f32.mul
+           (local.tee $12
             (f32.sub
              (f32.load
               (i32.add
@@ -2029,27 +4513,27 @@
              (local.get $11)
             )
            )
-           (local.get $10)
+           (local.get $12)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $10)
+          (local.get $12)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999960041972e-13)
@@ -2057,15 +4541,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2098,13 +4663,13 @@
              )
              (local.get $11)
             )
-            (local.get $10)
+            (local.get $12)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -2114,26 +4679,26 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -2143,131 +4708,337 @@
   )
  )
  (func $matmul_epilogue_9c13614f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
-  (local $9 i32)
-  (local $10 f32)
+  (local $9 f32)
+  (local $10 i32)
   (local $11 i32)
-  (local.set $9
-   (i32.div_s
-    (i32.mul
-     (local.tee $11
-      (i32.mul
-       (local.get $5)
-       (local.get $6)
-      )
-     )
-     (local.get $7)
-    )
-    (local.get $8)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (local.get $6)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $11)
-       (i32.add
-        (local.get $7)
-        (i32.const 1)
+      (local.tee $12
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $8)
+      (local.get $7)
+     )
+     (local.get $8)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $12
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $12)
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (local.get $8)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $12)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $9)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $10
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $27
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $8)
+         (local.get $10)
+         (local.get $27)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $11
+        (local.set $12
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
-            (local.get $11)
+           (i32.le_s
+            (local.get $12)
+            (local.get $13)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                   (local.get $10)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2281,22 +5052,24 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $9)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
-         (local.tee $10
+         (local.tee $9
           (f32.add
-           (local.get $10)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $10)
               (i32.const 2)
              )
             )
@@ -2310,23 +5083,23 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $9)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $10)
+           (local.get $9)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $10)
+             (local.get $9)
              (f32.const 0.7071067690849304)
             )
            )
@@ -2334,23 +5107,2369 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $7)
+    (i32.sub
+     (local.get $8)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $9
+            (f32.add
+             (local.get $9)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $9)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2358,129 +7477,335 @@
  (func $matmul_epilogue_a69fc429 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -2494,44 +7819,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2642,17 +9198,18 @@
  (func $attention_d992d332 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $12 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 f32)
+  (local $15 f32)
+  (local $16 i32)
+  (local $17 v128)
+  (local $18 i32)
   (local $19 i32)
-  (local $20 i32)
+  (local $20 f32)
   (local $21 i32)
-  (local.set $12
+  (local $22 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $6)
@@ -2661,7 +9218,7 @@
     (local.get $9)
    )
   )
-  (local.set $20
+  (local.set $21
    (select
     (local.get $6)
     (local.tee $8
@@ -2686,15 +9243,15 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $12)
-      (local.get $20)
+      (local.get $13)
+      (local.get $21)
      )
     )
     (then
      (local.set $6
       (i32.const 0)
      )
-     (local.set $21
+     (local.set $22
       (i32.const 2)
      )
      (loop $h_1_next
@@ -2702,11 +9259,11 @@
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $21)
+         (local.get $22)
         )
        )
        (then
-        (local.set $15
+        (local.set $18
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -2714,19 +9271,19 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $18)
            )
           )
           (then
-           (local.set $9
+           (local.set $11
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $12)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $18)
               )
               (i32.const 7)
              )
@@ -2736,24 +9293,59 @@
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $15
             (f32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -2763,7 +9355,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -2776,21 +9368,21 @@
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $11
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (local.get $7)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $8)
-              (local.get $11)
+              (local.get $9)
+              (local.get $16)
              )
              (then
               (if
@@ -2802,9 +9394,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -2819,9 +9411,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $12)
+                     (local.get $13)
                     )
-                    (local.get $11)
+                    (local.get $16)
                    )
                    (i32.const 7)
                   )
@@ -2831,41 +9423,44 @@
                   )
                  )
                 )
-                (local.set $16
+                (local.set $12
                  (f32.const 0)
+                )
+                (local.set $17
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $10
                  (i32.const 0)
                 )
-                (local.set $17
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (local.set $16
-                    (f32.add
-                     (local.get $16)
-                     (f32.mul
-                      (f32.load
+                   (local.set $17
+                    (f32x4.add
+                     (local.get $17)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -2883,57 +9478,125 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $12
                  (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (local.tee $16
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $13)
-                        (local.tee $13
-                         (f32.max
-                          (local.tee $14
-                           (f32.mul
-                            (local.get $16)
-                            (f32.const 0.125)
-                           )
-                          )
-                          (local.get $13)
+                  (local.get $12)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $17)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $17)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $17)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $12
+                    (f32.add
+                     (local.get $12)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $18
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $14)
-                       (local.get $13)
+                 )
+                )
+                (local.set $15
+                 (f32.add
+                  (f32.mul
+                   (local.get $15)
+                   (local.tee $12
+                    (call $exp
+                     (f32.sub
+                      (local.get $14)
+                      (local.tee $14
+                       (f32.max
+                        (local.tee $15
+                         (f32.mul
+                          (local.get $12)
+                          (f32.const 0.125)
+                         )
+                        )
+                        (local.get $14)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $20
+                   (call $exp
+                    (f32.sub
+                     (local.get $15)
+                     (local.get $14)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $18
+                (local.set $20
                  (f32.mul
-                  (local.get $18)
+                  (local.get $20)
                   (select
                    (f32.const 0)
                    (f32.const 1.1111111640930176)
@@ -2949,18 +9612,18 @@
                         (i32.mul
                          (i32.add
                           (i32.shl
-                           (local.get $12)
+                           (local.get $13)
                            (i32.const 1)
                           )
                           (local.get $6)
                          )
                          (local.get $7)
                         )
-                        (local.get $15)
+                        (local.get $18)
                        )
                        (local.get $7)
                       )
-                      (local.get $11)
+                      (local.get $16)
                      )
                     )
                     (f32.const 0.10000000149011612)
@@ -2971,45 +9634,52 @@
                 (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $5)
                      (i32.shl
                       (i32.add
-                       (local.get $9)
                        (local.get $10)
+                       (local.get $11)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
                           (local.get $10)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $16)
+                      (f32x4.splat
+                       (local.get $12)
+                      )
                      )
-                     (f32.mul
-                      (local.get $18)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $20)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -3027,50 +9697,167 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $5)
+                     (i32.shl
+                      (i32.add
+                       (local.get $8)
+                       (local.get $11)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $20)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $11
+              (local.set $16
                (i32.add
-                (local.get $11)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $13
+           (local.set $14
             (select
              (f32.div
               (f32.const 1)
-              (local.get $14)
+              (local.get $15)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $14)
+              (local.get $15)
               (f32.const 0)
              )
             )
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $8
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $5)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $14)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
                (local.get $8)
-               (local.get $11)
+               (local.get $9)
               )
              )
              (then
@@ -3080,7 +9867,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $9)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -3092,13 +9879,13 @@
                   (i32.shl
                    (i32.add
                     (local.get $8)
-                    (local.get $9)
+                    (local.get $11)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $13)
+                (local.get $14)
                )
               )
               (local.set $8
@@ -3107,13 +9894,13 @@
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $18
             (i32.add
-             (local.get $15)
+             (local.get $18)
              (i32.const 1)
             )
            )
@@ -3131,9 +9918,9 @@
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -3359,7 +10146,7 @@
     (local.get $5)
    )
   )
-  (local.set $4
+  (local.set $5
    (select
     (local.get $2)
     (local.tee $4
@@ -3384,23 +10171,78 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $5)
       (local.get $6)
      )
     )
     (then
-     (local.set $2
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $5
+     (local.set $2
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.shl
+              (i32.mul
+               (local.get $3)
+               (local.get $6)
+              )
+              (i32.const 7)
+             )
+             (local.get $4)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $2)
-         (local.get $5)
+         (local.get $4)
         )
        )
        (then
@@ -3443,7 +10285,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -3460,67 +10302,125 @@
  )
  (func $matmul_epilogue_84c0d4d2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
-  (local $9 f32)
-  (local $10 i32)
+  (local $9 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $7
-   (select
-    (local.get $5)
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $5)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (local.get $5)
+           (i32.rem_s
+            (local.get $5)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $11)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $12
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $12)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
         (local.set $11
@@ -3529,52 +10429,203 @@
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
+           (i32.le_s
             (local.get $11)
+            (local.get $13)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -3588,22 +10639,24 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.tee $9
+         (local.tee $10
           (f32.add
-           (local.get $9)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $8)
               (i32.const 2)
              )
             )
@@ -3617,39 +10670,1991 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (f32.demote_f64
-          (call $Math.tanh
-           (f64.promote_f32
-            (local.get $9)
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
            )
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $10
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $8)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (call $tanh
+          (local.get $10)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $7
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $7)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $11
+           (i32.const 0)
+          )
+          (local.set $6
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $6)
+              (local.get $11)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $11
+              (i32.add
+               (local.get $11)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $10
+            (f32.add
+             (local.get $10)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (call $tanh
+            (local.get $10)
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -3753,67 +12758,125 @@
  )
  (func $matmul_epilogue_75aeffd6 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.get $4)
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $4)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+  (local $11 f32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (local.get $4)
+           (i32.rem_s
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $13)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
-      (i32.const 2)
+     (local.set $12
+      (i32.const 0)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $10
@@ -3823,51 +12886,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 1)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 1)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 1)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $5)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -3881,44 +13095,1671 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $8)
              (i32.const 1)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $8)
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 3)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 5)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 5)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 11)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 11)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 1)
+             )
+             (local.get $7)
+            )
+            (i32.const 13)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
+      (i32.const 0)
+     )
+     (local.set $12
+      (i32.const 2)
+     )
+     (loop $jj_3_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $7)
+         (local.get $12)
+        )
+       )
+       (then
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $10
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $8)
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 1)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 1)
+         )
+        )
+        (br $jj_3_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (loop $ii_8_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 2)
+       )
+       (loop $jj_9_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $11
+           (f32.const 0)
+          )
+          (local.set $10
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_10_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $10)
+             )
+            )
+            (then
+             (local.set $11
+              (f32.add
+               (local.get $11)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $10
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+             )
+             (br $p_10_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 1)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $11)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $12)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_9_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_8_next)
+      )
+     )
     )
    )
   )
@@ -4066,28 +14907,24 @@
           (local.set $10
            (f32.add
             (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
                   (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $4)
-                     (i32.const 1)
-                    )
-                    (local.get $5)
-                   )
-                   (i32.const 2)
+                   (local.get $4)
+                   (i32.const 1)
                   )
+                  (local.get $5)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -4164,9 +15001,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -4176,7 +15010,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -4184,22 +15018,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_ea19519a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
-  (local $7 f32)
-  (local $8 i32)
+  (local $7 i32)
+  (local $8 f32)
   (local $9 f32)
   (local $10 f32)
   (loop $r_0_next
@@ -4207,23 +15073,23 @@
     (i32.eqz
      (i32.le_s
       (local.get $4)
-      (local.get $8)
+      (local.get $7)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (select
        (f32.add
-        (local.get $7)
+        (local.get $8)
         (f32.const 1)
        )
-       (local.get $7)
+       (local.get $8)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $8)
+           (local.get $7)
            (i32.const 2)
           )
          )
@@ -4232,9 +15098,9 @@
        )
       )
      )
-     (local.set $8
+     (local.set $7
       (i32.add
-       (local.get $8)
+       (local.get $7)
        (i32.const 1)
       )
      )
@@ -4248,16 +15114,16 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $7)
+     (local.get $8)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $7)
+     (local.get $8)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $7
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -4269,7 +15135,7 @@
   (local.set $5
    (select
     (local.get $4)
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
        (local.get $4)
@@ -4281,27 +15147,27 @@
       (local.get $6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $7)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $7)
            (i32.const 2)
           )
          )
@@ -4313,14 +15179,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
-        (i32.const 2)
+       (local.set $2
+        (i32.const 0)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $7)
+               (i32.const 1)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 2)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $7)
+               (i32.const 1)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $8
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 2)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $8
+           (f32.max
+            (local.get $8)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $8)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -4331,152 +15373,10 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $2)
+               (local.get $7)
                (i32.const 1)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $7
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $8
-        (i32.const 2)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (local.set $7
-           (f32.max
-            (local.get $7)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.shl
-                 (local.get $2)
-                 (i32.const 1)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $9
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (local.set $9
-           (f32.add
-            (local.get $9)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $2)
-                     (i32.const 1)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $7)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.shl
-               (local.get $2)
-               (i32.const 1)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -4484,28 +15384,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
                     (i32.shl
-                     (i32.add
-                      (i32.shl
-                       (local.get $2)
-                       (i32.const 1)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                     (local.get $7)
+                     (i32.const 1)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
                 )
+                (local.get $8)
                )
               )
               (local.get $9)
@@ -4514,29 +15410,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $10)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $7
       (i32.add
-       (local.get $2)
+       (local.get $7)
        (i32.const 1)
       )
      )
@@ -4548,10 +15444,39 @@
  (func $reduce_to_faa64cd8 (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $4
    (i32.const 2)
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -4576,7 +15501,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -4589,7 +15514,7 @@
     (i32.const 1)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -4632,260 +15557,398 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_0c1aa70e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
-  (local $7 f32)
-  (local $8 i32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (local.get $4)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $5
-   (select
-    (local.get $3)
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $3)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+  (local $7 i32)
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $10
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (local.get $3)
+           (i32.rem_s
+            (local.get $3)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $25
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $8)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $7
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 2)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
            )
           )
           (then
-           (local.set $7
-            (f32.add
-             (local.get $7)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 1)
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $3)
-                   (i32.const 1)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 1)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 1)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 1)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 1)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
             (i32.add
-             (local.get $4)
-             (i32.const 1)
+             (local.get $7)
+             (i32.const 4)
             )
            )
            (br $p_2_next)
           )
          )
         )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $6)
-             (i32.const 7)
-            )
-            (local.get $3)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
            )
-           (i32.const 2)
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
           )
          )
-         (local.get $7)
         )
-        (local.set $3
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.add
-          (local.get $3)
-          (i32.const 1)
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
          )
         )
-        (br $j_1_next)
-       )
-      )
-     )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $i_0_next)
-    )
-   )
-  )
- )
- (func $matmul_a189586a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
-  (local $6 i32)
-  (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.shl
-     (local.get $4)
-     (i32.const 7)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 128)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
-       )
-      )
-      (local.get $5)
-     )
-    )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
-    )
-   )
-  )
-  (loop $i_0_next
-   (if
-    (i32.eqz
-     (i32.ge_s
-      (local.get $6)
-      (local.get $7)
-     )
-    )
-    (then
-     (local.set $4
-      (i32.const 0)
-     )
-     (local.set $9
-      (i32.const 2)
-     )
-     (loop $j_1_next
-      (if
-       (i32.eqz
-        (i32.ge_s
-         (local.get $4)
-         (local.get $9)
-        )
-       )
-       (then
-        (local.set $8
-         (f32.const 0)
-        )
-        (local.set $5
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $p_3_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $3)
-            (local.get $5)
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
-             (f32.mul
-              (f32.load
+             (f32x4.mul
+              (v128.load align=4
                (i32.add
                 (local.get $0)
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+                   (local.get $10)
+                   (i32.const 1)
                   )
                   (local.get $6)
                  )
@@ -4893,16 +15956,16 @@
                 )
                )
               )
-              (f32.load
+              (v128.load align=4
                (i32.add
                 (local.get $1)
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $5)
+                   (local.get $11)
                    (i32.const 1)
                   )
-                  (local.get $4)
+                  (local.get $6)
                  )
                  (i32.const 2)
                 )
@@ -4911,9 +15974,2132 @@
              )
             )
            )
-           (local.set $5
+           (local.set $6
             (i32.add
-             (local.get $5)
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 2)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
+       )
+      )
+     )
+     (local.set $10
+      (i32.add
+       (local.get $10)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $4
+     (local.get $3)
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $12
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $7)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $5
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 0)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 1)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $5
+              (i32.add
+               (local.get $5)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $5
+           (i32.const 2)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 1)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 7)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
+    )
+   )
+  )
+ )
+ (func $matmul_a189586a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+  (local $6 i32)
+  (local $7 i32)
+  (local $8 i32)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $11
+         (i32.const 128)
+        )
+        (i32.const 32)
+       )
+      )
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $11)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.gt_s
+     (local.get $10)
+     (local.get $11)
+    )
+   )
+  )
+  (loop $i0_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $7)
+      (local.get $12)
+     )
+    )
+    (then
+     (local.set $6
+      (i32.const 0)
+     )
+     (local.set $10
+      (i32.const 0)
+     )
+     (loop $j0_1_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $10)
+        )
+       )
+       (then
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_2_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 1)
+                   )
+                   (local.get $6)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $6)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 1)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -4927,40 +18113,1185 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $6)
+             (local.get $7)
              (i32.const 1)
             )
-            (local.get $4)
+            (local.get $6)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 3)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 5)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 5)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 11)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 11)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 1)
+             )
+             (local.get $6)
+            )
+            (i32.const 13)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
+      (i32.const 0)
+     )
+     (local.set $10
+      (i32.const 2)
+     )
+     (loop $jj_3_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $10)
+        )
+       )
+       (then
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $7)
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 7)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 2)
+                  )
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 7)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 3)
+                  )
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 7)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 1)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 1)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 1)
+         )
+        )
+        (br $jj_3_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $7
+      (i32.add
+       (local.get $7)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.const 128)
+    )
+    (loop $ii_8_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 2)
+       )
+       (loop $jj_9_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $10
+           (i32.const 0)
+          )
+          (loop $p_10_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $10)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $10)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $10
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+             )
+             (br $p_10_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 1)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_9_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_8_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_200db95f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+ (func $act_grad_871511d2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
+  (local $8 f32)
   (local.set $6
    (i32.div_s
     (i32.mul
@@ -5022,36 +19353,20 @@
        (f32.sub
         (f32.const 1)
         (f32.mul
-         (f32.demote_f64
-          (call $Math.tanh
-           (f64.promote_f32
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $6)
-               (i32.const 2)
-              )
+         (local.tee $8
+          (call $tanh
+           (f32.load
+            (i32.add
+             (local.get $0)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
              )
             )
            )
           )
          )
-         (f32.demote_f64
-          (call $Math.tanh
-           (f64.promote_f32
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $6)
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-         )
+         (local.get $8)
         )
        )
        (f32.load
@@ -5079,10 +19394,42 @@
  (func $reduce_to_3294eecf (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 128)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 128)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -5107,7 +19454,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -5120,7 +19467,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -5163,259 +19510,400 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_b3505182 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
-  (local $7 f32)
-  (local $8 i32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $7 i32)
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.get $3)
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $3)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+  (local.set $10
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (local.get $3)
+           (i32.rem_s
+            (local.get $3)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $25
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $8)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $7
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
            )
           )
           (then
-           (local.set $7
-            (f32.add
-             (local.get $7)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 7)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $3)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
             (i32.add
-             (local.get $4)
-             (i32.const 1)
+             (local.get $7)
+             (i32.const 4)
             )
            )
            (br $p_2_next)
           )
          )
         )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $6)
-             (i32.const 7)
-            )
-            (local.get $3)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
            )
-           (i32.const 2)
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
           )
          )
-         (local.get $7)
         )
-        (local.set $3
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.add
-          (local.get $3)
-          (i32.const 1)
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
          )
         )
-        (br $j_1_next)
-       )
-      )
-     )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $i_0_next)
-    )
-   )
-  )
- )
- (func $matmul_db96755f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
-  (local $6 i32)
-  (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.shl
-     (local.get $4)
-     (i32.const 7)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 128)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
-       )
-      )
-      (local.get $5)
-     )
-    )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
-    )
-   )
-  )
-  (loop $i_0_next
-   (if
-    (i32.eqz
-     (i32.ge_s
-      (local.get $6)
-      (local.get $7)
-     )
-    )
-    (then
-     (local.set $4
-      (i32.const 0)
-     )
-     (local.set $9
-      (i32.const 128)
-     )
-     (loop $j_1_next
-      (if
-       (i32.eqz
-        (i32.ge_s
-         (local.get $4)
-         (local.get $9)
-        )
-       )
-       (then
-        (local.set $8
-         (f32.const 0)
-        )
-        (local.set $5
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $p_3_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $3)
-            (local.get $5)
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
-             (f32.mul
-              (f32.load
+             (f32x4.mul
+              (v128.load align=4
                (i32.add
                 (local.get $0)
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $5)
+                   (local.get $10)
                    (i32.const 7)
                   )
                   (local.get $6)
@@ -5424,16 +19912,16 @@
                 )
                )
               )
-              (f32.load
+              (v128.load align=4
                (i32.add
                 (local.get $1)
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $5)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $6)
                  )
                  (i32.const 2)
                 )
@@ -5442,9 +19930,2115 @@
              )
             )
            )
-           (local.set $5
+           (local.set $6
             (i32.add
-             (local.get $5)
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
+       )
+      )
+     )
+     (local.set $10
+      (i32.add
+       (local.get $10)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $4
+     (local.get $3)
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $7)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $5
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $5
+              (i32.add
+               (local.get $5)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 7)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
+    )
+   )
+  )
+ )
+ (func $matmul_db96755f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+  (local $6 i32)
+  (local $7 i32)
+  (local $8 i32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $8
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
+       )
+      )
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $10)
+    (local.tee $8
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $8)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.gt_s
+     (local.get $8)
+     (local.get $10)
+    )
+   )
+  )
+  (loop $i0_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $6)
+      (local.get $11)
+     )
+    )
+    (then
+     (local.set $7
+      (i32.const 0)
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $j0_1_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $7)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_2_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -5461,30 +22055,819 @@
              (local.get $6)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -5494,12 +22877,24 @@
   (local $5 i32)
   (local $6 i32)
   (local.set $5
-   (i32.shl
-    (i32.mul
-     (local.get $2)
-     (local.get $3)
+   (i32.sub
+    (i32.shl
+     (i32.mul
+      (local.get $2)
+      (local.get $3)
+     )
+     (i32.const 7)
     )
-    (i32.const 7)
+    (i32.rem_s
+     (i32.shl
+      (i32.mul
+       (local.get $2)
+       (local.get $3)
+      )
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
    )
   )
   (loop $o_0_next
@@ -5511,7 +22906,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -5519,12 +22914,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $4
       (i32.add
        (local.get $4)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -5532,28 +22927,124 @@
    )
   )
   (local.set $4
-   (i32.const 0)
+   (i32.shl
+    (i32.mul
+     (local.get $2)
+     (local.get $3)
+    )
+    (i32.const 7)
+   )
   )
-  (loop $b_1_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $4)
+      (local.get $5)
      )
     )
     (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
      (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 0)
+  )
+  (local.set $5
+   (local.get $2)
+  )
+  (loop $b_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (local.set $6
       (i32.const 0)
+     )
+     (local.set $2
+      (i32.const 128)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 7)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.shl
+              (local.get $4)
+              (i32.const 7)
+             )
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
      )
      (local.set $6
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
+         (local.get $2)
          (local.get $6)
         )
        )
@@ -5570,7 +23061,7 @@
              )
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $2)
            )
            (i32.const 2)
           )
@@ -5584,20 +23075,20 @@
               (local.get $4)
               (i32.const 7)
              )
-             (local.get $5)
+             (local.get $2)
             )
             (i32.const 2)
            )
           )
          )
         )
-        (local.set $5
+        (local.set $2
          (i32.add
-          (local.get $5)
+          (local.get $2)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -5607,31 +23098,77 @@
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )
  )
  (func $layernorm_grad_80441d9d (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 f32)
-  (local.set $13
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 f32)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 128)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.le_s
+      (local.get $8)
+      (local.get $11)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $11
+   (i32.const 128)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $8)
+      (local.get $11)
      )
     )
     (then
@@ -5639,7 +23176,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -5649,67 +23186,132 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $9
+  (local.set $11
    (i32.const 0)
   )
-  (local.set $13
+  (local.set $19
    (i32.mul
     (local.get $6)
     (local.get $7)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $11)
+      (local.get $19)
      )
     )
     (then
      (local.set $7
       (i32.shl
-       (local.get $9)
+       (local.get $11)
        (i32.const 7)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $11
+     (local.set $6
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $12
          (f32.add
-          (local.get $10)
+          (local.get $12)
           (f32.load
            (i32.add
             (local.get $0)
@@ -5730,36 +23332,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.mul
+       (local.get $12)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $12)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $10
-      (f32.mul
+      (f32.add
        (local.get $10)
-       (f32.const 0.0078125)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
      (local.set $8
-      (f32.const 0)
+      (i32.const 128)
      )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -5773,10 +23453,10 @@
                )
               )
              )
-             (local.get $10)
+             (local.get $12)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -5786,17 +23466,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999960041972e-13)
@@ -5804,25 +23484,224 @@
        )
       )
      )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $13
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $16
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
      (local.set $8
-      (f32.const 0)
-     )
-     (local.set $12
-      (f32.const 0)
-     )
-     (local.set $6
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $16
+         (f32x4.add
+          (local.get $16)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $13
+      (f32.add
+       (local.get $13)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $16
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -5848,7 +23727,7 @@
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $4)
            (i32.shl
@@ -5859,7 +23738,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.mul
            (f32.load
@@ -5874,7 +23753,7 @@
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -5889,16 +23768,16 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $5)
            (i32.shl
@@ -5909,7 +23788,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.load
            (i32.add
@@ -5925,18 +23804,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $16)
+          (local.get $10)
+          (local.get $18)
          )
         )
-        (local.set $12
+        (local.set $13
          (f32.add
-          (local.get $12)
+          (local.get $13)
           (f32.mul
-           (local.get $16)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -5946,31 +23825,130 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.mul
+       (local.get $10)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $13
+      (f32.mul
+       (local.get $13)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $15)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+            (f32x4.splat
+             (local.get $13)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
        )
       )
      )
      (local.set $8
-      (f32.mul
-       (local.get $8)
-       (f32.const 0.0078125)
-      )
+      (i32.const 128)
      )
-     (local.set $12
-      (f32.mul
-       (local.get $12)
-       (f32.const 0.0078125)
-      )
-     )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_5_next
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
@@ -5986,7 +23964,7 @@
           )
          )
          (f32.mul
-          (local.get $14)
+          (local.get $15)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -6012,7 +23990,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -6029,11 +24007,11 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
-            (local.get $12)
+            (local.get $13)
            )
           )
          )
@@ -6044,17 +24022,17 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
+       (local.get $11)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -6062,10 +24040,42 @@
  (func $reduce_to_050c33df (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 128)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 128)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6090,7 +24100,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6106,7 +24116,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6149,100 +24159,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_dab20325 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6250,10 +24640,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6265,10 +24655,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6277,13 +24667,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6293,33 +24683,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 512)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6327,69 +26390,115 @@
  (func $matmul_4e40021c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 9)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 512)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 512)
+        )
+        (i32.const 128)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6402,51 +26511,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -6463,41 +26723,837 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 512)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_3cfce527 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_61e2f566 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
+  (local $8 f32)
+  (local $9 i32)
   (local.set $7
    (i32.div_s
     (i32.mul
-     (local.tee $8
+     (local.tee $9
       (i32.shl
        (i32.mul
         (local.get $3)
@@ -6525,7 +27581,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $8)
+       (local.get $9)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -6563,12 +27619,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $7)
-               (i32.const 2)
+            (local.tee $8
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -6580,43 +27638,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $7)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $8)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $7)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (local.get $8)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -6648,10 +27678,42 @@
  (func $reduce_to_6e9258f2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 512)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 512)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6676,7 +27738,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6692,7 +27754,7 @@
     (i32.const 9)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6735,100 +27797,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_53b5e86f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6836,10 +28278,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6851,10 +28293,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6863,13 +28305,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6879,33 +28321,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6913,69 +30028,115 @@
  (func $matmul_969bbbf5 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -6988,51 +30149,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7049,123 +30361,1298 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $matmul_5fdc0749 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -7173,10 +31660,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -7188,10 +31675,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -7200,13 +31687,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -7216,33 +31703,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -7250,69 +33410,115 @@
  (func $matmul_0c0c22d7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -7325,51 +33531,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7386,30 +33743,825 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -7417,19 +34569,20 @@
  (func $attention_grad_7e3650aa (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
   (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
   (local $18 i32)
-  (local $19 f32)
+  (local $19 i32)
   (local $20 i32)
-  (local $21 i32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
+  (local $23 i32)
   (local $24 f32)
-  (local $25 i32)
+  (local $25 f32)
   (local $26 i32)
-  (local.set $16
+  (local $27 i32)
+  (local.set $19
    (i32.div_s
     (i32.mul
      (local.get $9)
@@ -7438,7 +34591,7 @@
     (local.get $12)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $9)
     (local.tee $11
@@ -7463,8 +34616,8 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $25)
+      (local.get $19)
+      (local.get $26)
      )
     )
     (then
@@ -7472,9 +34625,18 @@
       (i32.const 0)
      )
      (local.set $9
-      (i32.shl
-       (local.get $10)
-       (i32.const 7)
+      (i32.sub
+       (i32.shl
+        (local.get $10)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $10)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
       )
      )
      (loop $o_1_next
@@ -7486,19 +34648,82 @@
         )
        )
        (then
-        (f32.store
+        (v128.store align=4
          (i32.add
           (local.get $7)
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
             (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $8)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
+     )
+     (local.set $11
+      (i32.shl
+       (local.get $10)
+       (i32.const 7)
+      )
+     )
+     (loop $o_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $9)
+         (local.get $11)
+        )
+       )
+       (then
+        (f32.store
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
            )
            (i32.const 2)
           )
@@ -7511,92 +34736,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
-            (local.get $11)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $11
+        (local.set $9
          (i32.add
-          (local.get $11)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $11
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 2)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $26)
+         (local.get $12)
+         (local.get $27)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $11
          (local.get $10)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $9)
-            (local.get $21)
+            (local.get $11)
+            (local.get $23)
            )
           )
           (then
-           (local.set $20
+           (local.set $18
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $19)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $11)
+              (local.get $12)
               (i32.const 6)
              )
             )
            )
-           (local.set $22
+           (local.set $24
             (f32.const -inf)
            )
-           (local.set $19
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $10)
-               (local.get $15)
+               (local.get $17)
               )
              )
              (then
@@ -7609,9 +34834,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -7620,53 +34845,132 @@
                 (f32.const 0)
                )
                (then
-                (local.set $13
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $22
                  (f32.const 0)
                 )
-                (local.set $17
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
-                    (local.get $17)
+                    (local.get $9)
+                    (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.add
+                  (local.get $22)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $22
                     (f32.add
-                     (local.get $14)
+                     (local.get $22)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -7677,8 +34981,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -7687,89 +34991,81 @@
                      )
                     )
                    )
-                   (local.set $17
+                   (local.set $9
                     (i32.add
-                     (local.get $17)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $19
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $19)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $22)
-                       (local.tee $22
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $14)
-                           (f32.const 0.125)
-                          )
-                         )
+                   (local.get $14)
+                   (call $exp
+                    (f32.sub
+                     (local.get $24)
+                     (local.tee $24
+                      (f32.max
+                       (local.tee $14
+                        (f32.mul
                          (local.get $22)
+                         (f32.const 0.125)
                         )
                        )
+                       (local.get $24)
                       )
                      )
                     )
                    )
                   )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $22)
-                     )
-                    )
+                  (call $exp
+                   (f32.sub
+                    (local.get $14)
+                    (local.get $24)
                    )
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $24
+           (local.set $22
             (select
              (f32.div
               (f32.const 1)
-              (local.get $19)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $19)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $23
+           (local.set $25
             (f32.const 0)
            )
-           (local.set $18
+           (local.set $20
             (i32.const 0)
            )
-           (loop $j_6_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $18)
+              (local.get $20)
              )
              (then
               (if
@@ -7781,9 +35077,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 2)
                   )
@@ -7798,14 +35094,14 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -7813,38 +35109,41 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_7_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
                           (local.get $13)
-                          (local.get $20)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -7862,42 +35161,44 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_7_next)
+                   (br $e_9_next)
                   )
-                 )
-                )
-                (local.set $19
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $24)
                  )
                 )
                 (local.set $14
-                 (f32.const 0)
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_8_next
+                (loop $e_10_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -7908,17 +35209,93 @@
                      (f32.mul
                       (f32.load
                        (i32.add
-                        (local.get $5)
+                        (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
                       (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_10_next)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $14
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_11_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -7936,18 +35313,94 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_8_next)
+                   (br $e_11_next)
                   )
                  )
                 )
-                (local.set $23
+                (local.set $14
                  (f32.add
-                  (local.get $23)
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32.add
+                     (local.get $14)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $25
+                 (f32.add
+                  (local.get $25)
                   (f32.mul
-                   (local.get $19)
+                   (local.get $21)
                    (f32.mul
                     (local.get $14)
                     (local.tee $14
@@ -7966,18 +35419,18 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $18)
+                         (local.get $20)
                         )
                        )
                        (f32.const 0.10000000149011612)
@@ -7988,50 +35441,54 @@
                   )
                  )
                 )
-                (local.set $15
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_9_next
+                (loop $e_13_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $8)
                       (i32.shl
                        (i32.add
-                        (local.get $15)
+                        (local.get $16)
                         (local.get $17)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $19)
-                       (local.get $14)
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $21)
+                       )
+                       (f32x4.splat
+                        (local.get $14)
+                       )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
-                          (local.get $20)
+                          (local.get $16)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8040,39 +35497,133 @@
                      )
                     )
                    )
-                   (local.set $15
+                   (local.set $16
                     (i32.add
-                     (local.get $15)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_13_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_14_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $8)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (f32.mul
+                       (local.get $21)
+                       (local.get $14)
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_9_next)
+                   (br $e_14_next)
                   )
                  )
                 )
                )
               )
-              (local.set $18
+              (local.set $20
                (i32.add
-                (local.get $18)
+                (local.get $20)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
            (local.set $13
             (i32.const 0)
            )
-           (local.set $12
+           (local.set $9
             (i32.const 64)
            )
-           (loop $e_10_next
+           (loop $e_15_next
             (if
              (i32.eqz
               (i32.le_s
-               (local.get $12)
+               (local.get $9)
+               (local.get $13)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $6)
+                (i32.shl
+                 (i32.add
+                  (local.get $13)
+                  (local.get $18)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
+               (i32.add
+                (local.get $13)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $13
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
                (local.get $13)
               )
              )
@@ -8082,32 +35633,32 @@
                 (local.get $6)
                 (i32.shl
                  (i32.add
-                  (local.get $13)
-                  (local.get $20)
+                  (local.get $9)
+                  (local.get $18)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $13
+              (local.set $9
                (i32.add
-                (local.get $13)
+                (local.get $9)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $15)
+              (local.get $17)
              )
              (then
               (if
@@ -8119,9 +35670,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -8130,20 +35681,20 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $20
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -8151,17 +35702,96 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_12_next
+                (loop $e_18_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -8175,8 +35805,8 @@
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8187,8 +35817,84 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $21
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
                           (local.get $13)
-                          (local.get $17)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -8200,57 +35906,59 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_20_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
+                (local.set $21
+                 (f32.add
+                  (local.get $21)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
                     )
                    )
                   )
-                  (local.get $24)
                  )
-                )
-                (local.set $19
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_13_next
+                (loop $e_21_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $19
+                   (local.set $21
                     (f32.add
-                     (local.get $19)
+                     (local.get $21)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8261,8 +35969,8 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -8271,13 +35979,13 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $9
                     (i32.add
-                     (local.get $13)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_13_next)
+                   (br $e_21_next)
                   )
                  )
                 )
@@ -8287,7 +35995,7 @@
                    (local.get $14)
                    (f32.sub
                     (f32.mul
-                     (local.get $19)
+                     (local.get $21)
                      (select
                       (f32.const 0)
                       (f32.const 1.1111111640930176)
@@ -8303,104 +36011,72 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $15)
+                         (local.get $17)
                         )
                        )
                        (f32.const 0.10000000149011612)
                       )
                      )
                     )
-                    (local.get $23)
+                    (local.get $25)
                    )
                   )
                   (f32.const 0.125)
                  )
                 )
-                (local.set $18
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_14_next
+                (loop $e_22_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $18)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $6)
                       (i32.shl
                        (i32.add
+                        (local.get $16)
                         (local.get $18)
-                        (local.get $20)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $18)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $12
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $17)
-                        (local.get $18)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $18)
+                          (local.get $16)
                           (local.get $20)
                          )
                          (i32.const 2)
@@ -8410,51 +36086,177 @@
                      )
                     )
                    )
-                   (local.set $18
+                   (v128.store align=4
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
                     (i32.add
-                     (local.get $18)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_14_next)
+                   (br $e_23_next)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $21
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $11
+        (local.set $12
          (i32.add
-          (local.get $11)
+          (local.get $12)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $19
       (i32.add
-       (local.get $16)
+       (local.get $19)
        (i32.const 1)
       )
      )
@@ -8466,19 +36268,20 @@
  (func $attention_grad_ec5e2def (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
   (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
   (local $18 i32)
-  (local $19 f32)
+  (local $19 i32)
   (local $20 i32)
-  (local $21 i32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
+  (local $23 i32)
   (local $24 f32)
-  (local $25 i32)
+  (local $25 f32)
   (local $26 i32)
-  (local.set $16
+  (local $27 i32)
+  (local.set $19
    (i32.div_s
     (i32.mul
      (local.get $9)
@@ -8487,7 +36290,7 @@
     (local.get $12)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $9)
     (local.tee $11
@@ -8512,8 +36315,8 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $25)
+      (local.get $19)
+      (local.get $26)
      )
     )
     (then
@@ -8521,9 +36324,18 @@
       (i32.const 0)
      )
      (local.set $9
-      (i32.shl
-       (local.get $10)
-       (i32.const 7)
+      (i32.sub
+       (i32.shl
+        (local.get $10)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $10)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
       )
      )
      (loop $o_1_next
@@ -8535,19 +36347,82 @@
         )
        )
        (then
-        (f32.store
+        (v128.store align=4
          (i32.add
           (local.get $7)
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
             (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $8)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
+     )
+     (local.set $11
+      (i32.shl
+       (local.get $10)
+       (i32.const 7)
+      )
+     )
+     (loop $o_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $9)
+         (local.get $11)
+        )
+       )
+       (then
+        (f32.store
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
            )
            (i32.const 2)
           )
@@ -8560,92 +36435,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 7)
              )
             )
-            (local.get $11)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $11
+        (local.set $9
          (i32.add
-          (local.get $11)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $11
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 2)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $26)
+         (local.get $12)
+         (local.get $27)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $11
          (local.get $10)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $9)
-            (local.get $21)
+            (local.get $11)
+            (local.get $23)
            )
           )
           (then
-           (local.set $20
+           (local.set $18
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $19)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $11)
+              (local.get $12)
               (i32.const 6)
              )
             )
            )
-           (local.set $22
+           (local.set $24
             (f32.const -inf)
            )
-           (local.set $19
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $10)
-               (local.get $15)
+               (local.get $17)
               )
              )
              (then
@@ -8658,9 +36533,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -8669,53 +36544,132 @@
                 (f32.const 0)
                )
                (then
-                (local.set $13
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $22
                  (f32.const 0)
                 )
-                (local.set $17
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
-                    (local.get $17)
+                    (local.get $9)
+                    (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.add
+                  (local.get $22)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $22
                     (f32.add
-                     (local.get $14)
+                     (local.get $22)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -8726,8 +36680,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -8736,89 +36690,81 @@
                      )
                     )
                    )
-                   (local.set $17
+                   (local.set $9
                     (i32.add
-                     (local.get $17)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $19
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $19)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $22)
-                       (local.tee $22
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $14)
-                           (f32.const 0.125)
-                          )
-                         )
+                   (local.get $14)
+                   (call $exp
+                    (f32.sub
+                     (local.get $24)
+                     (local.tee $24
+                      (f32.max
+                       (local.tee $14
+                        (f32.mul
                          (local.get $22)
+                         (f32.const 0.125)
                         )
                        )
+                       (local.get $24)
                       )
                      )
                     )
                    )
                   )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $22)
-                     )
-                    )
+                  (call $exp
+                   (f32.sub
+                    (local.get $14)
+                    (local.get $24)
                    )
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $24
+           (local.set $22
             (select
              (f32.div
               (f32.const 1)
-              (local.get $19)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $19)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $23
+           (local.set $25
             (f32.const 0)
            )
-           (local.set $18
+           (local.set $20
             (i32.const 0)
            )
-           (loop $j_6_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $18)
+              (local.get $20)
              )
              (then
               (if
@@ -8830,9 +36776,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 2)
                   )
@@ -8847,14 +36793,14 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $18)
+                    (local.get $20)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -8862,38 +36808,41 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_7_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
                           (local.get $13)
-                          (local.get $20)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -8911,42 +36860,44 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_7_next)
+                   (br $e_9_next)
                   )
-                 )
-                )
-                (local.set $19
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $24)
                  )
                 )
                 (local.set $14
-                 (f32.const 0)
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_8_next
+                (loop $e_10_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -8957,17 +36908,93 @@
                      (f32.mul
                       (f32.load
                        (i32.add
-                        (local.get $5)
+                        (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
                        )
                       )
                       (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_10_next)
+                  )
+                 )
+                )
+                (local.set $21
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $14
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_11_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -8985,18 +37012,94 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_8_next)
+                   (br $e_11_next)
                   )
                  )
                 )
-                (local.set $23
+                (local.set $14
                  (f32.add
-                  (local.get $23)
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32.add
+                     (local.get $14)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $25
+                 (f32.add
+                  (local.get $25)
                   (f32.mul
-                   (local.get $19)
+                   (local.get $21)
                    (f32.mul
                     (local.get $14)
                     (local.tee $14
@@ -9015,18 +37118,18 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $18)
+                         (local.get $20)
                         )
                        )
                        (f32.const 0.10000000149011612)
@@ -9037,50 +37140,54 @@
                   )
                  )
                 )
-                (local.set $15
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_9_next
+                (loop $e_13_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $8)
                       (i32.shl
                        (i32.add
-                        (local.get $15)
+                        (local.get $16)
                         (local.get $17)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $19)
-                       (local.get $14)
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $21)
+                       )
+                       (f32x4.splat
+                        (local.get $14)
+                       )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $15)
-                          (local.get $20)
+                          (local.get $16)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -9089,39 +37196,133 @@
                      )
                     )
                    )
-                   (local.set $15
+                   (local.set $16
                     (i32.add
-                     (local.get $15)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_13_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_14_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $8)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (f32.mul
+                       (local.get $21)
+                       (local.get $14)
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_9_next)
+                   (br $e_14_next)
                   )
                  )
                 )
                )
               )
-              (local.set $18
+              (local.set $20
                (i32.add
-                (local.get $18)
+                (local.get $20)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
            (local.set $13
             (i32.const 0)
            )
-           (local.set $12
+           (local.set $9
             (i32.const 64)
            )
-           (loop $e_10_next
+           (loop $e_15_next
             (if
              (i32.eqz
               (i32.le_s
-               (local.get $12)
+               (local.get $9)
+               (local.get $13)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $6)
+                (i32.shl
+                 (i32.add
+                  (local.get $13)
+                  (local.get $18)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
+               (i32.add
+                (local.get $13)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $13
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
                (local.get $13)
               )
              )
@@ -9131,32 +37332,32 @@
                 (local.get $6)
                 (i32.shl
                  (i32.add
-                  (local.get $13)
-                  (local.get $20)
+                  (local.get $9)
+                  (local.get $18)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $13
+              (local.set $9
                (i32.add
-                (local.get $13)
+                (local.get $9)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.gt_s
               (local.get $10)
-              (local.get $15)
+              (local.get $17)
              )
              (then
               (if
@@ -9168,9 +37369,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -9179,20 +37380,20 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $20
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $10)
-                     (local.get $16)
+                     (local.get $19)
                     )
-                    (local.get $15)
+                    (local.get $17)
                    )
                    (i32.const 7)
                   )
                   (i32.shl
-                   (local.get $11)
+                   (local.get $12)
                    (i32.const 6)
                   )
                  )
@@ -9200,17 +37401,96 @@
                 (local.set $14
                  (f32.const 0)
                 )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
                 (local.set $13
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_12_next
+                (loop $e_18_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $13
+                    (i32.add
+                     (local.get $13)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.add
+                  (local.get $14)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $13
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
@@ -9224,8 +37504,8 @@
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -9236,8 +37516,84 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $14)
+                     (f32.const 0.125)
+                    )
+                    (local.get $24)
+                   )
+                  )
+                  (local.get $22)
+                 )
+                )
+                (local.set $21
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $13
+                 (i32.const 0)
+                )
+                (local.set $9
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $9)
+                    (local.get $13)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
                           (local.get $13)
-                          (local.get $17)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $13)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -9249,57 +37605,59 @@
                    (local.set $13
                     (i32.add
                      (local.get $13)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_20_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 0.125)
-                      )
-                      (local.get $22)
-                     )
+                (local.set $21
+                 (f32.add
+                  (local.get $21)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
                     )
                    )
                   )
-                  (local.get $24)
                  )
-                )
-                (local.set $19
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (i32.const 64)
                 )
-                (loop $e_13_next
+                (loop $e_21_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
+                   (i32.ge_s
+                    (local.get $9)
                     (local.get $13)
                    )
                   )
                   (then
-                   (local.set $19
+                   (local.set $21
                     (f32.add
-                     (local.get $19)
+                     (local.get $21)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $20)
+                          (local.get $9)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -9310,8 +37668,8 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $9)
+                          (local.get $20)
                          )
                          (i32.const 2)
                         )
@@ -9320,13 +37678,13 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $9
                     (i32.add
-                     (local.get $13)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_13_next)
+                   (br $e_21_next)
                   )
                  )
                 )
@@ -9336,7 +37694,7 @@
                    (local.get $14)
                    (f32.sub
                     (f32.mul
-                     (local.get $19)
+                     (local.get $21)
                      (select
                       (f32.const 0)
                       (f32.const 1.1111111640930176)
@@ -9352,104 +37710,72 @@
                            (i32.mul
                             (i32.add
                              (i32.shl
-                              (local.get $16)
+                              (local.get $19)
                               (i32.const 1)
                              )
-                             (local.get $11)
+                             (local.get $12)
                             )
                             (local.get $10)
                            )
-                           (local.get $21)
+                           (local.get $23)
                           )
                           (local.get $10)
                          )
-                         (local.get $15)
+                         (local.get $17)
                         )
                        )
                        (f32.const 0.10000000149011612)
                       )
                      )
                     )
-                    (local.get $23)
+                    (local.get $25)
                    )
                   )
                   (f32.const 0.125)
                  )
                 )
-                (local.set $18
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $13
+                (local.set $9
                  (i32.const 64)
                 )
-                (loop $e_14_next
+                (loop $e_22_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $13)
-                    (local.get $18)
+                    (local.get $9)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $12
+                   (v128.store align=4
+                    (local.tee $13
                      (i32.add
                       (local.get $6)
                       (i32.shl
                        (i32.add
+                        (local.get $16)
                         (local.get $18)
-                        (local.get $20)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
                      )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $17)
-                          (local.get $18)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $12
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $17)
-                        (local.get $18)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $12)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $0)
-                        (i32.shl
-                         (i32.add
-                          (local.get $18)
+                          (local.get $16)
                           (local.get $20)
                          )
                          (i32.const 2)
@@ -9459,51 +37785,177 @@
                      )
                     )
                    )
-                   (local.set $18
+                   (v128.store align=4
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $13)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $14)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
                     (i32.add
-                     (local.get $18)
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $9)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $20)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $13
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $20)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $13)
+                     )
+                     (f32.mul
+                      (local.get $14)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $9
+                    (i32.add
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
-                   (br $e_14_next)
+                   (br $e_23_next)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (i32.add
-                (local.get $15)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $21
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $11
+        (local.set $12
          (i32.add
-          (local.get $11)
+          (local.get $12)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $19
       (i32.add
-       (local.get $16)
+       (local.get $19)
        (i32.const 1)
       )
      )
@@ -9515,13 +37967,57 @@
  (func $reduce_to_504f4552 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $3)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $3)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $5
    (i32.shl
     (local.get $3)
     (i32.const 7)
    )
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9546,7 +38042,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -9562,7 +38058,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -9608,7 +38104,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -9628,7 +38124,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -9636,12 +38132,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -9649,20 +38145,14 @@
    )
   )
   (local.set $3
-   (i32.const 0)
-  )
-  (local.set $2
-   (i32.shl
-    (local.get $2)
-    (i32.const 7)
-   )
+   (i32.const 16384)
   )
   (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
@@ -9670,11 +38160,58 @@
       (i32.add
        (local.get $1)
        (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $2)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
         (local.get $3)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -9687,10 +38224,53 @@
      (local.set $3
       (i32.add
        (local.get $3)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.shl
+    (local.get $2)
+    (i32.const 7)
+   )
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $4)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $4)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -9700,10 +38280,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 256)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 256)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9728,25 +38340,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -9764,23 +38376,79 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 7)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -9794,7 +38462,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -9819,7 +38487,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -9829,7 +38497,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -9839,10 +38507,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 3906816)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 3906816)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -9867,25 +38567,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -9903,23 +38603,79 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 7)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -9933,7 +38689,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -9958,7 +38714,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -9968,7 +38724,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )

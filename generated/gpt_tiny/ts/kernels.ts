@@ -1106,10 +1106,12 @@ export function matmul_4e40021c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function act_grad_c86d137b(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_6b994f81(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (0.5 * (1 + Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) + 0.5 * x0[o] * (1 - Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o])))) * Math.tanh(0.7978845608028654 * (x0[o] + 0.044715 * (x0[o] * (x0[o] * x0[o]))))) * (0.7978845608028654 * (1 + 0.134145 * (x0[o] * x0[o])))) * x1[o];
+    const x = x0[o];
+    const t = Math.tanh(0.7978845608028654 * (x + 0.044715 * (x * (x * x))));
+    y[o] = (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (0.7978845608028654 * (1 + 0.134145 * (x * x)))) * x1[o];
   }
 }
 

@@ -20,7 +20,7 @@
 ;; reduce_to_050c33df: sum [batch, seq, 128] down to [128] (gradient of a broadcast)
 ;; matmul_dab20325: c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 ;; matmul_4e40021c: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-;; act_grad_c86d137b: gelu_tanh backward
+;; act_grad_6b994f81: gelu_tanh backward
 ;; reduce_to_6e9258f2: sum [batch, seq, 512] down to [512] (gradient of a broadcast)
 ;; matmul_53b5e86f: c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 ;; matmul_969bbbf5: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
@@ -37,22 +37,21 @@
 (module
  (type $0 (func (param i32 i32 i32 i32 i32 i32 i32)))
  (type $1 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $2 (func (param f64) (result f64)))
- (type $3 (func (param i32 i32 i32 i32 i32)))
- (type $4 (func (param i32 i32 i32 i32)))
- (type $5 (func (param f64 f64) (result f64)))
- (type $6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $7 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $8 (func (param i32)))
- (type $9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $10 (func (param i32 i32 i32)))
- (type $11 (func (param i32 i32 i32 f32)))
- (type $12 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
- (type $13 (func (param i32 i32 i32 f32 f32 i32 i32)))
+ (type $2 (func (param i32 i32 i32 i32 i32)))
+ (type $3 (func (param i32 i32 i32 i32)))
+ (type $4 (func (param f64) (result f64)))
+ (type $5 (func (param f32) (result f32)))
+ (type $6 (func (param f64 f64) (result f64)))
+ (type $7 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $8 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $9 (func (param i32)))
+ (type $10 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $11 (func (param i32 i32 i32)))
+ (type $12 (func (param i32 i32 i32 f32)))
+ (type $13 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
+ (type $14 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
- (import "Math" "tanh" (func $Math.tanh (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "embedding_9ccad339" (func $embedding_9ccad339))
  (export "slice_rows_6823e6bb" (func $slice_rows_6823e6bb))
@@ -73,7 +72,7 @@
  (export "reduce_to_050c33df" (func $reduce_to_050c33df))
  (export "matmul_dab20325" (func $matmul_dab20325))
  (export "matmul_4e40021c" (func $matmul_4e40021c))
- (export "act_grad_c86d137b" (func $act_grad_c86d137b))
+ (export "act_grad_6b994f81" (func $act_grad_6b994f81))
  (export "reduce_to_6e9258f2" (func $reduce_to_6e9258f2))
  (export "matmul_53b5e86f" (func $matmul_53b5e86f))
  (export "matmul_969bbbf5" (func $matmul_969bbbf5))
@@ -87,6 +86,175 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
+ (func $exp64 (param $0 f64) (result f64)
+  (local $1 f64)
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
+      (f64.mul
+       (f64.add
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (f64.add
+                  (f64.mul
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
+                      )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
+                     )
+                    )
+                   )
+                   (f64.const 2.48015873015873e-05)
+                  )
+                  (f64.const 1.984126984126984e-04)
+                 )
+                 (local.get $0)
+                )
+                (f64.const 0.001388888888888889)
+               )
+               (local.get $0)
+              )
+              (f64.const 0.008333333333333333)
+             )
+             (local.get $0)
+            )
+            (f64.const 0.041666666666666664)
+           )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $tanh (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local.set $2
+   (call $exp64
+    (f64.mul
+     (f64.abs
+      (local.tee $1
+       (f64.promote_f32
+        (local.get $0)
+       )
+      )
+     )
+     (f64.const -2)
+    )
+   )
+  )
+  (f32.demote_f64
+   (select
+    (f64.mul
+     (local.get $1)
+     (f64.add
+      (f64.mul
+       (f64.mul
+        (local.get $1)
+        (local.get $1)
+       )
+       (f64.add
+        (f64.mul
+         (f64.mul
+          (local.get $1)
+          (local.get $1)
+         )
+         (f64.const 0.13333333333333333)
+        )
+        (f64.const -0.3333333333333333)
+       )
+      )
+      (f64.const 1)
+     )
+    )
+    (f64.copysign
+     (f64.div
+      (f64.sub
+       (f64.const 1)
+       (local.get $2)
+      )
+      (f64.add
+       (local.get $2)
+       (f64.const 1)
+      )
+     )
+     (local.get $1)
+    )
+    (f64.lt
+     (f64.abs
+      (local.get $1)
+     )
+     (f64.const 0.01)
+    )
+   )
+  )
+ )
  (func $embedding_9ccad339 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
@@ -104,7 +272,7 @@
     (local.get $6)
    )
   )
-  (local.set $4
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -134,7 +302,7 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $6)
       (local.get $7)
      )
     )
@@ -153,18 +321,67 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $4)
         )
        )
        (then
@@ -201,7 +418,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -219,43 +436,62 @@
  (func $slice_rows_6823e6bb (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.tee $6
-      (i32.shl
-       (local.get $2)
-       (i32.const 7)
-      )
-     )
-     (local.get $3)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $2
-     (i32.shl
-      (local.get $2)
-      (i32.const 7)
-     )
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $6
+       (i32.div_s
+        (i32.add
+         (local.tee $5
+          (i32.sub
+           (i32.shl
+            (local.get $2)
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (local.get $2)
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $6
+   (select
+    (local.get $5)
+    (local.tee $6
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $6)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $2)
-     (local.get $3)
+     (local.get $5)
+     (local.get $6)
     )
    )
   )
@@ -263,36 +499,90 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $5)
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
-         (local.get $5)
+         (local.get $7)
          (i32.const 2)
         )
        )
       )
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
-       (i32.const 1)
+       (local.get $7)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $5)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (local.get $5)
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -402,14 +692,15 @@
   )
  )
  (func $layernorm_c38ef1a6 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
+  (local $8 v128)
   (local $9 f32)
-  (local $10 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $10
+  (local $12 i32)
+  (local.set $11
    (i32.div_s
     (i32.mul
-     (local.tee $11
+     (local.tee $12
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -420,7 +711,7 @@
     (local.get $7)
    )
   )
-  (local.set $6
+  (local.set $7
    (select
     (local.tee $4
      (i32.mul
@@ -431,7 +722,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $11)
+       (local.get $12)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -450,32 +741,97 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $6)
-      (local.get $10)
+      (local.get $7)
+      (local.get $11)
      )
     )
     (then
      (local.set $5
       (i32.shl
-       (local.get $10)
+       (local.get $11)
        (i32.const 7)
       )
      )
      (local.set $9
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
+         (f32x4.add
+          (local.get $8)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $9
+      (f32.add
+       (local.get $9)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -502,7 +858,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -512,26 +868,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
         (local.set $8
-         (f32.add
+         (f32x4.add
           (local.get $8)
-          (f32.mul
+          (f32x4.mul
            (local.tee $8
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+           )
+           (local.get $8)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.mul
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -548,7 +982,7 @@
              (local.get $9)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -558,17 +992,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999747378752e-06)
@@ -576,15 +1010,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $9)
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -617,7 +1132,7 @@
              )
              (local.get $9)
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.load
             (i32.add
@@ -646,13 +1161,13 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.add
-       (local.get $10)
+       (local.get $11)
        (i32.const 1)
       )
      )
@@ -664,129 +1179,335 @@
  (func $matmul_epilogue_9c9cb411 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -800,44 +1521,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -846,16 +2798,17 @@
   (local $8 i32)
   (local $9 f32)
   (local $10 f32)
-  (local $11 i32)
-  (local $12 i32)
-  (local $13 f32)
+  (local $11 f32)
+  (local $12 v128)
+  (local $13 i32)
   (local $14 i32)
-  (local $15 f32)
+  (local $15 i32)
   (local $16 i32)
-  (local $17 i32)
+  (local $17 f32)
   (local $18 i32)
   (local $19 i32)
-  (local.set $11
+  (local $20 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -864,7 +2817,7 @@
     (local.get $7)
    )
   )
-  (local.set $17
+  (local.set $18
    (select
     (local.get $4)
     (local.tee $6
@@ -889,27 +2842,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $17)
+      (local.get $13)
+      (local.get $18)
      )
     )
     (then
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $18
+     (local.set $19
       (i32.const 4)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $18)
+         (local.get $6)
+         (local.get $19)
         )
        )
        (then
-        (local.set $12
+        (local.set $14
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -917,45 +2870,80 @@
           (i32.eqz
            (i32.le_s
             (local.get $5)
-            (local.get $12)
+            (local.get $14)
            )
           )
           (then
-           (local.set $6
+           (local.set $7
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $5)
-                (local.get $11)
+                (local.get $13)
                )
-               (local.get $12)
+               (local.get $14)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $4)
+              (local.get $6)
               (i32.const 5)
              )
             )
            )
-           (local.set $9
+           (local.set $10
             (f32.const -inf)
            )
-           (local.set $10
+           (local.set $11
             (f32.const 0)
            )
-           (local.set $7
+           (local.set $8
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $4
             (i32.const 32)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 32)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $7)
+               (local.get $4)
                (local.get $8)
               )
              )
@@ -965,7 +2953,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $6)
+                  (local.get $4)
                   (local.get $7)
                  )
                  (i32.const 2)
@@ -973,40 +2961,40 @@
                )
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $4
                (i32.add
-                (local.get $7)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $8
+           (local.set $15
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $20
             (select
              (local.get $5)
-             (local.tee $7
+             (local.tee $4
               (i32.add
-               (local.get $12)
+               (local.get $14)
                (i32.const 1)
               )
              )
-             (i32.lt_s
+             (i32.gt_s
+              (local.get $4)
               (local.get $5)
-              (local.get $7)
              )
             )
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $8)
-               (local.get $19)
+               (local.get $15)
+               (local.get $20)
               )
              )
              (then
@@ -1016,46 +3004,125 @@
                  (i32.add
                   (i32.mul
                    (local.get $5)
-                   (local.get $11)
+                   (local.get $13)
                   )
-                  (local.get $8)
+                  (local.get $15)
                  )
                  (i32.const 7)
                 )
                 (i32.shl
-                 (local.get $4)
+                 (local.get $6)
                  (i32.const 5)
                 )
                )
               )
-              (local.set $13
+              (local.set $9
                (f32.const 0)
               )
-              (local.set $7
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $8
                (i32.const 0)
               )
-              (local.set $14
+              (local.set $4
                (i32.const 32)
               )
-              (loop $e_5_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $7)
-                  (local.get $14)
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $8)
                  )
                 )
                 (then
-                 (local.set $13
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $9
+               (f32.add
+                (local.get $9)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.const 32)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $4)
+                  (local.get $8)
+                 )
+                )
+                (then
+                 (local.set $9
                   (f32.add
-                   (local.get $13)
+                   (local.get $9)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $7)
                        )
                        (i32.const 2)
@@ -1067,7 +3134,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $7)
+                        (local.get $4)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -1077,72 +3144,137 @@
                    )
                   )
                  )
-                 (local.set $7
+                 (local.set $4
                   (i32.add
-                   (local.get $7)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_5_next)
+                 (br $e_7_next)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.add
                 (f32.mul
-                 (local.get $10)
-                 (local.tee $13
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $9)
-                      (local.tee $9
-                       (f32.max
-                        (local.tee $10
-                         (f32.mul
-                          (local.get $13)
-                          (f32.const 0.1767766922712326)
-                         )
-                        )
+                 (local.get $11)
+                 (local.tee $9
+                  (call $exp
+                   (f32.sub
+                    (local.get $10)
+                    (local.tee $10
+                     (f32.max
+                      (local.tee $11
+                       (f32.mul
                         (local.get $9)
+                        (f32.const 0.1767766922712326)
                        )
                       )
+                      (local.get $10)
                      )
                     )
                    )
                   )
                  )
                 )
-                (local.tee $15
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $10)
-                     (local.get $9)
-                    )
-                   )
+                (local.tee $17
+                 (call $exp
+                  (f32.sub
+                   (local.get $11)
+                   (local.get $10)
                   )
                  )
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (f32.mul
-                (local.get $15)
+                (local.get $17)
                 (f32.const 1)
                )
               )
-              (local.set $7
+              (local.set $8
                (i32.const 0)
               )
-              (loop $e_6_next
+              (local.set $4
+               (i32.const 32)
+              )
+              (loop $e_8_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $8)
+                 )
+                )
+                (then
+                 (v128.store align=4
+                  (i32.add
+                   (local.get $3)
+                   (i32.shl
+                    (i32.add
+                     (local.get $7)
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.splat
+                     (local.get $9)
+                    )
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $17)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_8_next)
+                )
+               )
+              )
+              (local.set $8
+               (i32.const 32)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $7)
-                  (local.get $14)
+                  (local.get $4)
+                  (local.get $8)
                  )
                 )
                 (then
@@ -1151,7 +3283,7 @@
                    (local.get $3)
                    (i32.shl
                     (i32.add
-                     (local.get $6)
+                     (local.get $4)
                      (local.get $7)
                     )
                     (i32.const 2)
@@ -1164,23 +3296,23 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $7)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (local.get $13)
+                    (local.get $9)
                    )
                    (f32.mul
-                    (local.get $15)
+                    (local.get $17)
                     (f32.load
                      (i32.add
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $7)
+                        (local.get $4)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -1190,50 +3322,101 @@
                    )
                   )
                  )
-                 (local.set $7
+                 (local.set $4
                   (i32.add
-                   (local.get $7)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_6_next)
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $15
+               (i32.add
+                (local.get $15)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $10
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $11)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $11)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (local.set $4
+            (i32.const 32)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $8)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (local.get $7)
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $10)
                 )
                )
               )
               (local.set $8
                (i32.add
                 (local.get $8)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $j_4_next)
+              (br $e_10_next)
              )
             )
-           )
-           (local.set $9
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $10)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $10)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $7
-            (i32.const 0)
            )
            (local.set $8
             (i32.const 32)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
+               (local.get $4)
                (local.get $8)
               )
              )
@@ -1243,7 +3426,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $6)
+                  (local.get $4)
                   (local.get $7)
                  )
                  (i32.const 2)
@@ -1255,29 +3438,29 @@
                   (local.get $3)
                   (i32.shl
                    (i32.add
-                    (local.get $6)
+                    (local.get $4)
                     (local.get $7)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $9)
+                (local.get $10)
                )
               )
-              (local.set $7
+              (local.set $4
                (i32.add
-                (local.get $7)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $12
+           (local.set $14
             (i32.add
-             (local.get $12)
+             (local.get $14)
              (i32.const 1)
             )
            )
@@ -1285,9 +3468,9 @@
           )
          )
         )
-        (local.set $4
+        (local.set $6
          (i32.add
-          (local.get $4)
+          (local.get $6)
           (i32.const 1)
          )
         )
@@ -1295,9 +3478,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $13
       (i32.add
-       (local.get $11)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -1307,14 +3490,15 @@
   )
  )
  (func $add_norm_0a35ea9b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
+  (local $10 v128)
   (local $11 f32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local.set $12
+  (local $14 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
-     (local.tee $13
+     (local.tee $14
       (i32.mul
        (local.get $6)
        (local.get $7)
@@ -1325,7 +3509,7 @@
     (local.get $9)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.tee $6
      (i32.mul
@@ -1336,7 +3520,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $13)
+       (local.get $14)
        (i32.add
         (local.get $8)
         (i32.const 1)
@@ -1355,29 +3539,89 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $8)
-      (local.get $12)
+      (local.get $9)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.shl
-       (local.get $12)
+       (local.get $13)
        (i32.const 7)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 128)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1419,28 +3663,96 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
      (local.set $11
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
+         (f32x4.add
+          (local.get $10)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1461,13 +3773,13 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -1477,26 +3789,104 @@
        (f32.const 0.0078125)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
         (local.set $10
-         (f32.add
+         (f32x4.add
           (local.get $10)
-          (f32.mul
+          (f32x4.mul
            (local.tee $10
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $10)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_6_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $12
+         (f32.add
+          (local.get $12)
+          (f32.mul
+           (local.tee $12
             (f32.sub
              (f32.load
               (i32.add
@@ -1513,27 +3903,27 @@
              (local.get $11)
             )
            )
-           (local.get $10)
+           (local.get $12)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $10)
+          (local.get $12)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999747378752e-06)
@@ -1541,15 +3931,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1582,13 +4053,13 @@
              )
              (local.get $11)
             )
-            (local.get $10)
+            (local.get $12)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -1598,26 +4069,26 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $12
+     (local.set $13
       (i32.add
-       (local.get $12)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -1630,128 +4101,334 @@
   (local $9 f32)
   (local $10 i32)
   (local $11 i32)
-  (local.set $10
-   (i32.div_s
-    (i32.mul
-     (local.tee $11
-      (i32.mul
-       (local.get $5)
-       (local.get $6)
-      )
-     )
-     (local.get $7)
-    )
-    (local.get $8)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (local.get $6)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $11)
-       (i32.add
-        (local.get $7)
-        (i32.const 1)
+      (local.tee $12
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $8)
+      (local.get $7)
+     )
+     (local.get $8)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $12
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $12)
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (local.get $8)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $12)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $10)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $10
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $27
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $8)
+         (local.get $10)
+         (local.get $27)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $11
+        (local.set $12
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
-            (local.get $11)
+           (i32.le_s
+            (local.get $12)
+            (local.get $13)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $10)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                   (local.get $10)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -1765,22 +4442,24 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $10)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (local.tee $9
           (f32.add
-           (local.get $9)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $10)
               (i32.const 2)
              )
             )
@@ -1794,10 +4473,10 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $10)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $10)
            )
            (i32.const 2)
           )
@@ -1808,9 +4487,2735 @@
            (f32.const 0.5)
           )
           (f32.add
-           (f32.demote_f64
-            (call $Math.tanh
-             (f64.promote_f32
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $10)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $9
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $10)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $10)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $9)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.get $9)
+              (f32.mul
+               (f32.mul
+                (local.get $9)
+                (f32.mul
+                 (local.get $9)
+                 (local.get $9)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
+             )
+             (f32.const 0.7978845834732056)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
+       )
+      )
+     )
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $7)
+    (i32.sub
+     (local.get $8)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $9
+            (f32.add
+             (local.get $9)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $9)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $tanh
               (f32.mul
                (f32.add
                 (local.get $9)
@@ -1828,29 +7233,29 @@
                (f32.const 0.7978845834732056)
               )
              )
+             (f32.const 1)
             )
            )
-           (f32.const 1)
           )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
          )
         )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
-         )
-        )
-        (br $j_1_next)
        )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
       )
      )
-     (local.set $10
-      (i32.add
-       (local.get $10)
-       (i32.const 1)
-      )
-     )
-     (br $i_0_next)
     )
    )
   )
@@ -1858,129 +7263,335 @@
  (func $matmul_epilogue_a69fc429 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 f32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $9
-      (i32.mul
-       (local.get $4)
-       (local.get $5)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $9
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (local.get $5)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $9)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $9)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $8)
+         (local.get $26)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
          (i32.const 0)
         )
-        (local.set $9
+        (local.set $10
          (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
-            (local.get $9)
+           (i32.le_s
+            (local.get $10)
+            (local.get $11)
            )
           )
           (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 1)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 2)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $9)
+                      (i32.const 3)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $11
             (i32.add
-             (local.get $5)
+             (local.get $11)
              (i32.const 1)
             )
            )
@@ -1994,44 +7605,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $9)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $10)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $8)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $9)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $9)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $9)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $9)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $7
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $7)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $7
+              (i32.add
+               (local.get $7)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 7)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $10)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2039,129 +8881,335 @@
  (func $matmul_c6dd22aa (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 f32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 i32)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $6
-      (i32.const 65)
+     (local.set $22
+      (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $7)
+         (local.get $22)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $10
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $4)
-                   (i32.const 65)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 65)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 65)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -2175,33 +9223,1186 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 65)
             )
-            (local.get $3)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 72)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 136)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 137)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 200)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 201)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 202)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
+      (i32.const 64)
+     )
+     (local.set $22
+      (i32.const 65)
+     )
+     (loop $jj_3_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $7)
+         (local.get $22)
+        )
+       )
+       (then
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $10
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $11)
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $11)
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $11)
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $11)
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 1)
+         )
+        )
+        (br $jj_3_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_8_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $10
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 65)
+       )
+       (loop $jj_9_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $10)
+          )
+         )
+         (then
+          (local.set $11
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_10_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $11
+              (f32.add
+               (local.get $11)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $6)
+                     (i32.const 65)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_10_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 65)
+              )
+              (local.get $10)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $11)
+          )
+          (local.set $10
+           (i32.add
+            (local.get $10)
+            (i32.const 1)
+           )
+          )
+          (br $jj_9_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_8_next)
+      )
+     )
     )
    )
   )
@@ -2360,28 +10561,24 @@
           (local.set $11
            (f32.add
             (local.get $11)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $5)
-                     (i32.const 65)
-                    )
-                    (local.get $3)
-                   )
-                   (i32.const 2)
+                  (i32.mul
+                   (local.get $5)
+                   (i32.const 65)
                   )
+                  (local.get $3)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -2458,9 +10655,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -2470,7 +10664,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -2478,22 +10672,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_99a18ccf (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 f32)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
@@ -2507,24 +10733,24 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $8)
       (local.get $11)
      )
     )
     (then
-     (local.set $8
+     (local.set $9
       (select
        (f32.add
-        (local.get $8)
+        (local.get $9)
         (f32.const 1)
        )
-       (local.get $8)
+       (local.get $9)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $9)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -2533,9 +10759,9 @@
        )
       )
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -2549,19 +10775,19 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $8)
+     (local.get $9)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $8)
+     (local.get $9)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $8
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $2
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -2580,10 +10806,10 @@
       (local.get $5)
      )
     )
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $2)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -2592,27 +10818,27 @@
       (local.get $7)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $8)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -2624,14 +10850,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
-        (i32.const 65)
+       (local.set $2
+        (i32.const 64)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 65)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 65)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 65)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $9
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 65)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.max
+            (local.get $9)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (local.get $8)
+                 (i32.const 65)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 65)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $9)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -2642,152 +11044,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $2)
+               (local.get $8)
                (i32.const 65)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $8
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $7
-        (i32.const 65)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $8
-           (f32.max
-            (local.get $8)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.mul
-                 (local.get $2)
-                 (i32.const 65)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $10
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $10
-           (f32.add
-            (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $2)
-                     (i32.const 65)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $8)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.mul
-               (local.get $2)
-               (i32.const 65)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -2795,28 +11055,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (i32.add
-                      (i32.mul
-                       (local.get $2)
-                       (i32.const 65)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 65)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $8)
                  )
                 )
+                (local.get $9)
                )
               )
               (local.get $10)
@@ -2825,29 +11081,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $12)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $8
       (i32.add
-       (local.get $2)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -2858,93 +11114,473 @@
  )
  (func $matmul_fb718c7d (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 64)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 65)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 65)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $12)
+                    (i32.const 65)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 65)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 65)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 65)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 65)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -2952,10 +11588,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 65)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -2967,10 +11603,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 65)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -2979,13 +11615,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -2995,33 +11631,1720 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $12)
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 65)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 65)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 65)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 65)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 64)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 65)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 65)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 65)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 65)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 65)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -3029,69 +13352,115 @@
  (func $matmul_ceef8916 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
-  (local $10 i32)
+  (local $9 i32)
+  (local $10 f32)
   (local $11 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
   (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $13
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $14
+   (select
+    (local.get $13)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
     (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+     (local.get $11)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
       (local.get $8)
+      (local.get $14)
      )
     )
     (then
-     (local.set $5
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $10
-      (i32.const 65)
+     (local.set $12
+      (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -3104,51 +13473,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $8)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 65)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 65)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 65)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -3162,57 +13682,1277 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 65)
             )
-            (local.get $5)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $16)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 72)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 136)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 137)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $23)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 200)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $23)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 201)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $23)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 65)
+             )
+             (local.get $7)
+            )
+            (i32.const 202)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $23)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
+      (i32.const 64)
+     )
+     (local.set $12
+      (i32.const 65)
+     )
+     (loop $jj_3_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $7)
+         (local.get $12)
+        )
+       )
+       (then
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $11
+         (i32.mul
+          (local.get $3)
+          (local.get $4)
+         )
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $11)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 7)
+                  )
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $8)
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $11
+         (i32.mul
+          (local.get $3)
+          (local.get $4)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $11)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 1)
+                  )
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 7)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $11
+         (i32.mul
+          (local.get $3)
+          (local.get $4)
+         )
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $11)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 2)
+                  )
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 7)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $11
+         (i32.mul
+          (local.get $3)
+          (local.get $4)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $11)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $8)
+                   (i32.const 3)
+                  )
+                  (i32.shl
+                   (local.get $9)
+                   (i32.const 7)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 65)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 65)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 1)
+         )
+        )
+        (br $jj_3_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_8_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $11)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $14
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 65)
+       )
+       (loop $jj_9_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $14)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_10_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 65)
+                    )
+                    (local.get $14)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_10_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 65)
+              )
+              (local.get $14)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $14
+           (i32.add
+            (local.get $14)
+            (i32.const 1)
+           )
+          )
+          (br $jj_9_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_8_next)
+      )
+     )
     )
    )
   )
  )
  (func $layernorm_grad_2a5391e1 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 f32)
-  (local.set $13
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 f32)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 128)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.le_s
+      (local.get $8)
+      (local.get $11)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $11)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $11
+   (i32.const 128)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $8)
+      (local.get $11)
      )
     )
     (then
@@ -3220,7 +14960,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -3230,67 +14970,132 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $9)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $9
+  (local.set $11
    (i32.const 0)
   )
-  (local.set $13
+  (local.set $19
    (i32.mul
     (local.get $6)
     (local.get $7)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
-      (local.get $13)
+      (local.get $11)
+      (local.get $19)
      )
     )
     (then
      (local.set $7
       (i32.shl
-       (local.get $9)
+       (local.get $11)
        (i32.const 7)
       )
      )
-     (local.set $10
+     (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $11
+     (local.set $6
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $12
          (f32.add
-          (local.get $10)
+          (local.get $12)
           (f32.load
            (i32.add
             (local.get $0)
@@ -3311,36 +15116,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $12
+      (f32.mul
+       (local.get $12)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $12)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $10
-      (f32.mul
+      (f32.add
        (local.get $10)
-       (f32.const 0.0078125)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
      (local.set $8
-      (f32.const 0)
+      (i32.const 128)
      )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -3354,10 +15237,10 @@
                )
               )
              )
-             (local.get $10)
+             (local.get $12)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -3367,17 +15250,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.0078125)
          )
          (f32.const 9.999999747378752e-06)
@@ -3385,25 +15268,224 @@
        )
       )
      )
+     (local.set $10
+      (f32.const 0)
+     )
+     (local.set $13
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $16
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
      (local.set $8
-      (f32.const 0)
-     )
-     (local.set $12
-      (f32.const 0)
-     )
-     (local.set $6
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $14
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $8)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $14)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $16
+         (f32x4.add
+          (local.get $16)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $13
+      (f32.add
+       (local.get $13)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 128)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
-        (local.set $16
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -3429,7 +15511,7 @@
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $4)
            (i32.shl
@@ -3440,7 +15522,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.mul
            (f32.load
@@ -3455,7 +15537,7 @@
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -3470,16 +15552,16 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $15
+         (local.tee $14
           (i32.add
            (local.get $5)
            (i32.shl
@@ -3490,7 +15572,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $15)
+           (local.get $14)
           )
           (f32.load
            (i32.add
@@ -3506,18 +15588,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $16)
+          (local.get $10)
+          (local.get $18)
          )
         )
-        (local.set $12
+        (local.set $13
          (f32.add
-          (local.get $12)
+          (local.get $13)
           (f32.mul
-           (local.get $16)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -3527,31 +15609,130 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.mul
+       (local.get $10)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $13
+      (f32.mul
+       (local.get $13)
+       (f32.const 0.0078125)
+      )
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 128)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $15)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $12)
+              )
+             )
+             (f32x4.splat
+              (local.get $15)
+             )
+            )
+            (f32x4.splat
+             (local.get $13)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
        )
       )
      )
      (local.set $8
-      (f32.mul
-       (local.get $8)
-       (f32.const 0.0078125)
-      )
+      (i32.const 128)
      )
-     (local.set $12
-      (f32.mul
-       (local.get $12)
-       (f32.const 0.0078125)
-      )
-     )
-     (local.set $6
-      (i32.const 0)
-     )
-     (loop $k_5_next
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $11)
+         (local.get $8)
         )
        )
        (then
@@ -3567,7 +15748,7 @@
           )
          )
          (f32.mul
-          (local.get $14)
+          (local.get $15)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -3593,7 +15774,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -3610,11 +15791,11 @@
                 )
                )
               )
-              (local.get $10)
+              (local.get $12)
              )
-             (local.get $14)
+             (local.get $15)
             )
-            (local.get $12)
+            (local.get $13)
            )
           )
          )
@@ -3625,17 +15806,17 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (i32.add
-       (local.get $9)
+       (local.get $11)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -3643,10 +15824,42 @@
  (func $reduce_to_050c33df (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 128)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 128)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -3671,7 +15884,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -3687,7 +15900,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -3730,100 +15943,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_dab20325 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -3831,10 +16424,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -3846,10 +16439,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -3858,13 +16451,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -3874,33 +16467,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 512)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -3908,69 +18174,115 @@
  (func $matmul_4e40021c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 9)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 512)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 512)
+        )
+        (i32.const 128)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -3983,51 +18295,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -4044,41 +18507,838 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 512)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_c86d137b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_6b994f81 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
+  (local $8 f32)
+  (local $9 f32)
+  (local $10 i32)
   (local.set $7
    (i32.div_s
     (i32.mul
-     (local.tee $8
+     (local.tee $10
       (i32.shl
        (i32.mul
         (local.get $3)
@@ -4106,7 +19366,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $8)
+       (local.get $10)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -4142,11 +19402,11 @@
        (f32.add
         (f32.mul
          (f32.add
-          (f32.demote_f64
-           (call $Math.tanh
-            (f64.promote_f32
-             (f32.mul
-              (f32.add
+          (local.tee $9
+           (call $tanh
+            (f32.mul
+             (f32.add
+              (local.tee $8
                (f32.load
                 (i32.add
                  (local.get $0)
@@ -4156,43 +19416,19 @@
                  )
                 )
                )
-               (f32.mul
-                (f32.mul
-                 (f32.load
-                  (i32.add
-                   (local.get $0)
-                   (i32.shl
-                    (local.get $7)
-                    (i32.const 2)
-                   )
-                  )
-                 )
-                 (f32.mul
-                  (f32.load
-                   (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                   )
-                  )
-                  (f32.load
-                   (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.const 0.044714998453855515)
-               )
               )
-              (f32.const 0.7978845834732056)
+              (f32.mul
+               (f32.mul
+                (local.get $8)
+                (f32.mul
+                 (local.get $8)
+                 (local.get $8)
+                )
+               )
+               (f32.const 0.044714998453855515)
+              )
              )
+             (f32.const 0.7978845834732056)
             )
            )
           )
@@ -4203,128 +19439,14 @@
         (f32.mul
          (f32.mul
           (f32.mul
-           (f32.load
-            (i32.add
-             (local.get $0)
-             (i32.shl
-              (local.get $7)
-              (i32.const 2)
-             )
-            )
-           )
+           (local.get $8)
            (f32.const 0.5)
           )
           (f32.sub
            (f32.const 1)
            (f32.mul
-            (f32.demote_f64
-             (call $Math.tanh
-              (f64.promote_f32
-               (f32.mul
-                (f32.add
-                 (f32.load
-                  (i32.add
-                   (local.get $0)
-                   (i32.shl
-                    (local.get $7)
-                    (i32.const 2)
-                   )
-                  )
-                 )
-                 (f32.mul
-                  (f32.mul
-                   (f32.load
-                    (i32.add
-                     (local.get $0)
-                     (i32.shl
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                    )
-                   )
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (local.get $7)
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (local.get $7)
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.const 0.044714998453855515)
-                 )
-                )
-                (f32.const 0.7978845834732056)
-               )
-              )
-             )
-            )
-            (f32.demote_f64
-             (call $Math.tanh
-              (f64.promote_f32
-               (f32.mul
-                (f32.add
-                 (f32.load
-                  (i32.add
-                   (local.get $0)
-                   (i32.shl
-                    (local.get $7)
-                    (i32.const 2)
-                   )
-                  )
-                 )
-                 (f32.mul
-                  (f32.mul
-                   (f32.load
-                    (i32.add
-                     (local.get $0)
-                     (i32.shl
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                    )
-                   )
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (local.get $7)
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (local.get $7)
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.const 0.044714998453855515)
-                 )
-                )
-                (f32.const 0.7978845834732056)
-               )
-              )
-             )
-            )
+            (local.get $9)
+            (local.get $9)
            )
           )
          )
@@ -4332,24 +19454,8 @@
           (f32.add
            (f32.mul
             (f32.mul
-             (f32.load
-              (i32.add
-               (local.get $0)
-               (i32.shl
-                (local.get $7)
-                (i32.const 2)
-               )
-              )
-             )
-             (f32.load
-              (i32.add
-               (local.get $0)
-               (i32.shl
-                (local.get $7)
-                (i32.const 2)
-               )
-              )
-             )
+             (local.get $8)
+             (local.get $8)
             )
             (f32.const 0.13414500653743744)
            )
@@ -4384,10 +19490,42 @@
  (func $reduce_to_6e9258f2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $5
+  (local.set $4
    (i32.const 512)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $5
+   (i32.const 512)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -4412,7 +19550,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -4428,7 +19566,7 @@
     (i32.const 9)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -4471,100 +19609,480 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_53b5e86f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -4572,10 +20090,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -4587,10 +20105,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -4599,13 +20117,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -4615,33 +20133,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -4649,69 +21840,115 @@
  (func $matmul_969bbbf5 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -4724,51 +21961,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -4785,30 +22173,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -4816,26 +22999,129 @@
  (func $add_2b8307ad (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.shl
-       (i32.mul
-        (local.get $3)
-        (local.get $4)
+  (local $9 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $7
+          (i32.sub
+           (i32.shl
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 7)
+           )
+           (i32.rem_s
+            (i32.shl
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 7)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 7)
       )
+      (local.get $5)
      )
-     (local.get $5)
+     (local.get $6)
     )
-    (local.get $6)
+    (i32.const 2)
    )
   )
-  (local.set $3
+  (local.set $9
    (select
-    (local.tee $3
+    (local.get $7)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.lt_s
+     (local.get $7)
+     (local.get $9)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $8)
+      (local.get $9)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $8)
+        (i32.const 2)
+       )
+      )
+      (f32x4.add
+       (v128.load align=4
+        (i32.add
+         (local.get $0)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+       (v128.load align=4
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
      (i32.shl
       (i32.mul
        (local.get $3)
@@ -4844,162 +23130,526 @@
       (i32.const 7)
      )
     )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
-       )
-      )
-      (local.get $6)
-     )
-    )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
-    )
-   )
-  )
-  (loop $o_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $7)
-     )
-    )
-    (then
-     (f32.store
-      (i32.add
-       (local.get $2)
-       (i32.shl
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
         (local.get $7)
-        (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (then
+       (f32.store
         (i32.add
-         (local.get $0)
+         (local.get $2)
          (i32.shl
           (local.get $7)
           (i32.const 2)
          )
         )
-       )
-       (f32.load
-        (i32.add
-         (local.get $1)
-         (i32.shl
-          (local.get $7)
-          (i32.const 2)
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
          )
         )
        )
+       (local.set $7
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
  )
  (func $matmul_5fdc0749 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -5007,10 +23657,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -5022,10 +23672,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -5034,13 +23684,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -5050,33 +23700,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 7)
+             )
+             (local.get $12)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -5084,69 +25407,115 @@
  (func $matmul_0c0c22d7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 7)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -5159,51 +25528,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -5220,30 +25740,825 @@
              (local.get $7)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 7)
+             )
+             (local.get $8)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -5251,18 +26566,19 @@
  (func $attention_grad_80a9b04b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32)
   (local $11 i32)
   (local $12 f32)
-  (local $13 i32)
+  (local $13 v128)
   (local $14 i32)
   (local $15 i32)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 f32)
   (local $19 i32)
-  (local $20 i32)
-  (local $21 f32)
+  (local $20 f32)
+  (local $21 i32)
   (local $22 f32)
-  (local $23 i32)
+  (local $23 f32)
   (local $24 i32)
+  (local $25 i32)
   (local.set $16
    (i32.div_s
     (i32.mul
@@ -5272,7 +26588,7 @@
     (local.get $10)
    )
   )
-  (local.set $23
+  (local.set $24
    (select
     (local.get $7)
     (local.tee $9
@@ -5298,12 +26614,84 @@
     (i32.eqz
      (i32.ge_s
       (local.get $16)
-      (local.get $23)
+      (local.get $24)
      )
     )
     (then
-     (local.set $7
+     (local.set $9
       (i32.const 0)
+     )
+     (local.set $7
+      (i32.sub
+       (i32.shl
+        (local.get $8)
+        (i32.const 7)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $8)
+         (i32.const 7)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $7)
+         (local.get $9)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $16)
+             (i32.shl
+              (local.get $8)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $16)
+             (i32.shl
+              (local.get $8)
+              (i32.const 7)
+             )
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (local.get $9)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $9
       (i32.shl
@@ -5311,7 +26699,7 @@
        (i32.const 7)
       )
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -5364,38 +26752,38 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $7
+     (local.set $9
       (i32.const 0)
      )
-     (local.set $24
+     (local.set $25
       (i32.const 4)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $24)
+         (local.get $9)
+         (local.get $25)
         )
        )
        (then
-        (local.set $10
+        (local.set $19
          (i32.const 0)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $8)
-            (local.get $10)
+            (local.get $19)
            )
           )
           (then
-           (local.set $9
+           (local.set $10
             (i32.add
              (i32.shl
               (i32.add
@@ -5403,213 +26791,46 @@
                 (local.get $8)
                 (local.get $16)
                )
-               (local.get $10)
+               (local.get $19)
               )
               (i32.const 7)
              )
              (i32.shl
-              (local.get $7)
+              (local.get $9)
               (i32.const 5)
              )
             )
            )
-           (local.set $18
+           (local.set $20
             (f32.const -inf)
            )
-           (local.set $12
+           (local.set $18
             (f32.const 0)
            )
-           (local.set $13
+           (local.set $11
             (i32.const 0)
            )
-           (local.set $15
+           (local.set $21
             (select
              (local.get $8)
-             (local.tee $11
+             (local.tee $7
               (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $8)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_4_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $13)
-               (local.get $15)
-              )
-             )
-             (then
-              (local.set $19
-               (i32.add
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $8)
-                   (local.get $16)
-                  )
-                  (local.get $13)
-                 )
-                 (i32.const 7)
-                )
-                (i32.shl
-                 (local.get $7)
-                 (i32.const 5)
-                )
-               )
-              )
-              (local.set $17
-               (f32.const 0)
-              )
-              (local.set $11
-               (i32.const 0)
-              )
-              (local.set $14
-               (i32.const 32)
-              )
-              (loop $e_5_next
-               (if
-                (i32.eqz
-                 (i32.ge_s
-                  (local.get $11)
-                  (local.get $14)
-                 )
-                )
-                (then
-                 (local.set $17
-                  (f32.add
-                   (local.get $17)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $9)
-                        (local.get $11)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
-                      (i32.shl
-                       (i32.add
-                        (local.get $11)
-                        (local.get $19)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $11
-                  (i32.add
-                   (local.get $11)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_5_next)
-                )
-               )
-              )
-              (local.set $12
-               (f32.add
-                (f32.mul
-                 (local.get $12)
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $18)
-                     (local.tee $18
-                      (f32.max
-                       (local.tee $12
-                        (f32.mul
-                         (local.get $17)
-                         (f32.const 0.1767766922712326)
-                        )
-                       )
-                       (local.get $18)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (local.get $12)
-                    (local.get $18)
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $13
-               (i32.add
-                (local.get $13)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $22
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $12)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $12)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $17
-            (f32.const 0)
-           )
-           (local.set $13
-            (i32.const 0)
-           )
-           (local.set $19
-            (select
-             (local.get $8)
-             (local.tee $11
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $8)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_6_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $13)
                (local.get $19)
+               (i32.const 1)
+              )
+             )
+             (i32.gt_s
+              (local.get $7)
+              (local.get $8)
+             )
+            )
+           )
+           (loop $j_5_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $11)
+               (local.get $21)
               )
              )
              (then
@@ -5621,12 +26842,12 @@
                    (local.get $8)
                    (local.get $16)
                   )
-                  (local.get $13)
+                  (local.get $11)
                  )
                  (i32.const 7)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $9)
                  (i32.const 5)
                 )
                )
@@ -5634,8 +26855,87 @@
               (local.set $12
                (f32.const 0)
               )
-              (local.set $11
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
                (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_6_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $14
+                  (i32.add
+                   (local.get $14)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
               )
               (local.set $14
                (i32.const 32)
@@ -5644,7 +26944,7 @@
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $11)
+                  (local.get $7)
                   (local.get $14)
                  )
                 )
@@ -5658,8 +26958,8 @@
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -5670,8 +26970,170 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
+                        (local.get $7)
                         (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_7_next)
+                )
+               )
+              )
+              (local.set $18
+               (f32.add
+                (f32.mul
+                 (local.get $18)
+                 (call $exp
+                  (f32.sub
+                   (local.get $20)
+                   (local.tee $20
+                    (f32.max
+                     (local.tee $12
+                      (f32.mul
+                       (local.get $12)
+                       (f32.const 0.1767766922712326)
+                      )
+                     )
+                     (local.get $20)
+                    )
+                   )
+                  )
+                 )
+                )
+                (call $exp
+                 (f32.sub
+                  (local.get $12)
+                  (local.get $20)
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $23
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $18)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $18)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $18
+            (f32.const 0)
+           )
+           (local.set $15
+            (i32.const 0)
+           )
+           (local.set $21
+            (select
+             (local.get $8)
+             (local.tee $7
+              (i32.add
+               (local.get $19)
+               (i32.const 1)
+              )
+             )
+             (i32.gt_s
+              (local.get $7)
+              (local.get $8)
+             )
+            )
+           )
+           (loop $j_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $15)
+               (local.get $21)
+              )
+             )
+             (then
+              (local.set $14
+               (i32.add
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (local.get $16)
+                  )
+                  (local.get $15)
+                 )
+                 (i32.const 7)
+                )
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 5)
+                )
+               )
+              )
+              (local.set $12
+               (f32.const 0)
+              )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $11
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_9_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -5683,43 +27145,197 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_7_next)
+                 (br $e_9_next)
                 )
                )
               )
-              (local.set $21
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $12)
-                     (f32.const 0.1767766922712326)
-                    )
-                    (local.get $18)
-                   )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
                   )
                  )
                 )
-                (local.get $22)
+               )
+              )
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_10_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $12
+                  (f32.add
+                   (local.get $12)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_10_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $12)
+                   (f32.const 0.1767766922712326)
+                  )
+                  (local.get $20)
+                 )
+                )
+                (local.get $23)
                )
               )
               (local.set $12
                (f32.const 0)
               )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_8_next
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_11_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_11_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_12_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -5732,8 +27348,8 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -5744,8 +27360,8 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $15)
+                        (local.get $7)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -5754,21 +27370,21 @@
                    )
                   )
                  )
-                 (local.set $11
+                 (local.set $7
                   (i32.add
-                   (local.get $11)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_8_next)
+                 (br $e_12_next)
                 )
                )
               )
-              (local.set $17
+              (local.set $18
                (f32.add
-                (local.get $17)
+                (local.get $18)
                 (f32.mul
-                 (local.get $21)
+                 (local.get $22)
                  (f32.mul
                   (local.get $12)
                   (local.tee $12
@@ -5781,43 +27397,50 @@
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_9_next
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_13_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $6)
                     (i32.shl
                      (i32.add
                       (local.get $11)
-                      (local.get $15)
+                      (local.get $14)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (f32.mul
-                     (local.get $21)
-                     (local.get $12)
+                   (f32x4.mul
+                    (f32x4.mul
+                     (f32x4.splat
+                      (local.get $22)
+                     )
+                     (f32x4.splat
+                      (local.get $12)
+                     )
                     )
-                    (f32.load
+                    (v128.load align=4
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $10)
                         (local.get $11)
                        )
                        (i32.const 2)
@@ -5830,35 +27453,129 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_9_next)
+                 (br $e_13_next)
                 )
                )
               )
-              (local.set $13
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_14_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $6)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $14)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (f32.mul
+                     (local.get $22)
+                     (local.get $12)
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_14_next)
+                )
+               )
+              )
+              (local.set $15
                (i32.add
-                (local.get $13)
+                (local.get $15)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $11
+           (local.set $14
             (i32.const 0)
            )
-           (local.set $13
+           (local.set $7
             (i32.const 32)
            )
-           (loop $e_10_next
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $14)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (local.get $14)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $14
+            (i32.const 32)
+           )
+           (loop $e_16_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $13)
+               (local.get $7)
+               (local.get $14)
               )
              )
              (then
@@ -5867,52 +27584,52 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $9)
-                  (local.get $11)
+                  (local.get $7)
+                  (local.get $10)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $11
+              (local.set $7
                (i32.add
-                (local.get $11)
+                (local.get $7)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $13
+           (local.set $15
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $21
             (select
              (local.get $8)
-             (local.tee $11
+             (local.tee $7
               (i32.add
-               (local.get $10)
+               (local.get $19)
                (i32.const 1)
               )
              )
-             (i32.lt_s
+             (i32.gt_s
+              (local.get $7)
               (local.get $8)
-              (local.get $11)
              )
             )
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $13)
-               (local.get $19)
+               (local.get $15)
+               (local.get $21)
               )
              )
              (then
-              (local.set $15
+              (local.set $14
                (i32.add
                 (i32.shl
                  (i32.add
@@ -5920,12 +27637,12 @@
                    (local.get $8)
                    (local.get $16)
                   )
-                  (local.get $13)
+                  (local.get $15)
                  )
                  (i32.const 7)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $9)
                  (i32.const 5)
                 )
                )
@@ -5933,18 +27650,97 @@
               (local.set $12
                (f32.const 0)
               )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
               (local.set $11
                (i32.const 0)
               )
-              (local.set $14
+              (local.set $7
                (i32.const 32)
               )
-              (loop $e_12_next
+              (loop $e_18_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $11)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_18_next)
+                )
+               )
+              )
+              (local.set $12
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_19_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -5957,8 +27753,8 @@
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -5969,8 +27765,84 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_19_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $12)
+                   (f32.const 0.1767766922712326)
+                  )
+                  (local.get $20)
+                 )
+                )
+                (local.get $23)
+               )
+              )
+              (local.set $12
+               (f32.const 0)
+              )
+              (local.set $13
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $11
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_20_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32x4.add
+                   (local.get $13)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
                         (local.get $11)
-                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -5982,43 +27854,45 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_12_next)
+                 (br $e_20_next)
                 )
-               )
-              )
-              (local.set $21
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $12)
-                     (f32.const 0.1767766922712326)
-                    )
-                    (local.get $18)
-                   )
-                  )
-                 )
-                )
-                (local.get $22)
                )
               )
               (local.set $12
-               (f32.const 0)
+               (f32.add
+                (local.get $12)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $13)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $13)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $13)
+                  )
+                 )
+                )
+               )
               )
               (local.set $11
-               (i32.const 0)
+               (i32.const 32)
               )
-              (loop $e_13_next
+              (loop $e_21_next
                (if
                 (i32.eqz
                  (i32.ge_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
@@ -6031,8 +27905,8 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
-                        (local.get $11)
+                        (local.get $7)
+                        (local.get $10)
                        )
                        (i32.const 2)
                       )
@@ -6043,8 +27917,8 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $15)
+                        (local.get $7)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -6053,26 +27927,26 @@
                    )
                   )
                  )
-                 (local.set $11
+                 (local.set $7
                   (i32.add
-                   (local.get $11)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_13_next)
+                 (br $e_21_next)
                 )
                )
               )
               (local.set $12
                (f32.mul
                 (f32.mul
-                 (local.get $21)
+                 (local.get $22)
                  (f32.sub
                   (f32.mul
                    (local.get $12)
                    (f32.const 1)
                   )
-                  (local.get $17)
+                  (local.get $18)
                  )
                 )
                 (f32.const 0.1767766922712326)
@@ -6081,41 +27955,46 @@
               (local.set $11
                (i32.const 0)
               )
-              (loop $e_14_next
+              (local.set $7
+               (i32.const 32)
+              )
+              (loop $e_22_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $11)
-                  (local.get $14)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $4)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $10)
                       (local.get $11)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (local.get $12)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $12)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $1)
                       (i32.shl
                        (i32.add
                         (local.get $11)
-                        (local.get $15)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -6124,31 +28003,33 @@
                    )
                   )
                  )
-                 (f32.store
-                  (local.tee $20
+                 (v128.store align=4
+                  (local.tee $17
                    (i32.add
                     (local.get $5)
                     (i32.shl
                      (i32.add
                       (local.get $11)
-                      (local.get $15)
+                      (local.get $14)
                      )
                      (i32.const 2)
                     )
                    )
                   )
-                  (f32.add
-                   (f32.load
-                    (local.get $20)
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $17)
                    )
-                   (f32.mul
-                    (local.get $12)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $12)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $10)
                         (local.get $11)
                        )
                        (i32.const 2)
@@ -6161,40 +28042,130 @@
                  (local.set $11
                   (i32.add
                    (local.get $11)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_14_next)
+                 (br $e_22_next)
                 )
                )
               )
-              (local.set $13
+              (local.set $11
+               (i32.const 32)
+              )
+              (loop $e_23_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $11)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $4)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (local.get $12)
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (f32.store
+                  (local.tee $17
+                   (i32.add
+                    (local.get $5)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (local.get $14)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $17)
+                   )
+                   (f32.mul
+                    (local.get $12)
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_23_next)
+                )
+               )
+              )
+              (local.set $15
                (i32.add
-                (local.get $13)
+                (local.get $15)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $10
+           (local.set $19
             (i32.add
-             (local.get $10)
+             (local.get $19)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $7
+        (local.set $9
          (i32.add
-          (local.get $7)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
@@ -6212,13 +28183,57 @@
  (func $reduce_to_504f4552 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $3)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $3)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $4)
+      (local.get $5)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $5)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
+      (i32.add
+       (local.get $5)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $5
    (i32.shl
     (local.get $3)
     (i32.const 7)
    )
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6243,7 +28258,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6259,7 +28274,7 @@
     (i32.const 7)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6305,7 +28320,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -6325,7 +28340,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -6333,12 +28348,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -6346,20 +28361,14 @@
    )
   )
   (local.set $3
-   (i32.const 0)
-  )
-  (local.set $2
-   (i32.shl
-    (local.get $2)
-    (i32.const 7)
-   )
+   (i32.const 8192)
   )
   (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
@@ -6367,11 +28376,58 @@
       (i32.add
        (local.get $1)
        (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (i32.sub
+    (i32.shl
+     (local.get $2)
+     (i32.const 7)
+    )
+    (i32.rem_s
+     (i32.shl
+      (local.get $2)
+      (i32.const 7)
+     )
+     (i32.const 4)
+    )
+   )
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
         (local.get $3)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -6384,10 +28440,53 @@
      (local.set $3
       (i32.add
        (local.get $3)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.shl
+    (local.get $2)
+    (i32.const 7)
+   )
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $4)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $4)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -6397,10 +28496,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 8320)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 8320)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6425,25 +28556,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -6461,23 +28592,79 @@
        (i32.const 7)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 128)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 7)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 128)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -6491,7 +28678,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -6516,7 +28703,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -6526,7 +28713,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )

@@ -1844,10 +1844,11 @@ export function matmul_4a6dc744(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function act_grad_ff05b595(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_e9b17147(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 2048;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (x0[o] > 0 ? 1 : 0) * x1[o];
+    const x = x0[o];
+    y[o] = (x > 0 ? 1 : 0) * x1[o];
   }
 }
 
@@ -2821,10 +2822,11 @@ export function matmul_45325c81(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function act_grad_90a67007(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function act_grad_586b65d9(x0: Float32Array, x1: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 2048;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (x0[o] > 0 ? 1 : 0) * x1[o];
+    const x = x0[o];
+    y[o] = (x > 0 ? 1 : 0) * x1[o];
   }
 }
 

@@ -60,7 +60,7 @@
 ;; rmsnorm_grad_316a0820: rmsnorm backward: dx, dg
 ;; matmul_9e3a7712: c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
 ;; matmul_4a6dc744: c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
-;; act_grad_ff05b595: relu backward
+;; act_grad_e9b17147: relu backward
 ;; matmul_eedbd77b: c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
 ;; matmul_85249050: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
 ;; add_57b5b793: y = a + b (broadcast)
@@ -77,7 +77,7 @@
 ;; rmsnorm_grad_2bc563a0: rmsnorm backward: dx, dg
 ;; matmul_4599ea1d: c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
 ;; matmul_45325c81: c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
-;; act_grad_90a67007: relu backward
+;; act_grad_586b65d9: relu backward
 ;; matmul_b1af0297: c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
 ;; matmul_304f41d8: c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
 ;; attention_grad_62f1a28b: fused attention backward: recomputes the softmax row by row; dq, dk, dv
@@ -88,22 +88,22 @@
 (module
  (type $0 (func (param i32 i32 i32 i32 i32 i32 i32)))
  (type $1 (func (param i32 i32 i32 i32 i32)))
- (type $2 (func (param f64) (result f64)))
- (type $3 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $4 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $5 (func (param i32 i32 i32 i32 i32 i32)))
+ (type $2 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $3 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $4 (func (param i32 i32 i32 i32 i32 i32)))
+ (type $5 (func (param f64) (result f64)))
  (type $6 (func (param f64 f64) (result f64)))
- (type $7 (func (param i32 i32 i32) (result f32)))
- (type $8 (func (param i32)))
- (type $9 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $10 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $11 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
- (type $13 (func (param i32 i32 i32 f32)))
- (type $14 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
- (type $15 (func (param i32 i32 i32 f32 f32 i32 i32)))
+ (type $7 (func (param f32) (result f32)))
+ (type $8 (func (param i32 i32 i32) (result f32)))
+ (type $9 (func (param i32)))
+ (type $10 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $11 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $13 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+ (type $14 (func (param i32 i32 i32 f32)))
+ (type $15 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
+ (type $16 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "embedding_d19a68af" (func $embedding_d19a68af))
@@ -165,7 +165,7 @@
  (export "rmsnorm_grad_316a0820" (func $rmsnorm_grad_316a0820))
  (export "matmul_9e3a7712" (func $matmul_9e3a7712))
  (export "matmul_4a6dc744" (func $matmul_4a6dc744))
- (export "act_grad_ff05b595" (func $act_grad_ff05b595))
+ (export "act_grad_e9b17147" (func $act_grad_e9b17147))
  (export "matmul_eedbd77b" (func $matmul_eedbd77b))
  (export "matmul_85249050" (func $matmul_85249050))
  (export "add_57b5b793" (func $add_57b5b793))
@@ -182,7 +182,7 @@
  (export "rmsnorm_grad_2bc563a0" (func $rmsnorm_grad_316a0820))
  (export "matmul_4599ea1d" (func $matmul_9e3a7712))
  (export "matmul_45325c81" (func $matmul_4a6dc744))
- (export "act_grad_90a67007" (func $act_grad_ff05b595))
+ (export "act_grad_586b65d9" (func $act_grad_e9b17147))
  (export "matmul_b1af0297" (func $matmul_eedbd77b))
  (export "matmul_304f41d8" (func $matmul_85249050))
  (export "attention_grad_62f1a28b" (func $attention_grad_62f1a28b))
@@ -190,6 +190,108 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
+ (func $exp (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local.set $2
+   (f64.nearest
+    (f64.mul
+     (local.tee $1
+      (f64.min
+       (f64.max
+        (f64.promote_f32
+         (local.get $0)
+        )
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f32.demote_f64
+   (f64.mul
+    (f64.add
+     (f64.mul
+      (f64.add
+       (f64.mul
+        (f64.add
+         (f64.mul
+          (f64.add
+           (f64.mul
+            (f64.add
+             (f64.mul
+              (f64.add
+               (f64.mul
+                (f64.add
+                 (f64.mul
+                  (f64.add
+                   (f64.mul
+                    (local.tee $1
+                     (f64.sub
+                      (f64.sub
+                       (local.get $1)
+                       (f64.mul
+                        (local.get $2)
+                        (f64.const 0.6931471803691238)
+                       )
+                      )
+                      (f64.mul
+                       (local.get $2)
+                       (f64.const 1.9082149292705877e-10)
+                      )
+                     )
+                    )
+                    (f64.const 2.48015873015873e-05)
+                   )
+                   (f64.const 1.984126984126984e-04)
+                  )
+                  (local.get $1)
+                 )
+                 (f64.const 0.001388888888888889)
+                )
+                (local.get $1)
+               )
+               (f64.const 0.008333333333333333)
+              )
+              (local.get $1)
+             )
+             (f64.const 0.041666666666666664)
+            )
+            (local.get $1)
+           )
+           (f64.const 0.16666666666666666)
+          )
+          (local.get $1)
+         )
+         (f64.const 0.5)
+        )
+        (local.get $1)
+       )
+       (f64.const 1)
+      )
+      (local.get $1)
+     )
+     (f64.const 1)
+    )
+    (f64.reinterpret_i64
+     (i64.shl
+      (i64.extend_i32_s
+       (i32.add
+        (i32.trunc_sat_f64_s
+         (local.get $2)
+        )
+        (i32.const 1023)
+       )
+      )
+      (i64.const 52)
+     )
+    )
+   )
+  )
+ )
  (func $hash_uniform (param $0 i32) (param $1 i32) (param $2 i32) (result f32)
   (f32.demote_f64
    (f64.mul
@@ -271,7 +373,7 @@
     (local.get $6)
    )
   )
-  (local.set $4
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -301,7 +403,7 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $4)
+      (local.get $6)
       (local.get $7)
      )
     )
@@ -320,18 +422,67 @@
        (i32.const 9)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 512)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 512)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $4)
         )
        )
        (then
@@ -368,7 +519,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -488,13 +639,14 @@
  )
  (func $rmsnorm_37246f9e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 f32)
-  (local $8 i32)
+  (local $8 v128)
   (local $9 i32)
   (local $10 f32)
-  (local.set $8
+  (local $11 i32)
+  (local.set $9
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $11
       (i32.mul
        (local.get $3)
        (local.get $4)
@@ -505,7 +657,7 @@
     (local.get $6)
    )
   )
-  (local.set $5
+  (local.set $6
    (select
     (local.tee $3
      (i32.mul
@@ -516,7 +668,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $11)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -535,32 +687,111 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $5)
-      (local.get $8)
+      (local.get $6)
+      (local.get $9)
      )
     )
     (then
      (local.set $4
       (i32.shl
-       (local.get $8)
+       (local.get $9)
        (i32.const 9)
       )
      )
      (local.set $7
       (f32.const 0)
      )
-     (local.set $3
+     (local.set $8
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $5
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 512)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $5)
+        )
+       )
+       (then
+        (local.set $8
+         (f32x4.add
+          (local.get $8)
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $0)
+             (i32.shl
+              (i32.add
+               (local.get $4)
+               (local.get $5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $0)
+             (i32.shl
+              (i32.add
+               (local.get $4)
+               (local.get $5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (local.set $5
+         (i32.add
+          (local.get $5)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $7
+      (f32.add
+       (local.get $7)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $8)
+         )
+         (f32x4.extract_lane 1
+          (local.get $8)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $8)
+         )
+         (f32x4.extract_lane 3
+          (local.get $8)
+         )
+        )
+       )
+      )
+     )
+     (local.set $5
+      (i32.const 512)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $5)
         )
        )
        (then
@@ -601,7 +832,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -619,15 +850,88 @@
        )
       )
      )
-     (local.set $3
+     (local.set $5
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $3
+      (i32.const 512)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $5)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (local.get $4)
+            (local.get $5)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $4)
+                 (local.get $5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $10)
+             )
+            )
+            (f32x4.splat
+             (local.get $7)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $5)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+         )
+        )
+        (local.set $5
+         (i32.add
+          (local.get $5)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $5
+      (i32.const 512)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $6)
+         (local.get $5)
         )
        )
        (then
@@ -681,13 +985,13 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (i32.add
-       (local.get $8)
+       (local.get $9)
        (i32.const 1)
       )
      )
@@ -699,129 +1003,335 @@
  (func $matmul_c48c5f1e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $4)
-                   (i32.const 9)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -838,30 +1348,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 9)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $6)
+                     (i32.const 9)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 9)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -869,18 +2174,19 @@
  (func $attention_367cee06 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 f32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 f32)
+  (local $12 f32)
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 i32)
+  (local $16 i32)
+  (local $17 f32)
+  (local $18 v128)
   (local $19 i32)
-  (local $20 i32)
+  (local $20 f32)
   (local $21 i32)
   (local $22 i32)
-  (local.set $11
+  (local $23 i32)
+  (local.set $15
    (i32.div_s
     (i32.mul
      (local.get $6)
@@ -889,7 +2195,7 @@
     (local.get $9)
    )
   )
-  (local.set $20
+  (local.set $21
    (select
     (local.get $6)
     (local.tee $8
@@ -914,15 +2220,15 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $20)
+      (local.get $15)
+      (local.get $21)
      )
     )
     (then
      (local.set $6
       (i32.const 0)
      )
-     (local.set $21
+     (local.set $22
       (i32.const 8)
      )
      (loop $h_1_next
@@ -930,11 +2236,11 @@
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $21)
+         (local.get $22)
         )
        )
        (then
-        (local.set $12
+        (local.set $16
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -942,19 +2248,19 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $12)
+            (local.get $16)
            )
           )
           (then
-           (local.set $13
+           (local.set $11
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $11)
+                (local.get $15)
                )
-               (local.get $12)
+               (local.get $16)
               )
               (i32.const 9)
              )
@@ -964,19 +2270,54 @@
              )
             )
            )
-           (local.set $14
+           (local.set $13
             (f32.const -inf)
            )
-           (local.set $15
+           (local.set $17
             (f32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_3_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
            )
            (local.set $9
             (i32.const 64)
            )
-           (loop $e_3_next
+           (loop $e_4_next
             (if
              (i32.eqz
               (i32.ge_s
@@ -991,7 +2332,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $13)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -1004,21 +2345,21 @@
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $9
+           (local.set $14
             (i32.const 0)
            )
-           (local.set $8
+           (local.set $9
             (local.get $7)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
-              (local.get $8)
               (local.get $9)
+              (local.get $14)
              )
              (then
               (if
@@ -1030,9 +2371,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $11)
+                     (local.get $15)
                     )
-                    (local.get $9)
+                    (local.get $14)
                    )
                    (i32.const 2)
                   )
@@ -1047,9 +2388,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $7)
-                     (local.get $11)
+                     (local.get $15)
                     )
-                    (local.get $9)
+                    (local.get $14)
                    )
                    (i32.const 9)
                   )
@@ -1059,41 +2400,44 @@
                   )
                  )
                 )
-                (local.set $16
+                (local.set $12
                  (f32.const 0)
+                )
+                (local.set $18
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $10
                  (i32.const 0)
                 )
-                (local.set $17
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (local.set $16
-                    (f32.add
-                     (local.get $16)
-                     (f32.mul
-                      (f32.load
+                   (local.set $18
+                    (f32x4.add
+                     (local.get $18)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
                           (local.get $10)
-                          (local.get $13)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
@@ -1111,194 +2455,266 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
                 )
-                (local.set $15
+                (local.set $12
                  (f32.add
-                  (f32.mul
-                   (local.get $15)
-                   (local.tee $16
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $14)
-                        (local.tee $14
-                         (f32.max
-                          (local.tee $15
-                           (f32.add
-                            (f32.mul
-                             (local.get $16)
-                             (f32.const 1)
-                            )
-                            (f32.load
-                             (i32.add
-                              (local.get $3)
-                              (i32.shl
-                               (i32.add
-                                (i32.shl
-                                 (i32.add
-                                  (select
-                                   (i32.const 16)
-                                   (i32.const 0)
-                                   (i32.gt_s
-                                    (i32.sub
-                                     (local.get $9)
-                                     (local.get $12)
-                                    )
-                                    (i32.const 0)
-                                   )
-                                  )
-                                  (select
-                                   (local.tee $10
-                                    (select
-                                     (local.tee $10
-                                      (i32.sub
-                                       (local.get $9)
-                                       (local.get $12)
-                                      )
-                                     )
-                                     (i32.sub
-                                      (i32.const 0)
-                                      (local.get $10)
-                                     )
-                                     (i32.ge_s
-                                      (local.get $10)
-                                      (i32.const 0)
-                                     )
-                                    )
-                                   )
-                                   (select
-                                    (local.tee $17
-                                     (i32.add
-                                      (i32.trunc_sat_f32_s
-                                       (f32.floor
-                                        (f32.mul
-                                         (f32.div
-                                          (f32.demote_f64
-                                           (call $Math.log
-                                            (f64.promote_f32
-                                             (f32.mul
-                                              (f32.convert_i32_s
-                                               (local.get $10)
-                                              )
-                                              (f32.const 0.125)
-                                             )
-                                            )
-                                           )
-                                          )
-                                          (f32.const 2.7725887298583984)
-                                         )
-                                         (f32.const 8)
-                                        )
-                                       )
-                                      )
-                                      (i32.const 8)
-                                     )
-                                    )
-                                    (local.tee $22
-                                     (i32.const 15)
-                                    )
-                                    (i32.lt_s
-                                     (local.get $17)
-                                     (local.get $22)
-                                    )
-                                   )
-                                   (i32.lt_s
-                                    (local.get $10)
-                                    (i32.const 8)
-                                   )
-                                  )
-                                 )
-                                 (i32.const 3)
-                                )
-                                (local.get $6)
-                               )
-                               (i32.const 2)
-                              )
-                             )
-                            )
-                           )
-                          )
-                          (local.get $14)
+                  (local.get $12)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $18)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $18)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $18)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $18)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $12
+                    (f32.add
+                     (local.get $12)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
                          )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
                         )
                        )
                       )
                      )
                     )
                    )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_7_next)
                   )
-                  (local.tee $18
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $15)
-                       (local.get $14)
+                 )
+                )
+                (local.set $17
+                 (f32.add
+                  (f32.mul
+                   (local.get $17)
+                   (local.tee $12
+                    (call $exp
+                     (f32.sub
+                      (local.get $13)
+                      (local.tee $13
+                       (f32.max
+                        (local.tee $17
+                         (f32.add
+                          (f32.mul
+                           (local.get $12)
+                           (f32.const 1)
+                          )
+                          (f32.load
+                           (i32.add
+                            (local.get $3)
+                            (i32.shl
+                             (i32.add
+                              (i32.shl
+                               (i32.add
+                                (select
+                                 (i32.const 16)
+                                 (i32.const 0)
+                                 (i32.gt_s
+                                  (i32.sub
+                                   (local.get $14)
+                                   (local.get $16)
+                                  )
+                                  (i32.const 0)
+                                 )
+                                )
+                                (select
+                                 (local.tee $8
+                                  (select
+                                   (local.tee $8
+                                    (i32.sub
+                                     (local.get $14)
+                                     (local.get $16)
+                                    )
+                                   )
+                                   (i32.sub
+                                    (i32.const 0)
+                                    (local.get $8)
+                                   )
+                                   (i32.ge_s
+                                    (local.get $8)
+                                    (i32.const 0)
+                                   )
+                                  )
+                                 )
+                                 (select
+                                  (local.tee $10
+                                   (i32.add
+                                    (i32.trunc_sat_f32_s
+                                     (f32.floor
+                                      (f32.mul
+                                       (f32.div
+                                        (f32.demote_f64
+                                         (call $Math.log
+                                          (f64.promote_f32
+                                           (f32.mul
+                                            (f32.convert_i32_s
+                                             (local.get $8)
+                                            )
+                                            (f32.const 0.125)
+                                           )
+                                          )
+                                         )
+                                        )
+                                        (f32.const 2.7725887298583984)
+                                       )
+                                       (f32.const 8)
+                                      )
+                                     )
+                                    )
+                                    (i32.const 8)
+                                   )
+                                  )
+                                  (local.tee $23
+                                   (i32.const 15)
+                                  )
+                                  (i32.lt_s
+                                   (local.get $10)
+                                   (local.get $23)
+                                  )
+                                 )
+                                 (i32.lt_s
+                                  (local.get $8)
+                                  (i32.const 8)
+                                 )
+                                )
+                               )
+                               (i32.const 3)
+                              )
+                              (local.get $6)
+                             )
+                             (i32.const 2)
+                            )
+                           )
+                          )
+                         )
+                        )
+                        (local.get $13)
+                       )
                       )
                      )
                     )
                    )
                   )
+                  (local.tee $20
+                   (call $exp
+                    (f32.sub
+                     (local.get $17)
+                     (local.get $13)
+                    )
+                   )
+                  )
                  )
                 )
-                (local.set $18
+                (local.set $20
                  (f32.mul
-                  (local.get $18)
+                  (local.get $20)
                   (f32.const 1)
                  )
                 )
                 (local.set $10
                  (i32.const 0)
                 )
-                (local.set $17
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_6_next
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $8)
                     (local.get $10)
-                    (local.get $17)
                    )
                   )
                   (then
-                   (f32.store
+                   (v128.store align=4
                     (i32.add
                      (local.get $5)
                      (i32.shl
                       (i32.add
                        (local.get $10)
-                       (local.get $13)
+                       (local.get $11)
                       )
                       (i32.const 2)
                      )
                     )
-                    (f32.add
-                     (f32.mul
-                      (f32.load
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
                           (local.get $10)
-                          (local.get $13)
+                          (local.get $11)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $16)
+                      (f32x4.splat
+                       (local.get $12)
+                      )
                      )
-                     (f32.mul
-                      (local.get $18)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $20)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $2)
                         (i32.shl
@@ -1316,45 +2732,162 @@
                    (local.set $10
                     (i32.add
                      (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (i32.add
+                     (local.get $5)
+                     (i32.shl
+                      (i32.add
+                       (local.get $8)
+                       (local.get $11)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32.add
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $11)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $20)
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $19)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $13
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $17)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $17)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $9)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $11)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $5)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $13)
                 )
                )
               )
               (local.set $9
                (i32.add
                 (local.get $9)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $j_4_next)
+              (br $e_10_next)
              )
             )
-           )
-           (local.set $14
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $15)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $15)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $8
-            (i32.const 0)
            )
            (local.set $9
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
@@ -1369,7 +2902,7 @@
                 (i32.shl
                  (i32.add
                   (local.get $8)
-                  (local.get $13)
+                  (local.get $11)
                  )
                  (i32.const 2)
                 )
@@ -1381,13 +2914,13 @@
                   (i32.shl
                    (i32.add
                     (local.get $8)
-                    (local.get $13)
+                    (local.get $11)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $14)
+                (local.get $13)
                )
               )
               (local.set $8
@@ -1396,13 +2929,13 @@
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $12
+           (local.set $16
             (i32.add
-             (local.get $12)
+             (local.get $16)
              (i32.const 1)
             )
            )
@@ -1420,9 +2953,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $15
       (i32.add
-       (local.get $11)
+       (local.get $15)
        (i32.const 1)
       )
      )
@@ -1536,13 +3069,14 @@
  )
  (func $add_norm_f7e6d043 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
   (local $9 f32)
-  (local $10 i32)
+  (local $10 v128)
   (local $11 i32)
   (local $12 f32)
-  (local.set $10
+  (local $13 i32)
+  (local.set $11
    (i32.div_s
     (i32.mul
-     (local.tee $11
+     (local.tee $13
       (i32.mul
        (local.get $5)
        (local.get $6)
@@ -1553,7 +3087,7 @@
     (local.get $8)
    )
   )
-  (local.set $7
+  (local.set $8
    (select
     (local.tee $5
      (i32.mul
@@ -1564,7 +3098,7 @@
     (local.tee $6
      (i32.div_s
       (i32.mul
-       (local.get $11)
+       (local.get $13)
        (i32.add
         (local.get $7)
         (i32.const 1)
@@ -1583,29 +3117,89 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $7)
-      (local.get $10)
+      (local.get $8)
+      (local.get $11)
      )
     )
     (then
-     (local.set $5
+     (local.set $6
       (i32.shl
-       (local.get $10)
+       (local.get $11)
        (i32.const 9)
       )
      )
-     (local.set $6
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $5
       (i32.const 512)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $5)
+         (local.get $7)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $6)
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 512)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $6)
-         (local.get $8)
+         (local.get $5)
+         (local.get $7)
         )
        )
        (then
@@ -1647,28 +3241,110 @@
           )
          )
         )
-        (local.set $6
+        (local.set $5
          (i32.add
-          (local.get $6)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
      (local.set $9
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $10
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $5
+      (i32.const 512)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $5)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $10
+         (f32x4.add
+          (local.get $10)
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (local.get $6)
+               (local.get $7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (local.get $6)
+               (local.get $7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $9
+      (f32.add
+       (local.get $9)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $10)
+         )
+         (f32x4.extract_lane 1
+          (local.get $10)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $10)
+         )
+         (f32x4.extract_lane 3
+          (local.get $10)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 512)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $6)
-         (local.get $8)
+         (local.get $5)
+         (local.get $7)
         )
        )
        (then
@@ -1703,13 +3379,13 @@
           )
          )
         )
-        (local.set $6
+        (local.set $5
          (i32.add
-          (local.get $6)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -1727,15 +3403,88 @@
        )
       )
      )
-     (local.set $6
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $5
+      (i32.const 512)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $5)
+         (local.get $7)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $6)
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $3)
+               (i32.shl
+                (i32.add
+                 (local.get $6)
+                 (local.get $7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $12)
+             )
+            )
+            (f32x4.splat
+             (local.get $9)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $7)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 512)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $6)
-         (local.get $8)
+         (local.get $5)
+         (local.get $7)
         )
        )
        (then
@@ -1774,7 +3523,7 @@
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $6)
+              (local.get $5)
               (i32.const 2)
              )
             )
@@ -1783,19 +3532,19 @@
           (f32.const 0)
          )
         )
-        (local.set $6
+        (local.set $5
          (i32.add
-          (local.get $6)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (i32.add
-       (local.get $10)
+       (local.get $11)
        (i32.const 1)
       )
      )
@@ -1807,129 +3556,335 @@
  (func $matmul_0c0d505c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 2048)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $4)
-                   (i32.const 11)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 11)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 11)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -1946,30 +3901,825 @@
              (local.get $7)
              (i32.const 11)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 11)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2049)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2050)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2051)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2052)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2053)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2054)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2055)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 11)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4097)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4098)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4099)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4100)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4101)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4102)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4103)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 11)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 2048)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 9)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $6)
+                     (i32.const 11)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 11)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2079,129 +4829,335 @@
  (func $matmul_6f0aaeed (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 2048)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 11)
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $4)
-                   (i32.const 9)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -2218,30 +5174,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 2048)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 11)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $6)
+                     (i32.const 9)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 9)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -3484,19 +7235,20 @@
  )
  (func $attention_c7222ce5 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
   (local $9 i32)
-  (local $10 i32)
-  (local $11 i32)
-  (local $12 f32)
+  (local $10 f32)
+  (local $11 f32)
+  (local $12 i32)
   (local $13 f32)
-  (local $14 i32)
-  (local $15 f32)
-  (local $16 f32)
+  (local $14 v128)
+  (local $15 i32)
+  (local $16 i32)
   (local $17 i32)
-  (local $18 i32)
+  (local $18 f32)
   (local $19 i32)
   (local $20 i32)
   (local $21 i32)
-  (local.set $14
+  (local $22 i32)
+  (local.set $15
    (i32.div_s
     (i32.mul
      (local.get $5)
@@ -3505,7 +7257,7 @@
     (local.get $8)
    )
   )
-  (local.set $18
+  (local.set $19
    (select
     (local.get $5)
     (local.tee $7
@@ -3530,15 +7282,15 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $14)
-      (local.get $18)
+      (local.get $15)
+      (local.get $19)
      )
     )
     (then
      (local.set $5
       (i32.const 0)
      )
-     (local.set $19
+     (local.set $20
       (i32.const 8)
      )
      (loop $h_1_next
@@ -3546,11 +7298,11 @@
        (i32.eqz
         (i32.ge_s
          (local.get $5)
-         (local.get $19)
+         (local.get $20)
         )
        )
        (then
-        (local.set $7
+        (local.set $12
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -3558,7 +7310,7 @@
           (i32.eqz
            (i32.le_s
             (local.get $6)
-            (local.get $7)
+            (local.get $12)
            )
           )
           (then
@@ -3568,9 +7320,9 @@
               (i32.add
                (i32.mul
                 (local.get $6)
-                (local.get $14)
+                (local.get $15)
                )
-               (local.get $7)
+               (local.get $12)
               )
               (i32.const 9)
              )
@@ -3580,7 +7332,7 @@
              )
             )
            )
-           (local.set $12
+           (local.set $11
             (f32.const -inf)
            )
            (local.set $13
@@ -3589,19 +7341,19 @@
            (local.set $9
             (i32.const 0)
            )
-           (local.set $10
+           (local.set $7
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
-              (i32.ge_s
+              (i32.le_s
+               (local.get $7)
                (local.get $9)
-               (local.get $10)
               )
              )
              (then
-              (f32.store
+              (v128.store align=4
                (i32.add
                 (local.get $4)
                 (i32.shl
@@ -3612,42 +7364,77 @@
                  (i32.const 2)
                 )
                )
-               (f32.const 0)
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
               )
               (local.set $9
                (i32.add
                 (local.get $9)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
               (br $e_3_next)
              )
             )
            )
-           (local.set $10
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $e_4_next)
+             )
+            )
+           )
+           (local.set $16
             (i32.const 0)
            )
-           (local.set $20
+           (local.set $21
             (select
              (local.get $6)
-             (local.tee $9
+             (local.tee $7
               (i32.add
-               (local.get $7)
+               (local.get $12)
                (i32.const 1)
               )
              )
              (i32.lt_s
               (local.get $6)
-              (local.get $9)
+              (local.get $7)
              )
             )
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $10)
-               (local.get $20)
+               (local.get $16)
+               (local.get $21)
               )
              )
              (then
@@ -3657,9 +7444,9 @@
                  (i32.add
                   (i32.mul
                    (local.get $6)
-                   (local.get $14)
+                   (local.get $15)
                   )
-                  (local.get $10)
+                  (local.get $16)
                  )
                  (i32.const 9)
                 )
@@ -3669,29 +7456,32 @@
                 )
                )
               )
-              (local.set $15
+              (local.set $10
                (f32.const 0)
+              )
+              (local.set $14
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
               )
               (local.set $9
                (i32.const 0)
               )
-              (local.set $11
+              (local.set $7
                (i32.const 64)
               )
-              (loop $e_5_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $9)
-                  (local.get $11)
                  )
                 )
                 (then
-                 (local.set $15
-                  (f32.add
-                   (local.get $15)
-                   (f32.mul
-                    (f32.load
+                 (local.set $14
+                  (f32x4.add
+                   (local.get $14)
+                   (f32x4.mul
+                    (v128.load align=4
                      (i32.add
                       (local.get $0)
                       (i32.shl
@@ -3703,7 +7493,7 @@
                       )
                      )
                     )
-                    (f32.load
+                    (v128.load align=4
                      (i32.add
                       (local.get $1)
                       (i32.shl
@@ -3721,10 +7511,86 @@
                  (local.set $9
                   (i32.add
                    (local.get $9)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $14)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $14)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $14)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $14)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.const 64)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $9)
+                 )
+                )
+                (then
+                 (local.set $10
+                  (f32.add
+                   (local.get $10)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_5_next)
+                 (br $e_7_next)
                 )
                )
               )
@@ -3732,143 +7598,135 @@
                (f32.add
                 (f32.mul
                  (local.get $13)
-                 (local.tee $15
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $12)
-                      (local.tee $12
-                       (f32.max
-                        (local.tee $13
-                         (f32.add
-                          (f32.mul
-                           (local.get $15)
-                           (f32.const 1)
-                          )
-                          (f32.load
+                 (local.tee $10
+                  (call $exp
+                   (f32.sub
+                    (local.get $11)
+                    (local.tee $11
+                     (f32.max
+                      (local.tee $13
+                       (f32.add
+                        (f32.mul
+                         (local.get $10)
+                         (f32.const 1)
+                        )
+                        (f32.load
+                         (i32.add
+                          (local.get $3)
+                          (i32.shl
                            (i32.add
-                            (local.get $3)
                             (i32.shl
-                             (i32.add
-                              (i32.shl
+                             (select
+                              (local.tee $7
                                (select
-                                (local.tee $9
-                                 (select
-                                  (local.tee $9
-                                   (i32.sub
-                                    (i32.const 0)
-                                    (i32.sub
-                                     (local.get $10)
-                                     (local.get $7)
-                                    )
-                                   )
-                                  )
-                                  (local.tee $11
-                                   (i32.const 0)
-                                  )
-                                  (i32.gt_s
-                                   (local.get $9)
-                                   (local.get $11)
+                                (local.tee $7
+                                 (i32.sub
+                                  (i32.const 0)
+                                  (i32.sub
+                                   (local.get $16)
+                                   (local.get $12)
                                   )
                                  )
                                 )
-                                (select
-                                 (local.tee $11
-                                  (i32.add
-                                   (i32.trunc_sat_f32_s
-                                    (f32.floor
-                                     (f32.mul
-                                      (f32.div
-                                       (f32.demote_f64
-                                        (call $Math.log
-                                         (f64.promote_f32
-                                          (f32.mul
-                                           (f32.convert_i32_s
-                                            (local.get $9)
-                                           )
-                                           (f32.const 0.0625)
-                                          )
+                                (local.tee $9
+                                 (i32.const 0)
+                                )
+                                (i32.gt_s
+                                 (local.get $7)
+                                 (local.get $9)
+                                )
+                               )
+                              )
+                              (select
+                               (local.tee $9
+                                (i32.add
+                                 (i32.trunc_sat_f32_s
+                                  (f32.floor
+                                   (f32.mul
+                                    (f32.div
+                                     (f32.demote_f64
+                                      (call $Math.log
+                                       (f64.promote_f32
+                                        (f32.mul
+                                         (f32.convert_i32_s
+                                          (local.get $7)
                                          )
+                                         (f32.const 0.0625)
                                         )
                                        )
-                                       (f32.const 2.079441547393799)
                                       )
-                                      (f32.const 16)
                                      )
+                                     (f32.const 2.079441547393799)
                                     )
+                                    (f32.const 16)
                                    )
-                                   (i32.const 16)
                                   )
                                  )
-                                 (local.tee $21
-                                  (i32.const 31)
-                                 )
-                                 (i32.lt_s
-                                  (local.get $11)
-                                  (local.get $21)
-                                 )
-                                )
-                                (i32.lt_s
-                                 (local.get $9)
                                  (i32.const 16)
                                 )
                                )
-                               (i32.const 3)
+                               (local.tee $22
+                                (i32.const 31)
+                               )
+                               (i32.lt_s
+                                (local.get $9)
+                                (local.get $22)
+                               )
                               )
-                              (local.get $5)
+                              (i32.lt_s
+                               (local.get $7)
+                               (i32.const 16)
+                              )
                              )
-                             (i32.const 2)
+                             (i32.const 3)
                             )
+                            (local.get $5)
                            )
+                           (i32.const 2)
                           )
                          )
                         )
-                        (local.get $12)
                        )
                       )
+                      (local.get $11)
                      )
                     )
                    )
                   )
                  )
                 )
-                (local.tee $16
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $13)
-                     (local.get $12)
-                    )
-                   )
+                (local.tee $18
+                 (call $exp
+                  (f32.sub
+                   (local.get $13)
+                   (local.get $11)
                   )
                  )
                 )
                )
               )
-              (local.set $16
+              (local.set $18
                (f32.mul
-                (local.get $16)
+                (local.get $18)
                 (f32.const 1)
                )
               )
               (local.set $9
                (i32.const 0)
               )
-              (local.set $11
+              (local.set $7
                (i32.const 64)
               )
-              (loop $e_6_next
+              (loop $e_8_next
                (if
                 (i32.eqz
-                 (i32.ge_s
+                 (i32.le_s
+                  (local.get $7)
                   (local.get $9)
-                  (local.get $11)
                  )
                 )
                 (then
-                 (f32.store
+                 (v128.store align=4
                   (i32.add
                    (local.get $4)
                    (i32.shl
@@ -3879,9 +7737,9 @@
                     (i32.const 2)
                    )
                   )
-                  (f32.add
-                   (f32.mul
-                    (f32.load
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.load align=4
                      (i32.add
                       (local.get $4)
                       (i32.shl
@@ -3893,11 +7751,15 @@
                       )
                      )
                     )
-                    (local.get $15)
+                    (f32x4.splat
+                     (local.get $10)
+                    )
                    )
-                   (f32.mul
-                    (local.get $16)
-                    (f32.load
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $18)
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $2)
                       (i32.shl
@@ -3915,24 +7777,90 @@
                  (local.set $9
                   (i32.add
                    (local.get $9)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_6_next)
+                 (br $e_8_next)
                 )
                )
               )
-              (local.set $10
+              (local.set $9
+               (i32.const 64)
+              )
+              (loop $e_9_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $9)
+                 )
+                )
+                (then
+                 (f32.store
+                  (i32.add
+                   (local.get $4)
+                   (i32.shl
+                    (i32.add
+                     (local.get $7)
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                  (f32.add
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $4)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $8)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (local.get $10)
+                   )
+                   (f32.mul
+                    (local.get $18)
+                    (f32.load
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $16
                (i32.add
-                (local.get $10)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $12
+           (local.set $11
             (select
              (f32.div
               (f32.const 1)
@@ -3948,19 +7876,19 @@
            (local.set $9
             (i32.const 0)
            )
-           (local.set $10
+           (local.set $7
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_10_next
             (if
              (i32.eqz
-              (i32.ge_s
+              (i32.le_s
+               (local.get $7)
                (local.get $9)
-               (local.get $10)
               )
              )
              (then
-              (f32.store
+              (v128.store align=4
                (i32.add
                 (local.get $4)
                 (i32.shl
@@ -3971,8 +7899,8 @@
                  (i32.const 2)
                 )
                )
-               (f32.mul
-                (f32.load
+               (f32x4.mul
+                (v128.load align=4
                  (i32.add
                   (local.get $4)
                   (i32.shl
@@ -3984,22 +7912,73 @@
                   )
                  )
                 )
-                (local.get $12)
+                (f32x4.splat
+                 (local.get $11)
+                )
                )
               )
               (local.set $9
                (i32.add
                 (local.get $9)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $e_7_next)
+              (br $e_10_next)
              )
             )
            )
-           (local.set $7
+           (local.set $9
+            (i32.const 64)
+           )
+           (loop $e_11_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $4)
+                  (i32.shl
+                   (i32.add
+                    (local.get $7)
+                    (local.get $8)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (local.get $11)
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $e_11_next)
+             )
+            )
+           )
+           (local.set $12
             (i32.add
-             (local.get $7)
+             (local.get $12)
              (i32.const 1)
             )
            )
@@ -4017,9 +7996,9 @@
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (i32.add
-       (local.get $14)
+       (local.get $15)
        (i32.const 1)
       )
      )
@@ -4133,17 +8112,18 @@
  )
  (func $attention_355bb5aa (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 f32)
   (local $12 f32)
-  (local $13 f32)
+  (local $13 i32)
   (local $14 f32)
-  (local $15 i32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 i32)
-  (local $19 i32)
+  (local $19 f32)
   (local $20 i32)
-  (local.set $11
+  (local $21 i32)
+  (local.set $13
    (i32.div_s
     (i32.mul
      (local.get $5)
@@ -4152,7 +8132,7 @@
     (local.get $9)
    )
   )
-  (local.set $19
+  (local.set $20
    (select
     (local.get $5)
     (local.tee $8
@@ -4177,27 +8157,27 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $19)
+      (local.get $13)
+      (local.get $20)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $20
+     (local.set $21
       (i32.const 8)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $20)
+         (local.get $8)
+         (local.get $21)
         )
        )
        (then
-        (local.set $15
+        (local.set $17
          (i32.const 0)
         )
         (loop $qi_2_next
@@ -4205,24 +8185,24 @@
           (i32.eqz
            (i32.le_s
             (local.get $7)
-            (local.get $15)
+            (local.get $17)
            )
           )
           (then
-           (local.set $8
+           (local.set $9
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $7)
-                (local.get $11)
+                (local.get $13)
                )
-               (local.get $15)
+               (local.get $17)
               )
               (i32.const 9)
              )
              (i32.shl
-              (local.get $5)
+              (local.get $8)
               (i32.const 6)
              )
             )
@@ -4230,20 +8210,55 @@
            (local.set $12
             (f32.const -inf)
            )
-           (local.set $13
+           (local.set $14
             (f32.const 0)
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
            )
-           (local.set $10
+           (local.set $5
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $10)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $9)
+               (local.get $5)
                (local.get $10)
               )
              )
@@ -4253,7 +8268,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $5)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -4261,24 +8276,24 @@
                )
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $5
                (i32.add
-                (local.get $9)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $10
+           (local.set $16
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.gt_s
               (local.get $6)
-              (local.get $10)
+              (local.get $16)
              )
              (then
               (if
@@ -4290,9 +8305,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $11)
+                     (local.get $13)
                     )
-                    (local.get $10)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -4307,46 +8322,125 @@
                    (i32.add
                     (i32.mul
                      (local.get $6)
-                     (local.get $11)
+                     (local.get $13)
                     )
-                    (local.get $10)
+                    (local.get $16)
                    )
                    (i32.const 9)
                   )
                   (i32.shl
-                   (local.get $5)
+                   (local.get $8)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $11
                  (f32.const 0)
                 )
-                (local.set $9
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $10
                  (i32.const 0)
                 )
-                (local.set $16
+                (local.set $5
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $9)
-                    (local.get $16)
+                   (i32.le_s
+                    (local.get $5)
+                    (local.get $10)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_6_next)
+                  )
+                 )
+                )
+                (local.set $11
+                 (f32.add
+                  (local.get $11)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_7_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $5)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (local.set $11
                     (f32.add
-                     (local.get $14)
+                     (local.get $11)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
+                          (local.get $5)
                           (local.get $9)
                          )
                          (i32.const 2)
@@ -4358,7 +8452,7 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
+                          (local.get $5)
                           (local.get $18)
                          )
                          (i32.const 2)
@@ -4368,72 +8462,137 @@
                      )
                     )
                    )
-                   (local.set $9
+                   (local.set $5
                     (i32.add
-                     (local.get $9)
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_7_next)
                   )
                  )
                 )
-                (local.set $13
+                (local.set $14
                  (f32.add
                   (f32.mul
-                   (local.get $13)
-                   (local.tee $14
-                    (f32.demote_f64
-                     (call $Math.exp
-                      (f64.promote_f32
-                       (f32.sub
-                        (local.get $12)
-                        (local.tee $12
-                         (f32.max
-                          (local.tee $13
-                           (f32.mul
-                            (local.get $14)
-                            (f32.const 1)
-                           )
-                          )
-                          (local.get $12)
+                   (local.get $14)
+                   (local.tee $11
+                    (call $exp
+                     (f32.sub
+                      (local.get $12)
+                      (local.tee $12
+                       (f32.max
+                        (local.tee $14
+                         (f32.mul
+                          (local.get $11)
+                          (f32.const 1)
                          )
                         )
+                        (local.get $12)
                        )
                       )
                      )
                     )
                    )
                   )
-                  (local.tee $17
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $13)
-                       (local.get $12)
-                      )
-                     )
+                  (local.tee $19
+                   (call $exp
+                    (f32.sub
+                     (local.get $14)
+                     (local.get $12)
                     )
                    )
                   )
                  )
                 )
-                (local.set $17
+                (local.set $19
                  (f32.mul
-                  (local.get $17)
+                  (local.get $19)
                   (f32.const 1)
                  )
                 )
-                (local.set $9
+                (local.set $10
                  (i32.const 0)
                 )
-                (loop $e_6_next
+                (local.set $5
+                 (i32.const 64)
+                )
+                (loop $e_8_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $5)
+                    (local.get $10)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (i32.add
+                     (local.get $4)
+                     (i32.shl
+                      (i32.add
+                       (local.get $9)
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                    (f32x4.add
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $9)
+                          (local.get $10)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32x4.splat
+                       (local.get $11)
+                      )
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $19)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_9_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $9)
-                    (local.get $16)
+                    (local.get $5)
+                    (local.get $10)
                    )
                   )
                   (then
@@ -4442,7 +8601,7 @@
                      (local.get $4)
                      (i32.shl
                       (i32.add
-                       (local.get $8)
+                       (local.get $5)
                        (local.get $9)
                       )
                       (i32.const 2)
@@ -4455,23 +8614,23 @@
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $8)
+                          (local.get $5)
                           (local.get $9)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (local.get $14)
+                      (local.get $11)
                      )
                      (f32.mul
-                      (local.get $17)
+                      (local.get $19)
                       (f32.load
                        (i32.add
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $9)
+                          (local.get $5)
                           (local.get $18)
                          )
                          (i32.const 2)
@@ -4481,25 +8640,25 @@
                      )
                     )
                    )
-                   (local.set $9
+                   (local.set $5
                     (i32.add
-                     (local.get $9)
+                     (local.get $5)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $10
+              (local.set $16
                (i32.add
-                (local.get $10)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_4_next)
+              (br $j_5_next)
              )
             )
            )
@@ -4507,26 +8666,77 @@
             (select
              (f32.div
               (f32.const 1)
-              (local.get $13)
+              (local.get $14)
              )
              (f32.const 0)
              (f32.gt
-              (local.get $13)
+              (local.get $14)
               (f32.const 0)
              )
             )
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
+           )
+           (local.set $5
+            (i32.const 64)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $5)
+               (local.get $10)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $10)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $4)
+                  (i32.shl
+                   (i32.add
+                    (local.get $9)
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $12)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+              )
+              (br $e_10_next)
+             )
+            )
            )
            (local.set $10
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $9)
+               (local.get $5)
                (local.get $10)
               )
              )
@@ -4536,7 +8746,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $5)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -4548,7 +8758,7 @@
                   (local.get $4)
                   (i32.shl
                    (i32.add
-                    (local.get $8)
+                    (local.get $5)
                     (local.get $9)
                    )
                    (i32.const 2)
@@ -4558,19 +8768,19 @@
                 (local.get $12)
                )
               )
-              (local.set $9
+              (local.set $5
                (i32.add
-                (local.get $9)
+                (local.get $5)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $15
+           (local.set $17
             (i32.add
-             (local.get $15)
+             (local.get $17)
              (i32.const 1)
             )
            )
@@ -4578,9 +8788,9 @@
           )
          )
         )
-        (local.set $5
+        (local.set $8
          (i32.add
-          (local.get $5)
+          (local.get $8)
           (i32.const 1)
          )
         )
@@ -4588,9 +8798,9 @@
        )
       )
      )
-     (local.set $11
+     (local.set $13
       (i32.add
-       (local.get $11)
+       (local.get $13)
        (i32.const 1)
       )
      )
@@ -6352,93 +10562,473 @@
  )
  (func $matmul_c2a6adef (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 32128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -6446,10 +11036,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6461,10 +11051,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -6473,13 +11063,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6489,33 +11079,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $11)
              (i32.const 32128)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 32128)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 32128)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 32128)
+             )
+             (local.get $12)
+            )
+            (i32.const 32129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 32128)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 32128)
+             )
+             (local.get $12)
+            )
+            (i32.const 64257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 32128)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 32128)
+             )
+             (local.get $12)
+            )
+            (i32.const 96385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 32128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 32128)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6523,26 +12786,121 @@
  (func $scale_9c5698f4 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (i32.mul
-        (local.get $2)
-        (local.get $3)
+  (local $8 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $6
+          (i32.sub
+           (i32.mul
+            (i32.mul
+             (local.get $2)
+             (local.get $3)
+            )
+            (i32.const 32128)
+           )
+           (i32.rem_s
+            (i32.mul
+             (i32.mul
+              (local.get $2)
+              (local.get $3)
+             )
+             (i32.const 32128)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 32128)
       )
+      (local.get $4)
      )
-     (local.get $4)
+     (local.get $5)
     )
-    (local.get $5)
+    (i32.const 2)
    )
   )
-  (local.set $2
+  (local.set $7
    (select
-    (local.tee $2
+    (local.get $6)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.lt_s
+     (local.get $6)
+     (local.get $7)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $7)
+      (local.get $8)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $8)
+        (i32.const 2)
+       )
+      )
+      (f32x4.mul
+       (v128.load align=4
+        (i32.add
+         (local.get $0)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+       (v128.const i32x4 0x3d3504f3 0x3d3504f3 0x3d3504f3 0x3d3504f3)
+      )
+     )
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
      (i32.mul
       (i32.mul
        (local.get $2)
@@ -6551,61 +12909,45 @@
       (i32.const 32128)
      )
     )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
-       )
-      )
-      (local.get $5)
-     )
-    )
-    (i32.lt_s
-     (local.get $2)
-     (local.get $3)
-    )
-   )
-  )
-  (loop $o_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $2)
-      (local.get $6)
-     )
-    )
-    (then
-     (f32.store
-      (i32.add
-       (local.get $1)
-       (i32.shl
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
         (local.get $6)
-        (i32.const 2)
        )
       )
-      (f32.mul
-       (f32.load
+      (then
+       (f32.store
         (i32.add
-         (local.get $0)
+         (local.get $1)
          (i32.shl
           (local.get $6)
           (i32.const 2)
          )
         )
+        (f32.mul
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $6)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.const 0.04419417306780815)
+        )
        )
-       (f32.const 0.04419417306780815)
+       (local.set $6
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -6764,28 +13106,24 @@
           (local.set $11
            (f32.add
             (local.get $11)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $5)
-                     (i32.const 32128)
-                    )
-                    (local.get $3)
-                   )
-                   (i32.const 2)
+                  (i32.mul
+                   (local.get $5)
+                   (i32.const 32128)
                   )
+                  (local.get $3)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -6862,9 +13200,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -6874,7 +13209,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -6882,22 +13217,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_c145b6e1 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 f32)
   (local $10 f32)
   (local $11 i32)
   (local $12 f32)
@@ -6911,24 +13278,24 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $8)
       (local.get $11)
      )
     )
     (then
-     (local.set $8
+     (local.set $9
       (select
        (f32.add
-        (local.get $8)
+        (local.get $9)
         (f32.const 1)
        )
-       (local.get $8)
+       (local.get $9)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $9)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -6937,9 +13304,9 @@
        )
       )
      )
-     (local.set $9
+     (local.set $8
       (i32.add
-       (local.get $9)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -6953,19 +13320,19 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $8)
+     (local.get $9)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $8)
+     (local.get $9)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $8
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $2
       (i32.mul
        (local.get $4)
        (local.get $5)
@@ -6984,10 +13351,10 @@
       (local.get $5)
      )
     )
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $2)
        (i32.add
         (local.get $6)
         (i32.const 1)
@@ -6996,27 +13363,27 @@
       (local.get $7)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $8)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $8)
            (i32.const 2)
           )
          )
@@ -7028,14 +13395,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $2
         (i32.const 32128)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 32128)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 32128)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $8)
+               (i32.const 32128)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $9
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 32128)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.max
+            (local.get $9)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (local.get $8)
+                 (i32.const 32128)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 32128)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $9)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -7046,152 +13589,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $2)
+               (local.get $8)
                (i32.const 32128)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $8
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $7
-        (i32.const 32128)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $8
-           (f32.max
-            (local.get $8)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.mul
-                 (local.get $2)
-                 (i32.const 32128)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $10
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (local.set $10
-           (f32.add
-            (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $2)
-                     (i32.const 32128)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $8)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $7)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.mul
-               (local.get $2)
-               (i32.const 32128)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -7199,28 +13600,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (i32.add
-                      (i32.mul
-                       (local.get $2)
-                       (i32.const 32128)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 32128)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $8)
                  )
                 )
+                (local.get $9)
                )
               )
               (local.get $10)
@@ -7229,29 +13626,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $12)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $8
       (i32.add
-       (local.get $2)
+       (local.get $8)
        (i32.const 1)
       )
      )
@@ -7263,129 +13660,335 @@
  (func $matmul_e108965d (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $5
-   (select
-    (local.tee $3
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $11
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $11)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $7)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $25
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $8)
+         (local.get $25)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $10
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $9
          (i32.const 32128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+           (i32.le_s
+            (local.get $9)
+            (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 32128)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 32128)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $4)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $4)
-                   (i32.const 9)
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $3)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $4
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.const 32128)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.const 32128)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.const 32128)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $4)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -7402,30 +14005,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $9
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $9)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $6
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 32128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $6)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $11)
+                     (i32.const 32128)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $6)
+                     (i32.const 9)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $6
+              (i32.add
+               (local.get $6)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $11)
+               (i32.const 9)
+              )
+              (local.get $9)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $9
+           (i32.add
+            (local.get $9)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -7433,69 +14831,115 @@
  (func $matmul_ef202454 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $5)
-     (i32.const 32128)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 32128)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 32128)
+        )
+        (i32.const 8032)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -7508,51 +14952,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 32128)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 32128)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 32128)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 32128)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 32128)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -7569,30 +15164,825 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 32128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 32128)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -7600,18 +15990,54 @@
  (func $rmsnorm_grad_316a0820 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 f32)
-  (local $9 i32)
+  (local $9 v128)
   (local $10 i32)
   (local $11 f32)
-  (local $12 f32)
+  (local $12 v128)
   (local $13 f32)
   (local $14 f32)
   (local $15 i32)
-  (local $16 f32)
-  (local.set $10
+  (local $16 v128)
+  (local $17 f32)
+  (local $18 i32)
+  (local $19 v128)
+  (local $20 f32)
+  (local.set $7
    (i32.const 512)
   )
   (loop $k_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $7)
+      (local.get $10)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $10)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $10
+      (i32.add
+       (local.get $10)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $10
+   (i32.const 512)
+  )
+  (loop $k_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -7636,49 +16062,128 @@
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $7
+  (local.set $10
    (i32.const 0)
   )
-  (local.set $10
+  (local.set $18
    (i32.mul
     (local.get $5)
     (local.get $6)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
       (local.get $10)
+      (local.get $18)
      )
     )
     (then
-     (local.set $5
+     (local.set $6
       (i32.shl
-       (local.get $7)
+       (local.get $10)
        (i32.const 9)
       )
      )
      (local.set $8
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $5
       (i32.const 512)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $5)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $0)
+             (i32.shl
+              (i32.add
+               (local.get $6)
+               (local.get $7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $0)
+             (i32.shl
+              (i32.add
+               (local.get $6)
+               (local.get $7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $8
+      (f32.add
+       (local.get $8)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 512)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $6)
-         (local.get $9)
+         (local.get $5)
+         (local.get $7)
         )
        )
        (then
@@ -7713,13 +16218,13 @@
           )
          )
         )
-        (local.set $6
+        (local.set $5
          (i32.add
-          (local.get $6)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -7737,25 +16242,196 @@
        )
       )
      )
-     (local.set $13
+     (local.set $14
       (f32.const 0)
      )
      (local.set $8
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $12
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $5
+      (i32.const 512)
+     )
+     (loop $k_5_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $6)
-         (local.get $9)
+        (i32.le_s
+         (local.get $5)
+         (local.get $7)
         )
        )
        (then
-        (local.set $14
+        (local.set $16
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $15
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $15)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $6)
+               (local.get $7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $19
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $6)
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $13)
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $16)
+         )
+        )
+        (local.set $12
+         (f32x4.add
+          (local.get $12)
+          (f32x4.mul
+           (local.get $16)
+           (local.get $19)
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $14
+      (f32.add
+       (local.get $14)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (f32.add
+       (local.get $8)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $12)
+         )
+         (f32x4.extract_lane 1
+          (local.get $12)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $12)
+         )
+         (f32x4.extract_lane 3
+          (local.get $12)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 512)
+     )
+     (loop $k_6_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $5)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $17
          (f32.mul
           (f32.load
            (i32.add
@@ -7773,7 +16449,7 @@
            (i32.add
             (local.get $1)
             (i32.shl
-             (local.get $6)
+             (local.get $5)
              (i32.const 2)
             )
            )
@@ -7785,7 +16461,7 @@
           (i32.add
            (local.get $4)
            (i32.shl
-            (local.get $6)
+            (local.get $5)
             (i32.const 2)
            )
           )
@@ -7807,7 +16483,7 @@
              )
             )
            )
-           (local.tee $16
+           (local.tee $20
             (f32.mul
              (f32.sub
               (f32.load
@@ -7822,7 +16498,7 @@
                 )
                )
               )
-              (local.get $12)
+              (local.get $13)
              )
              (local.get $11)
             )
@@ -7830,28 +16506,28 @@
           )
          )
         )
-        (local.set $13
+        (local.set $14
          (f32.add
-          (local.get $13)
           (local.get $14)
+          (local.get $17)
          )
         )
         (local.set $8
          (f32.add
           (local.get $8)
           (f32.mul
-           (local.get $14)
-           (local.get $16)
+           (local.get $17)
+           (local.get $20)
           )
          )
         )
-        (local.set $6
+        (local.set $5
          (i32.add
-          (local.get $6)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
@@ -7861,15 +16537,112 @@
        (f32.const 0.001953125)
       )
      )
-     (local.set $6
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $5
+      (i32.const 512)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $5)
+         (local.get $7)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $6)
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $11)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $6)
+                 (local.get $7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $6)
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $13)
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+            (f32x4.splat
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 512)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $6)
-         (local.get $9)
+         (local.get $5)
+         (local.get $7)
         )
        )
        (then
@@ -7905,7 +16678,7 @@
               (i32.add
                (local.get $1)
                (i32.shl
-                (local.get $6)
+                (local.get $5)
                 (i32.const 2)
                )
               )
@@ -7928,7 +16701,7 @@
                 )
                )
               )
-              (local.get $12)
+              (local.get $13)
              )
              (local.get $11)
             )
@@ -7937,116 +16710,496 @@
           )
          )
         )
-        (local.set $6
+        (local.set $5
          (i32.add
-          (local.get $6)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $7
+     (local.set $10
       (i32.add
-       (local.get $7)
+       (local.get $10)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
  )
  (func $matmul_9e3a7712 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 2048)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -8054,10 +17207,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8069,10 +17222,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8081,13 +17234,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -8097,33 +17250,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 11)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 11)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 11)
+             )
+             (local.get $12)
+            )
+            (i32.const 2049)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 11)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 11)
+             )
+             (local.get $12)
+            )
+            (i32.const 4097)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 11)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 11)
+             )
+             (local.get $12)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 2048)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 11)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -8131,69 +18957,115 @@
  (func $matmul_4a6dc744 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 11)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 2048)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 2048)
+        )
+        (i32.const 512)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -8206,51 +19078,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 11)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 11)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -8267,35 +19290,830 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 2048)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 11)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_ff05b595 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
+ (func $act_grad_e9b17147 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
   (local.set $7
@@ -8402,93 +20220,473 @@
  )
  (func $matmul_eedbd77b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 2048)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 2048)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 11)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 11)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 11)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 11)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 11)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 11)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -8496,10 +20694,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 11)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8511,10 +20709,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 11)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8523,13 +20721,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -8539,33 +20737,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 2048)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 2048)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 2048)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 11)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 512)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 2048)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 11)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 11)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 2048)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 11)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 11)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -8573,69 +22444,115 @@
  (func $matmul_85249050 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 9)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 512)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 512)
+        )
+        (i32.const 128)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 2048)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -8648,51 +22565,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 11)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 11)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 11)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -8709,30 +22777,825 @@
              (local.get $7)
              (i32.const 11)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 11)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 11)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2049)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2050)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2051)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2052)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2053)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2054)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 2055)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 11)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4097)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4098)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4099)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4100)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4101)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4102)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 4103)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 11)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 11)
+             )
+             (local.get $8)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 512)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 2048)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 11)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 11)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -8740,26 +23603,129 @@
  (func $add_57b5b793 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.shl
-       (i32.mul
-        (local.get $3)
-        (local.get $4)
+  (local $9 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $7
+          (i32.sub
+           (i32.shl
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 9)
+           )
+           (i32.rem_s
+            (i32.shl
+             (i32.mul
+              (local.get $3)
+              (local.get $4)
+             )
+             (i32.const 9)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
-       (i32.const 9)
       )
+      (local.get $5)
      )
-     (local.get $5)
+     (local.get $6)
     )
-    (local.get $6)
+    (i32.const 2)
    )
   )
-  (local.set $3
+  (local.set $9
    (select
-    (local.tee $3
+    (local.get $7)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.lt_s
+     (local.get $7)
+     (local.get $9)
+    )
+   )
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $8)
+      (local.get $9)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $8)
+        (i32.const 2)
+       )
+      )
+      (f32x4.add
+       (v128.load align=4
+        (i32.add
+         (local.get $0)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+       (v128.load align=4
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $8)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
      (i32.shl
       (i32.mul
        (local.get $3)
@@ -8768,162 +23734,526 @@
       (i32.const 9)
      )
     )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
-       )
-      )
-      (local.get $6)
-     )
-    )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
-    )
-   )
-  )
-  (loop $o_0_next
-   (if
-    (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $7)
-     )
-    )
-    (then
-     (f32.store
-      (i32.add
-       (local.get $2)
-       (i32.shl
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
         (local.get $7)
-        (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (then
+       (f32.store
         (i32.add
-         (local.get $0)
+         (local.get $2)
          (i32.shl
           (local.get $7)
           (i32.const 2)
          )
         )
-       )
-       (f32.load
-        (i32.add
-         (local.get $1)
-         (i32.shl
-          (local.get $7)
-          (i32.const 2)
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
          )
         )
        )
+       (local.set $7
+        (i32.add
+         (local.get $7)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
  )
  (func $matmul_f98540f0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 i32)
-  (local $9 f32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $3)
-       (local.get $4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
+  (local $8 v128)
+  (local $9 i32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local $26 i32)
+  (local.set $13
+   (i32.const 512)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $11
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (local.get $4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $14)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $26
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $6)
+         (local.get $12)
+         (local.get $26)
         )
        )
        (then
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $9
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $8
-         (i32.const 512)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $9)
+            (local.get $13)
            )
           )
           (then
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $12)
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 9)
+                   )
+                   (local.get $9)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
            (local.set $9
-            (f32.add
+            (i32.add
              (local.get $9)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.tee $7
+             (local.get $13)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
              (f32.mul
               (f32.load
                (i32.add
@@ -8931,10 +24261,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $7)
+                   (local.get $11)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8946,10 +24276,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $12)
                    (i32.const 9)
                   )
-                  (local.get $4)
+                  (local.get $9)
                  )
                  (i32.const 2)
                 )
@@ -8958,13 +24288,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $9
             (i32.add
-             (local.get $4)
+             (local.get $9)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -8974,33 +24304,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $11)
              (i32.const 9)
             )
-            (local.get $3)
+            (local.get $12)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
+         (local.get $10)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $12)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $11)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $12)
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $12)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $10
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 512)
+            (local.get $13)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 512)
+             (local.get $7)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $10
+         (f32.add
+          (local.get $10)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.const 512)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $7)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $12)
+                    (i32.const 1)
+                   )
+                   (i32.const 9)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+             (local.get $12)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $10)
+        )
+        (local.set $12
+         (i32.add
+          (local.get $12)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $11
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $11)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $13
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 512)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $13)
+          )
+         )
+         (then
+          (local.set $10
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 512)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $10
+           (f32.add
+            (local.get $10)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 512)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $10
+              (f32.add
+               (local.get $10)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 9)
+              )
+              (local.get $13)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $10)
+          )
+          (local.set $13
+           (i32.add
+            (local.get $13)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -9008,69 +26011,115 @@
  (func $matmul_06b96eaa (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 f32)
   (local.set $7
-   (i32.div_s
-    (i32.shl
-     (local.get $5)
-     (i32.const 9)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $8
-   (select
-    (local.tee $8
-     (i32.const 512)
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $11
+       (block (result i32)
+        (local.set $10
+         (i32.const 512)
+        )
+        (i32.const 128)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $10)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $5)
-     (local.get $8)
+    (i32.lt_s
+     (local.get $10)
+     (local.get $11)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $8)
+      (local.get $12)
      )
     )
     (then
-     (local.set $5
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $13
       (i32.const 512)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $8)
+         (local.get $13)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $11
@@ -9083,51 +26132,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $6)
+            (local.get $9)
             (local.get $11)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 9)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                   (local.get $8)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $9)
+                    (i32.const 9)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 9)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $6)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -9144,49 +26344,845 @@
              (local.get $7)
              (i32.const 9)
             )
-            (local.get $5)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
-         (local.get $9)
-        )
-        (local.set $5
-         (i32.add
-          (local.get $5)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $15)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $8)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $7)
+             (i32.const 9)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 513)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 514)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 515)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 516)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 517)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 518)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 519)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1025)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1026)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1027)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1028)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1029)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1030)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1031)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 9)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $22)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $7)
+              (i32.const 9)
+             )
+             (local.get $8)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $22)
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
       (i32.add
        (local.get $7)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $11
+     (i32.const 512)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $10)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 512)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $25
+           (f32.const 0)
+          )
+          (local.set $13
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.mul
+            (local.get $3)
+            (local.get $4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $13)
+             )
+            )
+            (then
+             (local.set $25
+              (f32.add
+               (local.get $25)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 9)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $13
+              (i32.add
+               (local.get $13)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $10)
+               (i32.const 9)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $25)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $attention_grad_007bf17b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32) (param $12 i32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 v128)
   (local $16 i32)
   (local $17 i32)
-  (local $18 f32)
-  (local $19 f32)
-  (local $20 i32)
-  (local $21 i32)
+  (local $18 i32)
+  (local $19 i32)
+  (local $20 f32)
+  (local $21 f32)
   (local $22 f32)
-  (local $23 f32)
-  (local $24 i32)
+  (local $23 i32)
+  (local $24 f32)
   (local $25 i32)
-  (local.set $16
+  (local $26 i32)
+  (local.set $18
    (i32.div_s
     (i32.mul
      (local.get $8)
@@ -9195,7 +27191,7 @@
     (local.get $12)
    )
   )
-  (local.set $24
+  (local.set $25
    (select
     (local.get $8)
     (local.tee $11
@@ -9220,13 +27216,85 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $16)
-      (local.get $24)
+      (local.get $18)
+      (local.get $25)
      )
     )
     (then
-     (local.set $8
+     (local.set $11
       (i32.const 0)
+     )
+     (local.set $8
+      (i32.sub
+       (i32.shl
+        (local.get $9)
+        (i32.const 9)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $9)
+         (i32.const 9)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $8)
+         (local.get $11)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $18)
+             (i32.shl
+              (local.get $9)
+              (i32.const 9)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $18)
+             (i32.shl
+              (local.get $9)
+              (i32.const 9)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $11
       (i32.shl
@@ -9234,7 +27302,7 @@
        (i32.const 9)
       )
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -9249,7 +27317,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $18)
              (i32.shl
               (local.get $9)
               (i32.const 9)
@@ -9268,7 +27336,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $16)
+             (local.get $18)
              (i32.shl
               (local.get $9)
               (i32.const 9)
@@ -9287,70 +27355,70 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $8
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $25
+     (local.set $26
       (i32.const 8)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $8)
-         (local.get $25)
+         (local.get $11)
+         (local.get $26)
         )
        )
        (then
-        (local.set $21
+        (local.set $23
          (i32.const 0)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $10)
-            (local.get $21)
+            (local.get $23)
            )
           )
           (then
-           (local.set $11
+           (local.set $12
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $16)
+                (local.get $18)
                )
-               (local.get $21)
+               (local.get $23)
               )
               (i32.const 9)
              )
              (i32.shl
-              (local.get $8)
+              (local.get $11)
               (i32.const 6)
              )
             )
            )
-           (local.set $19
+           (local.set $21
             (f32.const -inf)
            )
-           (local.set $14
+           (local.set $20
             (f32.const 0)
            )
-           (local.set $12
+           (local.set $17
             (i32.const 0)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $9)
-               (local.get $12)
+               (local.get $17)
               )
              )
              (then
@@ -9363,9 +27431,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $12)
+                    (local.get $17)
                    )
                    (i32.const 2)
                   )
@@ -9374,65 +27442,68 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $12)
+                    (local.get $17)
                    )
                    (i32.const 9)
                   )
                   (i32.shl
-                   (local.get $8)
+                   (local.get $11)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $18
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $13
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
                  (i32.const 0)
                 )
-                (local.set $15
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_5_next
+                (loop $e_6_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $18
-                    (f32.add
-                     (local.get $18)
-                     (f32.mul
-                      (f32.load
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
-                          (local.get $13)
+                          (local.get $12)
+                          (local.get $14)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $14)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -9441,158 +27512,62 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $14
                     (i32.add
-                     (local.get $13)
-                     (i32.const 1)
+                     (local.get $14)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_5_next)
+                   (br $e_6_next)
                   )
                  )
-                )
-                (local.set $14
-                 (f32.add
-                  (f32.mul
-                   (local.get $14)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $19)
-                       (local.tee $19
-                        (f32.max
-                         (local.tee $14
-                          (f32.mul
-                           (local.get $18)
-                           (f32.const 1)
-                          )
-                         )
-                         (local.get $19)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                  )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $14)
-                      (local.get $19)
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $23
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $14)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $14)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $18
-            (f32.const 0)
-           )
-           (local.set $12
-            (i32.const 0)
-           )
-           (loop $j_6_next
-            (if
-             (i32.gt_s
-              (local.get $9)
-              (local.get $12)
-             )
-             (then
-              (if
-               (f32.ne
-                (f32.load
-                 (i32.add
-                  (local.get $3)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $16)
-                    )
-                    (local.get $12)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (f32.const 0)
-               )
-               (then
-                (local.set $17
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (local.get $16)
-                    )
-                    (local.get $12)
-                   )
-                   (i32.const 9)
-                  )
-                  (i32.shl
-                   (local.get $8)
-                   (i32.const 6)
-                  )
-                 )
-                )
-                (local.set $14
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
                 )
-                (local.set $15
+                (local.set $14
                  (i32.const 64)
                 )
                 (loop $e_7_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
-                          (local.get $13)
+                          (local.get $8)
+                          (local.get $12)
                          )
                          (i32.const 2)
                         )
@@ -9603,8 +27578,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $8)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -9613,9 +27588,9 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $8
                     (i32.add
-                     (local.get $13)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -9623,211 +27598,71 @@
                   )
                  )
                 )
-                (local.set $22
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 1)
-                      )
-                      (local.get $19)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $23)
-                 )
-                )
-                (local.set $14
-                 (f32.const 0)
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (loop $e_8_next
-                 (if
-                  (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
-                   )
-                  )
-                  (then
-                   (local.set $14
-                    (f32.add
-                     (local.get $14)
-                     (f32.mul
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $11)
-                          (local.get $13)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $2)
-                        (i32.shl
-                         (i32.add
-                          (local.get $13)
-                          (local.get $17)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (local.set $13
-                    (i32.add
-                     (local.get $13)
-                     (i32.const 1)
-                    )
-                   )
-                   (br $e_8_next)
-                  )
-                 )
-                )
-                (local.set $18
+                (local.set $20
                  (f32.add
-                  (local.get $18)
                   (f32.mul
-                   (local.get $22)
-                   (f32.mul
-                    (local.get $14)
-                    (local.tee $14
-                     (f32.const 1)
-                    )
-                   )
-                  )
-                 )
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (loop $e_9_next
-                 (if
-                  (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $15)
-                   )
-                  )
-                  (then
-                   (f32.store
-                    (local.tee $20
-                     (i32.add
-                      (local.get $7)
-                      (i32.shl
-                       (i32.add
-                        (local.get $13)
-                        (local.get $17)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $20)
-                     )
-                     (f32.mul
-                      (f32.mul
-                       (local.get $22)
-                       (local.get $14)
-                      )
-                      (f32.load
-                       (i32.add
-                        (local.get $4)
-                        (i32.shl
-                         (i32.add
-                          (local.get $11)
-                          (local.get $13)
-                         )
-                         (i32.const 2)
+                   (local.get $20)
+                   (call $exp
+                    (f32.sub
+                     (local.get $21)
+                     (local.tee $21
+                      (f32.max
+                       (local.tee $13
+                        (f32.mul
+                         (local.get $13)
+                         (f32.const 1)
                         )
                        )
+                       (local.get $21)
                       )
                      )
                     )
                    )
-                   (local.set $13
-                    (i32.add
-                     (local.get $13)
-                     (i32.const 1)
-                    )
+                  )
+                  (call $exp
+                   (f32.sub
+                    (local.get $13)
+                    (local.get $21)
                    )
-                   (br $e_9_next)
                   )
                  )
                 )
                )
               )
-              (local.set $12
+              (local.set $17
                (i32.add
-                (local.get $12)
+                (local.get $17)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_5_next)
              )
             )
            )
-           (local.set $12
-            (i32.const 0)
-           )
-           (local.set $13
-            (i32.const 64)
-           )
-           (loop $e_10_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $12)
-               (local.get $13)
-              )
+           (local.set $24
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $20)
              )
-             (then
-              (f32.store
-               (i32.add
-                (local.get $5)
-                (i32.shl
-                 (i32.add
-                  (local.get $11)
-                  (local.get $12)
-                 )
-                 (i32.const 2)
-                )
-               )
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $e_10_next)
+             (f32.const 0)
+             (f32.gt
+              (local.get $20)
+              (f32.const 0)
              )
             )
            )
-           (local.set $13
+           (local.set $20
+            (f32.const 0)
+           )
+           (local.set $14
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_8_next
             (if
              (i32.gt_s
               (local.get $9)
-              (local.get $13)
+              (local.get $14)
              )
              (then
               (if
@@ -9839,9 +27674,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $13)
+                    (local.get $14)
                    )
                    (i32.const 2)
                   )
@@ -9856,46 +27691,125 @@
                    (i32.add
                     (i32.mul
                      (local.get $9)
-                     (local.get $16)
+                     (local.get $18)
                     )
-                    (local.get $13)
+                    (local.get $14)
                    )
                    (i32.const 9)
                   )
                   (i32.shl
-                   (local.get $8)
+                   (local.get $11)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $14
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $12
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $16
                  (i32.const 0)
                 )
-                (local.set $15
+                (local.set $8
                  (i32.const 64)
                 )
-                (loop $e_12_next
+                (loop $e_9_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_9_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_10_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -9907,7 +27821,7 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $8)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -9917,59 +27831,137 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
-                   (br $e_12_next)
+                   (br $e_10_next)
                   )
                  )
                 )
                 (local.set $22
                  (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.mul
-                       (local.get $14)
-                       (f32.const 1)
-                      )
-                      (local.get $19)
-                     )
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 1)
                     )
+                    (local.get $21)
                    )
                   )
-                  (local.get $23)
+                  (local.get $24)
                  )
                 )
-                (local.set $14
+                (local.set $13
                  (f32.const 0)
                 )
-                (local.set $12
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $16
                  (i32.const 0)
                 )
-                (loop $e_13_next
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_11_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
-                   (local.set $14
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $16)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_11_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $14)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -9981,7 +27973,7 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $8)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -9991,84 +27983,115 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $20
+                 (f32.add
+                  (local.get $20)
+                  (f32.mul
+                   (local.get $22)
+                   (f32.mul
+                    (local.get $13)
+                    (local.tee $13
+                     (f32.const 1)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $16
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_13_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $16)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $16)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $22)
+                       )
+                       (f32x4.splat
+                        (local.get $13)
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $16
+                    (i32.add
+                     (local.get $16)
+                     (i32.const 4)
                     )
                    )
                    (br $e_13_next)
                   )
                  )
                 )
-                (local.set $14
-                 (f32.mul
-                  (f32.mul
-                   (local.get $22)
-                   (f32.sub
-                    (f32.mul
-                     (local.get $14)
-                     (f32.const 1)
-                    )
-                    (local.get $18)
-                   )
-                  )
-                  (f32.const 1)
-                 )
-                )
-                (local.set $12
-                 (i32.const 0)
+                (local.set $16
+                 (i32.const 64)
                 )
                 (loop $e_14_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $12)
-                    (local.get $15)
+                    (local.get $8)
+                    (local.get $16)
                    )
                   )
                   (then
                    (f32.store
-                    (local.tee $20
+                    (local.tee $19
                      (i32.add
-                      (local.get $5)
+                      (local.get $7)
                       (i32.shl
                        (i32.add
-                        (local.get $11)
-                        (local.get $12)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.add
-                     (f32.load
-                      (local.get $20)
-                     )
-                     (f32.mul
-                      (local.get $14)
-                      (f32.load
-                       (i32.add
-                        (local.get $1)
-                        (i32.shl
-                         (i32.add
-                          (local.get $12)
-                          (local.get $17)
-                         )
-                         (i32.const 2)
-                        )
-                       )
-                      )
-                     )
-                    )
-                   )
-                   (f32.store
-                    (local.tee $20
-                     (i32.add
-                      (local.get $6)
-                      (i32.shl
-                       (i32.add
-                        (local.get $12)
+                        (local.get $8)
                         (local.get $17)
                        )
                        (i32.const 2)
@@ -10077,16 +28100,19 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $20)
+                      (local.get $19)
                      )
                      (f32.mul
-                      (local.get $14)
+                      (f32.mul
+                       (local.get $22)
+                       (local.get $13)
+                      )
                       (f32.load
                        (i32.add
-                        (local.get $0)
+                        (local.get $4)
                         (i32.shl
                          (i32.add
-                          (local.get $11)
+                          (local.get $8)
                           (local.get $12)
                          )
                          (i32.const 2)
@@ -10096,9 +28122,9 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $8
                     (i32.add
-                     (local.get $12)
+                     (local.get $8)
                      (i32.const 1)
                     )
                    )
@@ -10108,39 +28134,664 @@
                 )
                )
               )
-              (local.set $13
+              (local.set $14
                (i32.add
-                (local.get $13)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $21
+           (local.set $17
+            (i32.const 0)
+           )
+           (local.set $8
+            (i32.const 64)
+           )
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $8)
+               (local.get $17)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $12)
+                  (local.get $17)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $17
+               (i32.add
+                (local.get $17)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $17
+            (i32.const 64)
+           )
+           (loop $e_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $17)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $8)
+                  (local.get $12)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $e_16_next)
+             )
+            )
+           )
+           (local.set $16
+            (i32.const 0)
+           )
+           (loop $j_17_next
+            (if
+             (i32.gt_s
+              (local.get $9)
+              (local.get $16)
+             )
+             (then
+              (if
+               (f32.ne
+                (f32.load
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $18)
+                    )
+                    (local.get $16)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.const 0)
+               )
+               (then
+                (local.set $17
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (local.get $18)
+                    )
+                    (local.get $16)
+                   )
+                   (i32.const 9)
+                  )
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_18_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_18_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 64)
+                )
+                (loop $e_19_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_19_next)
+                  )
+                 )
+                )
+                (local.set $22
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 1)
+                    )
+                    (local.get $21)
+                   )
+                  )
+                  (local.get $24)
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $15
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_20_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $15
+                    (f32x4.add
+                     (local.get $15)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_20_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $15)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $15)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $15)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 64)
+                )
+                (loop $e_21_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (local.set $13
+                    (f32.add
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $4)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_21_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (f32.mul
+                   (local.get $22)
+                   (f32.sub
+                    (f32.mul
+                     (local.get $13)
+                     (f32.const 1)
+                    )
+                    (local.get $20)
+                   )
+                  )
+                  (f32.const 1)
+                 )
+                )
+                (local.set $14
+                 (i32.const 0)
+                )
+                (local.set $8
+                 (i32.const 64)
+                )
+                (loop $e_22_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $14)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (v128.store align=4
+                    (local.tee $19
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $19)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $14)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $14
+                    (i32.add
+                     (local.get $14)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $14
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $8)
+                    (local.get $14)
+                   )
+                  )
+                  (then
+                   (f32.store
+                    (local.tee $19
+                     (i32.add
+                      (local.get $5)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $12)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $19)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (f32.store
+                    (local.tee $19
+                     (i32.add
+                      (local.get $6)
+                      (i32.shl
+                       (i32.add
+                        (local.get $8)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $19)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $8)
+                          (local.get $12)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $8
+                    (i32.add
+                     (local.get $8)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_23_next)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (i32.add
+                (local.get $16)
+                (i32.const 1)
+               )
+              )
+              (br $j_17_next)
+             )
+            )
+           )
+           (local.set $23
             (i32.add
-             (local.get $21)
+             (local.get $23)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $8
+        (local.set $11
          (i32.add
-          (local.get $8)
+          (local.get $11)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $16
+     (local.set $18
       (i32.add
-       (local.get $16)
+       (local.get $18)
        (i32.const 1)
       )
      )
@@ -10152,29 +28803,62 @@
  (func $attention_grad_52b948c1 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32)
   (local $11 i32)
   (local $12 i32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
+  (local $13 f32)
+  (local $14 i32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
+  (local $17 i32)
   (local $18 i32)
   (local $19 i32)
   (local $20 i32)
   (local $21 i32)
   (local $22 f32)
-  (local $23 i32)
-  (local $24 f32)
+  (local $23 f32)
+  (local $24 i32)
   (local $25 f32)
-  (local $26 i32)
-  (local.set $15
+  (local $26 f32)
+  (local $27 i32)
+  (local.set $11
    (i32.const 256)
   )
   (loop $o_0_next
    (if
     (i32.eqz
+     (i32.le_s
+      (local.get $11)
+      (local.get $21)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $8)
+       (i32.shl
+        (local.get $21)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $21
+      (i32.add
+       (local.get $21)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $21
+   (i32.const 256)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
      (i32.ge_s
       (local.get $11)
-      (local.get $15)
+      (local.get $21)
      )
     )
     (then
@@ -10194,34 +28878,109 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
-  (loop $b_1_next
+  (local.set $21
+   (local.get $9)
+  )
+  (loop $b_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $9)
-      (local.get $20)
+     (i32.ge_s
+      (local.get $19)
+      (local.get $21)
      )
     )
     (then
      (local.set $11
       (i32.const 0)
      )
-     (local.set $15
+     (local.set $9
+      (i32.sub
+       (i32.shl
+        (local.get $10)
+        (i32.const 9)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $10)
+         (i32.const 9)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $9)
+         (local.get $11)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 9)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $19)
+             (i32.shl
+              (local.get $10)
+              (i32.const 9)
+             )
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 4)
+         )
+        )
+        (br $o_3_next)
+       )
+      )
+     )
+     (local.set $11
       (i32.shl
        (local.get $10)
        (i32.const 9)
       )
      )
-     (loop $o_2_next
+     (loop $o_4_next
       (if
        (i32.eqz
         (i32.ge_s
+         (local.get $9)
          (local.get $11)
-         (local.get $15)
         )
        )
        (then
@@ -10231,13 +28990,13 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $20)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 9)
              )
             )
-            (local.get $11)
+            (local.get $9)
            )
            (i32.const 2)
           )
@@ -10250,334 +29009,89 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $20)
+             (local.get $19)
              (i32.shl
               (local.get $10)
               (i32.const 9)
              )
             )
-            (local.get $11)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $11
+        (local.set $9
          (i32.add
-          (local.get $11)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $o_2_next)
+        (br $o_4_next)
        )
       )
      )
-     (local.set $15
+     (local.set $9
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 8)
      )
-     (loop $h_3_next
+     (loop $h_5_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $15)
-         (local.get $26)
+         (local.get $9)
+         (local.get $27)
         )
        )
        (then
-        (local.set $19
+        (local.set $20
          (i32.const 0)
         )
-        (loop $qi_4_next
+        (loop $qi_6_next
          (if
           (i32.eqz
            (i32.le_s
             (local.get $10)
-            (local.get $19)
+            (local.get $20)
            )
           )
           (then
-           (local.set $21
+           (local.set $17
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $10)
-                (local.get $20)
+                (local.get $19)
                )
-               (local.get $19)
+               (local.get $20)
               )
               (i32.const 9)
              )
              (i32.shl
-              (local.get $15)
+              (local.get $9)
               (i32.const 6)
              )
             )
            )
-           (local.set $22
+           (local.set $23
             (f32.const -inf)
            )
-           (local.set $17
+           (local.set $22
             (f32.const 0)
            )
            (local.set $16
             (i32.const 0)
            )
-           (local.set $23
-            (select
-             (local.get $10)
-             (local.tee $11
-              (i32.add
-               (local.get $19)
-               (i32.const 1)
-              )
-             )
-             (i32.lt_s
-              (local.get $10)
-              (local.get $11)
-             )
-            )
-           )
-           (loop $j_5_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $16)
-               (local.get $23)
-              )
-             )
-             (then
-              (local.set $12
-               (i32.add
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $10)
-                   (local.get $20)
-                  )
-                  (local.get $16)
-                 )
-                 (i32.const 9)
-                )
-                (i32.shl
-                 (local.get $15)
-                 (i32.const 6)
-                )
-               )
-              )
-              (local.set $14
-               (f32.const 0)
-              )
-              (local.set $13
-               (i32.const 0)
-              )
-              (local.set $11
-               (i32.const 64)
-              )
-              (loop $e_6_next
-               (if
-                (i32.eqz
-                 (i32.le_s
-                  (local.get $11)
-                  (local.get $13)
-                 )
-                )
-                (then
-                 (local.set $14
-                  (f32.add
-                   (local.get $14)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $13)
-                        (local.get $21)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
-                      (i32.shl
-                       (i32.add
-                        (local.get $12)
-                        (local.get $13)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $13
-                  (i32.add
-                   (local.get $13)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_6_next)
-                )
-               )
-              )
-              (local.set $17
-               (f32.add
-                (f32.mul
-                 (local.get $17)
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $22)
-                     (local.tee $22
-                      (f32.max
-                       (local.tee $14
-                        (f32.add
-                         (f32.mul
-                          (local.get $14)
-                          (f32.const 1)
-                         )
-                         (f32.load
-                          (i32.add
-                           (local.get $3)
-                           (i32.shl
-                            (i32.add
-                             (i32.shl
-                              (select
-                               (local.tee $13
-                                (select
-                                 (local.tee $12
-                                  (i32.sub
-                                   (i32.const 0)
-                                   (i32.sub
-                                    (local.get $16)
-                                    (local.get $19)
-                                   )
-                                  )
-                                 )
-                                 (local.tee $11
-                                  (i32.const 0)
-                                 )
-                                 (i32.lt_s
-                                  (local.get $11)
-                                  (local.get $12)
-                                 )
-                                )
-                               )
-                               (select
-                                (local.tee $12
-                                 (i32.add
-                                  (i32.trunc_sat_f32_s
-                                   (f32.floor
-                                    (f32.mul
-                                     (f32.div
-                                      (f32.demote_f64
-                                       (call $Math.log
-                                        (f64.promote_f32
-                                         (f32.mul
-                                          (f32.convert_i32_s
-                                           (local.get $13)
-                                          )
-                                          (f32.const 0.0625)
-                                         )
-                                        )
-                                       )
-                                      )
-                                      (f32.const 2.079441547393799)
-                                     )
-                                     (f32.const 16)
-                                    )
-                                   )
-                                  )
-                                  (i32.const 16)
-                                 )
-                                )
-                                (local.tee $11
-                                 (i32.const 31)
-                                )
-                                (i32.gt_s
-                                 (local.get $11)
-                                 (local.get $12)
-                                )
-                               )
-                               (i32.lt_s
-                                (local.get $13)
-                                (i32.const 16)
-                               )
-                              )
-                              (i32.const 3)
-                             )
-                             (local.get $15)
-                            )
-                            (i32.const 2)
-                           )
-                          )
-                         )
-                        )
-                       )
-                       (local.get $22)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (local.get $14)
-                    (local.get $22)
-                   )
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $16
-               (i32.add
-                (local.get $16)
-                (i32.const 1)
-               )
-              )
-              (br $j_5_next)
-             )
-            )
-           )
-           (local.set $25
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $17)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $17)
-              (f32.const 0)
-             )
-            )
-           )
            (local.set $24
-            (f32.const 0)
-           )
-           (local.set $18
-            (i32.const 0)
-           )
-           (local.set $23
             (select
              (local.get $10)
              (local.tee $11
               (i32.add
-               (local.get $19)
+               (local.get $20)
                (i32.const 1)
               )
              )
@@ -10591,31 +29105,34 @@
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $18)
-               (local.get $23)
+               (local.get $16)
+               (local.get $24)
               )
              )
              (then
-              (local.set $16
+              (local.set $14
                (i32.add
                 (i32.shl
                  (i32.add
                   (i32.mul
                    (local.get $10)
-                   (local.get $20)
+                   (local.get $19)
                   )
-                  (local.get $18)
+                  (local.get $16)
                  )
                  (i32.const 9)
                 )
                 (i32.shl
-                 (local.get $15)
+                 (local.get $9)
                  (i32.const 6)
                 )
                )
               )
-              (local.set $14
+              (local.set $13
                (f32.const 0)
+              )
+              (local.set $15
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
               )
               (local.set $12
                (i32.const 0)
@@ -10632,17 +29149,93 @@
                  )
                 )
                 (then
-                 (local.set $14
+                 (local.set $15
+                  (f32x4.add
+                   (local.get $15)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $12
+                  (i32.add
+                   (local.get $12)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_8_next)
+                )
+               )
+              )
+              (local.set $13
+               (f32.add
+                (local.get $13)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $15)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $15)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $12
+               (i32.const 64)
+              )
+              (loop $e_9_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $12)
+                 )
+                )
+                (then
+                 (local.set $13
                   (f32.add
-                   (local.get $14)
+                   (local.get $13)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $12)
-                        (local.get $21)
+                        (local.get $11)
+                        (local.get $17)
                        )
                        (i32.const 2)
                       )
@@ -10653,8 +29246,8 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $12)
-                        (local.get $16)
+                        (local.get $11)
+                        (local.get $14)
                        )
                        (i32.const 2)
                       )
@@ -10663,164 +29256,9 @@
                    )
                   )
                  )
-                 (local.set $12
+                 (local.set $11
                   (i32.add
-                   (local.get $12)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_8_next)
-                )
-               )
-              )
-              (local.set $17
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.add
-                     (f32.mul
-                      (local.get $14)
-                      (f32.const 1)
-                     )
-                     (f32.load
-                      (i32.add
-                       (local.get $3)
-                       (i32.shl
-                        (i32.add
-                         (i32.shl
-                          (select
-                           (local.tee $13
-                            (select
-                             (local.tee $12
-                              (i32.sub
-                               (i32.const 0)
-                               (i32.sub
-                                (local.get $18)
-                                (local.get $19)
-                               )
-                              )
-                             )
-                             (local.tee $11
-                              (i32.const 0)
-                             )
-                             (i32.lt_s
-                              (local.get $11)
-                              (local.get $12)
-                             )
-                            )
-                           )
-                           (select
-                            (local.tee $12
-                             (i32.add
-                              (i32.trunc_sat_f32_s
-                               (f32.floor
-                                (f32.mul
-                                 (f32.div
-                                  (f32.demote_f64
-                                   (call $Math.log
-                                    (f64.promote_f32
-                                     (f32.mul
-                                      (f32.convert_i32_s
-                                       (local.get $13)
-                                      )
-                                      (f32.const 0.0625)
-                                     )
-                                    )
-                                   )
-                                  )
-                                  (f32.const 2.079441547393799)
-                                 )
-                                 (f32.const 16)
-                                )
-                               )
-                              )
-                              (i32.const 16)
-                             )
-                            )
-                            (local.tee $11
-                             (i32.const 31)
-                            )
-                            (i32.gt_s
-                             (local.get $11)
-                             (local.get $12)
-                            )
-                           )
-                           (i32.lt_s
-                            (local.get $13)
-                            (i32.const 16)
-                           )
-                          )
-                          (i32.const 3)
-                         )
-                         (local.get $15)
-                        )
-                        (i32.const 2)
-                       )
-                      )
-                     )
-                    )
-                    (local.get $22)
-                   )
-                  )
-                 )
-                )
-                (local.get $25)
-               )
-              )
-              (local.set $14
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.const 0)
-              )
-              (local.set $11
-               (i32.const 64)
-              )
-              (loop $e_9_next
-               (if
-                (i32.eqz
-                 (i32.le_s
-                  (local.get $11)
-                  (local.get $12)
-                 )
-                )
-                (then
-                 (local.set $14
-                  (f32.add
-                   (local.get $14)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $4)
-                      (i32.shl
-                       (i32.add
-                        (local.get $12)
-                        (local.get $21)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $2)
-                      (i32.shl
-                       (i32.add
-                        (local.get $12)
-                        (local.get $16)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $12
-                  (i32.add
-                   (local.get $12)
+                   (local.get $11)
                    (i32.const 1)
                   )
                  )
@@ -10828,85 +29266,116 @@
                 )
                )
               )
-              (local.set $24
+              (local.set $22
                (f32.add
-                (local.get $24)
                 (f32.mul
-                 (local.get $17)
-                 (f32.mul
-                  (local.get $14)
-                  (local.tee $14
-                   (f32.const 1)
-                  )
-                 )
-                )
-               )
-              )
-              (local.set $13
-               (i32.const 0)
-              )
-              (local.set $12
-               (i32.const 64)
-              )
-              (loop $e_10_next
-               (if
-                (i32.eqz
-                 (i32.le_s
-                  (local.get $12)
-                  (local.get $13)
-                 )
-                )
-                (then
-                 (f32.store
-                  (local.tee $11
-                   (i32.add
-                    (local.get $7)
-                    (i32.shl
-                     (i32.add
-                      (local.get $13)
-                      (local.get $16)
-                     )
-                     (i32.const 2)
-                    )
-                   )
-                  )
-                  (f32.add
-                   (f32.load
-                    (local.get $11)
-                   )
-                   (f32.mul
-                    (f32.mul
-                     (local.get $17)
-                     (local.get $14)
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $4)
-                      (i32.shl
-                       (i32.add
+                 (local.get $22)
+                 (call $exp
+                  (f32.sub
+                   (local.get $23)
+                   (local.tee $23
+                    (f32.max
+                     (local.tee $13
+                      (f32.add
+                       (f32.mul
                         (local.get $13)
-                        (local.get $21)
+                        (f32.const 1)
                        )
-                       (i32.const 2)
+                       (f32.load
+                        (i32.add
+                         (local.get $3)
+                         (i32.shl
+                          (i32.add
+                           (i32.shl
+                            (select
+                             (local.tee $11
+                              (select
+                               (local.tee $11
+                                (i32.sub
+                                 (i32.const 0)
+                                 (i32.sub
+                                  (local.get $16)
+                                  (local.get $20)
+                                 )
+                                )
+                               )
+                               (local.tee $12
+                                (i32.const 0)
+                               )
+                               (i32.gt_s
+                                (local.get $11)
+                                (local.get $12)
+                               )
+                              )
+                             )
+                             (select
+                              (local.tee $12
+                               (i32.add
+                                (i32.trunc_sat_f32_s
+                                 (f32.floor
+                                  (f32.mul
+                                   (f32.div
+                                    (f32.demote_f64
+                                     (call $Math.log
+                                      (f64.promote_f32
+                                       (f32.mul
+                                        (f32.convert_i32_s
+                                         (local.get $11)
+                                        )
+                                        (f32.const 0.0625)
+                                       )
+                                      )
+                                     )
+                                    )
+                                    (f32.const 2.079441547393799)
+                                   )
+                                   (f32.const 16)
+                                  )
+                                 )
+                                )
+                                (i32.const 16)
+                               )
+                              )
+                              (local.tee $14
+                               (i32.const 31)
+                              )
+                              (i32.lt_s
+                               (local.get $12)
+                               (local.get $14)
+                              )
+                             )
+                             (i32.lt_s
+                              (local.get $11)
+                              (i32.const 16)
+                             )
+                            )
+                            (i32.const 3)
+                           )
+                           (local.get $9)
+                          )
+                          (i32.const 2)
+                         )
+                        )
+                       )
                       )
                      )
+                     (local.get $23)
                     )
                    )
                   )
                  )
-                 (local.set $13
-                  (i32.add
-                   (local.get $13)
-                   (i32.const 1)
-                  )
+                )
+                (call $exp
+                 (f32.sub
+                  (local.get $13)
+                  (local.get $23)
                  )
-                 (br $e_10_next)
                 )
                )
               )
-              (local.set $18
+              (local.set $16
                (i32.add
-                (local.get $18)
+                (local.get $16)
                 (i32.const 1)
                )
               )
@@ -10914,53 +29383,31 @@
              )
             )
            )
-           (local.set $12
-            (i32.const 0)
-           )
-           (local.set $11
-            (i32.const 64)
-           )
-           (loop $e_11_next
-            (if
-             (i32.eqz
-              (i32.le_s
-               (local.get $11)
-               (local.get $12)
-              )
+           (local.set $26
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $22)
              )
-             (then
-              (f32.store
-               (i32.add
-                (local.get $5)
-                (i32.shl
-                 (i32.add
-                  (local.get $12)
-                  (local.get $21)
-                 )
-                 (i32.const 2)
-                )
-               )
-               (f32.const 0)
-              )
-              (local.set $12
-               (i32.add
-                (local.get $12)
-                (i32.const 1)
-               )
-              )
-              (br $e_11_next)
+             (f32.const 0)
+             (f32.gt
+              (local.get $22)
+              (f32.const 0)
              )
             )
            )
-           (local.set $18
+           (local.set $22
+            (f32.const 0)
+           )
+           (local.set $12
             (i32.const 0)
            )
-           (local.set $23
+           (local.set $24
             (select
              (local.get $10)
              (local.tee $11
               (i32.add
-               (local.get $19)
+               (local.get $20)
                (i32.const 1)
               )
              )
@@ -10970,12 +29417,12 @@
              )
             )
            )
-           (loop $j_12_next
+           (loop $j_10_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $18)
-               (local.get $23)
+               (local.get $12)
+               (local.get $24)
               )
              )
              (then
@@ -10985,22 +29432,255 @@
                  (i32.add
                   (i32.mul
                    (local.get $10)
-                   (local.get $20)
+                   (local.get $19)
                   )
-                  (local.get $18)
+                  (local.get $12)
                  )
                  (i32.const 9)
                 )
                 (i32.shl
-                 (local.get $15)
+                 (local.get $9)
                  (i32.const 6)
                 )
                )
               )
-              (local.set $14
+              (local.set $13
                (f32.const 0)
               )
-              (local.set $12
+              (local.set $15
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
+               (i32.const 0)
+              )
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_11_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $11)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (local.set $15
+                  (f32x4.add
+                   (local.get $15)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $14
+                  (i32.add
+                   (local.get $14)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_11_next)
+                )
+               )
+              )
+              (local.set $13
+               (f32.add
+                (local.get $13)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $15)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $15)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (i32.const 64)
+              )
+              (loop $e_12_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32.add
+                   (local.get $13)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_12_next)
+                )
+               )
+              )
+              (local.set $25
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.add
+                   (f32.mul
+                    (local.get $13)
+                    (f32.const 1)
+                   )
+                   (f32.load
+                    (i32.add
+                     (local.get $3)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (select
+                         (local.tee $11
+                          (select
+                           (local.tee $11
+                            (i32.sub
+                             (i32.const 0)
+                             (i32.sub
+                              (local.get $12)
+                              (local.get $20)
+                             )
+                            )
+                           )
+                           (local.tee $14
+                            (i32.const 0)
+                           )
+                           (i32.gt_s
+                            (local.get $11)
+                            (local.get $14)
+                           )
+                          )
+                         )
+                         (select
+                          (local.tee $14
+                           (i32.add
+                            (i32.trunc_sat_f32_s
+                             (f32.floor
+                              (f32.mul
+                               (f32.div
+                                (f32.demote_f64
+                                 (call $Math.log
+                                  (f64.promote_f32
+                                   (f32.mul
+                                    (f32.convert_i32_s
+                                     (local.get $11)
+                                    )
+                                    (f32.const 0.0625)
+                                   )
+                                  )
+                                 )
+                                )
+                                (f32.const 2.079441547393799)
+                               )
+                               (f32.const 16)
+                              )
+                             )
+                            )
+                            (i32.const 16)
+                           )
+                          )
+                          (local.tee $18
+                           (i32.const 31)
+                          )
+                          (i32.lt_s
+                           (local.get $14)
+                           (local.get $18)
+                          )
+                         )
+                         (i32.lt_s
+                          (local.get $11)
+                          (i32.const 16)
+                         )
+                        )
+                        (i32.const 3)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                  (local.get $23)
+                 )
+                )
+                (local.get $26)
+               )
+              )
+              (local.set $13
+               (f32.const 0)
+              )
+              (local.set $15
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $14
                (i32.const 0)
               )
               (local.set $11
@@ -11011,27 +29691,432 @@
                 (i32.eqz
                  (i32.le_s
                   (local.get $11)
-                  (local.get $12)
+                  (local.get $14)
                  )
                 )
                 (then
+                 (local.set $15
+                  (f32x4.add
+                   (local.get $15)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $4)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $14
-                  (f32.add
+                  (i32.add
                    (local.get $14)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_13_next)
+                )
+               )
+              )
+              (local.set $13
+               (f32.add
+                (local.get $13)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $15)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $15)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (i32.const 64)
+              )
+              (loop $e_14_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32.add
+                   (local.get $13)
                    (f32.mul
                     (f32.load
                      (i32.add
-                      (local.get $0)
+                      (local.get $4)
                       (i32.shl
                        (i32.add
-                        (local.get $12)
-                        (local.get $21)
+                        (local.get $11)
+                        (local.get $17)
                        )
                        (i32.const 2)
                       )
                      )
                     )
                     (f32.load
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_14_next)
+                )
+               )
+              )
+              (local.set $22
+               (f32.add
+                (local.get $22)
+                (f32.mul
+                 (local.get $25)
+                 (f32.mul
+                  (local.get $13)
+                  (local.tee $13
+                   (f32.const 1)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (i32.const 0)
+              )
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_15_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $11)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (v128.store align=4
+                  (local.tee $18
+                   (i32.add
+                    (local.get $7)
+                    (i32.shl
+                     (i32.add
+                      (local.get $14)
+                      (local.get $16)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $18)
+                   )
+                   (f32x4.mul
+                    (f32x4.mul
+                     (f32x4.splat
+                      (local.get $25)
+                     )
+                     (f32x4.splat
+                      (local.get $13)
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $4)
+                      (i32.shl
+                       (i32.add
+                        (local.get $14)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $14
+                  (i32.add
+                   (local.get $14)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_15_next)
+                )
+               )
+              )
+              (local.set $14
+               (i32.const 64)
+              )
+              (loop $e_16_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $14)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $18
+                   (i32.add
+                    (local.get $7)
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (local.get $16)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32.add
+                   (f32.load
+                    (local.get $18)
+                   )
+                   (f32.mul
+                    (f32.mul
+                     (local.get $25)
+                     (local.get $13)
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $4)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_16_next)
+                )
+               )
+              )
+              (local.set $12
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+              )
+              (br $j_10_next)
+             )
+            )
+           )
+           (local.set $16
+            (i32.const 0)
+           )
+           (local.set $11
+            (i32.const 64)
+           )
+           (loop $e_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $11)
+               (local.get $16)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $16)
+                  (local.get $17)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $16
+               (i32.add
+                (local.get $16)
+                (i32.const 4)
+               )
+              )
+              (br $e_17_next)
+             )
+            )
+           )
+           (local.set $16
+            (i32.const 64)
+           )
+           (loop $e_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $11)
+               (local.get $16)
+              )
+             )
+             (then
+              (f32.store
+               (i32.add
+                (local.get $5)
+                (i32.shl
+                 (i32.add
+                  (local.get $11)
+                  (local.get $17)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32.const 0)
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 1)
+               )
+              )
+              (br $e_18_next)
+             )
+            )
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (local.set $24
+            (select
+             (local.get $10)
+             (local.tee $11
+              (i32.add
+               (local.get $20)
+               (i32.const 1)
+              )
+             )
+             (i32.lt_s
+              (local.get $10)
+              (local.get $11)
+             )
+            )
+           )
+           (loop $j_19_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $24)
+              )
+             )
+             (then
+              (local.set $16
+               (i32.add
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (local.get $19)
+                  )
+                  (local.get $14)
+                 )
+                 (i32.const 9)
+                )
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 6)
+                )
+               )
+              )
+              (local.set $13
+               (f32.const 0)
+              )
+              (local.set $15
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $12
+               (i32.const 0)
+              )
+              (local.set $11
+               (i32.const 64)
+              )
+              (loop $e_20_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $11)
+                  (local.get $12)
+                 )
+                )
+                (then
+                 (local.set $15
+                  (f32x4.add
+                   (local.get $15)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
                      (i32.add
                       (local.get $1)
                       (i32.shl
@@ -11049,140 +30134,291 @@
                  (local.set $12
                   (i32.add
                    (local.get $12)
-                   (i32.const 1)
+                   (i32.const 4)
                   )
                  )
-                 (br $e_13_next)
+                 (br $e_20_next)
                 )
                )
               )
-              (local.set $14
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.add
-                     (f32.mul
-                      (local.get $14)
-                      (f32.const 1)
-                     )
-                     (f32.load
-                      (i32.add
-                       (local.get $3)
-                       (i32.shl
-                        (i32.add
-                         (i32.shl
-                          (local.tee $12
-                           (select
-                            (local.tee $13
-                             (select
-                              (local.tee $12
-                               (i32.sub
-                                (i32.const 0)
-                                (i32.sub
-                                 (local.get $18)
-                                 (local.get $19)
-                                )
-                               )
-                              )
-                              (local.tee $11
-                               (i32.const 0)
-                              )
-                              (i32.lt_s
-                               (local.get $11)
-                               (local.get $12)
-                              )
-                             )
-                            )
-                            (select
-                             (local.tee $12
-                              (i32.add
-                               (i32.trunc_sat_f32_s
-                                (f32.floor
-                                 (f32.mul
-                                  (f32.div
-                                   (f32.demote_f64
-                                    (call $Math.log
-                                     (f64.promote_f32
-                                      (f32.mul
-                                       (f32.convert_i32_s
-                                        (local.get $13)
-                                       )
-                                       (f32.const 0.0625)
-                                      )
-                                     )
-                                    )
-                                   )
-                                   (f32.const 2.079441547393799)
-                                  )
-                                  (f32.const 16)
-                                 )
-                                )
-                               )
-                               (i32.const 16)
-                              )
-                             )
-                             (local.tee $11
-                              (i32.const 31)
-                             )
-                             (i32.gt_s
-                              (local.get $11)
-                              (local.get $12)
-                             )
-                            )
-                            (i32.lt_s
-                             (local.get $13)
-                             (i32.const 16)
-                            )
-                           )
-                          )
-                          (i32.const 3)
-                         )
-                         (local.get $15)
-                        )
-                        (i32.const 2)
+              (local.set $13
+               (f32.add
+                (local.get $13)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $15)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $15)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $12
+               (i32.const 64)
+              )
+              (loop $e_21_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $12)
+                 )
+                )
+                (then
+                 (local.set $13
+                  (f32.add
+                   (local.get $13)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $17)
                        )
+                       (i32.const 2)
                       )
                      )
                     )
-                    (local.get $22)
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
                    )
                   )
                  )
+                 (local.set $11
+                  (i32.add
+                   (local.get $11)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_21_next)
                 )
-                (local.get $25)
                )
               )
-              (local.set $17
-               (f32.const 0)
+              (local.set $25
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.add
+                   (f32.mul
+                    (local.get $13)
+                    (f32.const 1)
+                   )
+                   (f32.load
+                    (i32.add
+                     (local.get $3)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.tee $18
+                         (select
+                          (local.tee $11
+                           (select
+                            (local.tee $11
+                             (i32.sub
+                              (i32.const 0)
+                              (i32.sub
+                               (local.get $14)
+                               (local.get $20)
+                              )
+                             )
+                            )
+                            (local.tee $12
+                             (i32.const 0)
+                            )
+                            (i32.gt_s
+                             (local.get $11)
+                             (local.get $12)
+                            )
+                           )
+                          )
+                          (select
+                           (local.tee $12
+                            (i32.add
+                             (i32.trunc_sat_f32_s
+                              (f32.floor
+                               (f32.mul
+                                (f32.div
+                                 (f32.demote_f64
+                                  (call $Math.log
+                                   (f64.promote_f32
+                                    (f32.mul
+                                     (f32.convert_i32_s
+                                      (local.get $11)
+                                     )
+                                     (f32.const 0.0625)
+                                    )
+                                   )
+                                  )
+                                 )
+                                 (f32.const 2.079441547393799)
+                                )
+                                (f32.const 16)
+                               )
+                              )
+                             )
+                             (i32.const 16)
+                            )
+                           )
+                           (local.tee $18
+                            (i32.const 31)
+                           )
+                           (i32.lt_s
+                            (local.get $12)
+                            (local.get $18)
+                           )
+                          )
+                          (i32.lt_s
+                           (local.get $11)
+                           (i32.const 16)
+                          )
+                         )
+                        )
+                        (i32.const 3)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                  (local.get $23)
+                 )
+                )
+                (local.get $26)
+               )
               )
               (local.set $13
+               (f32.const 0)
+              )
+              (local.set $15
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $12
                (i32.const 0)
               )
               (local.set $11
                (i32.const 64)
               )
-              (loop $e_14_next
+              (loop $e_22_next
                (if
                 (i32.eqz
                  (i32.le_s
                   (local.get $11)
-                  (local.get $13)
+                  (local.get $12)
                  )
                 )
                 (then
-                 (local.set $17
+                 (local.set $15
+                  (f32x4.add
+                   (local.get $15)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $4)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $12
+                  (i32.add
+                   (local.get $12)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_22_next)
+                )
+               )
+              )
+              (local.set $13
+               (f32.add
+                (local.get $13)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $15)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $15)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $15)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $12
+               (i32.const 64)
+              )
+              (loop $e_23_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $12)
+                 )
+                )
+                (then
+                 (local.set $13
                   (f32.add
-                   (local.get $17)
+                   (local.get $13)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $4)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
-                        (local.get $21)
+                        (local.get $11)
+                        (local.get $17)
                        )
                        (i32.const 2)
                       )
@@ -11193,7 +30429,7 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
+                        (local.get $11)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -11203,13 +30439,13 @@
                    )
                   )
                  )
-                 (local.set $13
+                 (local.set $11
                   (i32.add
-                   (local.get $13)
+                   (local.get $11)
                    (i32.const 1)
                   )
                  )
-                 (br $e_14_next)
+                 (br $e_23_next)
                 )
                )
               )
@@ -11220,10 +30456,10 @@
                  (i32.shl
                   (i32.add
                    (i32.shl
-                    (local.get $12)
+                    (local.get $18)
                     (i32.const 3)
                    )
-                   (local.get $15)
+                   (local.get $9)
                   )
                   (i32.const 2)
                  )
@@ -11233,49 +30469,143 @@
                 (f32.load
                  (local.get $11)
                 )
-                (local.tee $14
+                (local.tee $13
                  (f32.mul
-                  (local.get $14)
+                  (local.get $25)
                   (f32.sub
                    (f32.mul
-                    (local.get $17)
+                    (local.get $13)
                     (f32.const 1)
                    )
-                   (local.get $24)
+                   (local.get $22)
                   )
                  )
                 )
                )
               )
-              (local.set $14
+              (local.set $13
                (f32.mul
-                (local.get $14)
+                (local.get $13)
                 (f32.const 1)
                )
               )
-              (local.set $13
+              (local.set $12
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $11
                (i32.const 64)
               )
-              (loop $e_15_next
+              (loop $e_24_next
                (if
                 (i32.eqz
                  (i32.le_s
+                  (local.get $11)
                   (local.get $12)
-                  (local.get $13)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $11
+                 (v128.store align=4
+                  (local.tee $18
                    (i32.add
                     (local.get $5)
                     (i32.shl
                      (i32.add
-                      (local.get $13)
-                      (local.get $21)
+                      (local.get $12)
+                      (local.get $17)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $18)
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $13)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (v128.store align=4
+                  (local.tee $18
+                   (i32.add
+                    (local.get $6)
+                    (i32.shl
+                     (i32.add
+                      (local.get $12)
+                      (local.get $16)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $18)
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $13)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (local.get $17)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $12
+                  (i32.add
+                   (local.get $12)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_24_next)
+                )
+               )
+              )
+              (local.set $12
+               (i32.const 64)
+              )
+              (loop $e_25_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $11)
+                  (local.get $12)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $18
+                   (i32.add
+                    (local.get $5)
+                    (i32.shl
+                     (i32.add
+                      (local.get $11)
+                      (local.get $17)
                      )
                      (i32.const 2)
                     )
@@ -11283,16 +30613,16 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $11)
+                    (local.get $18)
                    )
                    (f32.mul
-                    (local.get $14)
+                    (local.get $13)
                     (f32.load
                      (i32.add
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
+                        (local.get $11)
                         (local.get $16)
                        )
                        (i32.const 2)
@@ -11303,12 +30633,12 @@
                   )
                  )
                  (f32.store
-                  (local.tee $11
+                  (local.tee $18
                    (i32.add
                     (local.get $6)
                     (i32.shl
                      (i32.add
-                      (local.get $13)
+                      (local.get $11)
                       (local.get $16)
                      )
                      (i32.const 2)
@@ -11317,17 +30647,17 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $11)
+                    (local.get $18)
                    )
                    (f32.mul
-                    (local.get $14)
+                    (local.get $13)
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
-                        (local.get $21)
+                        (local.get $11)
+                        (local.get $17)
                        )
                        (i32.const 2)
                       )
@@ -11336,53 +30666,53 @@
                    )
                   )
                  )
-                 (local.set $13
+                 (local.set $11
                   (i32.add
-                   (local.get $13)
+                   (local.get $11)
                    (i32.const 1)
                   )
                  )
-                 (br $e_15_next)
+                 (br $e_25_next)
                 )
                )
               )
-              (local.set $18
+              (local.set $14
                (i32.add
-                (local.get $18)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_12_next)
+              (br $j_19_next)
              )
             )
            )
-           (local.set $19
+           (local.set $20
             (i32.add
-             (local.get $19)
+             (local.get $20)
              (i32.const 1)
             )
            )
-           (br $qi_4_next)
+           (br $qi_6_next)
           )
          )
         )
-        (local.set $15
+        (local.set $9
          (i32.add
-          (local.get $15)
+          (local.get $9)
           (i32.const 1)
          )
         )
-        (br $h_3_next)
+        (br $h_5_next)
        )
       )
      )
-     (local.set $20
+     (local.set $19
       (i32.add
-       (local.get $20)
+       (local.get $19)
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )
@@ -11390,83 +30720,157 @@
  (func $add_43cca11d (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.shl
-     (local.get $3)
-     (i32.const 8)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $6
-     (i32.const 256)
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (block (result i32)
+        (local.set $5
+         (i32.const 256)
+        )
+        (i32.const 64)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $7
+   (select
+    (local.get $5)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $3)
-     (local.get $6)
+    (i32.lt_s
+     (local.get $5)
+     (local.get $7)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $5)
+          (local.get $6)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $6)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.const 256)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $5)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $5
-      (i32.add
-       (local.get $5)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -11476,10 +30880,42 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $6
+  (local.set $5
    (i32.const 16449536)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $5)
+      (local.get $6)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $6)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $6
+   (i32.const 16449536)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -11504,25 +30940,25 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
   (local.set $5
    (i32.const 0)
   )
-  (local.set $4
+  (local.set $8
    (i32.mul
     (local.get $3)
     (local.get $4)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $4)
+     (i32.ge_s
       (local.get $5)
+      (local.get $8)
      )
     )
     (then
@@ -11540,23 +30976,79 @@
        (i32.const 9)
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $3
       (i32.const 512)
      )
-     (loop $k_2_next
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (local.tee $7
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (i32.add
+             (local.get $4)
+             (local.get $6)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $7)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $5)
+               (i32.const 9)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $4
+      (i32.const 512)
+     )
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $3)
-         (local.get $7)
+         (local.get $4)
         )
        )
        (then
         (f32.store
-         (local.tee $8
+         (local.tee $7
           (i32.add
            (local.get $2)
            (i32.shl
@@ -11570,7 +31062,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $8)
+           (local.get $7)
           )
           (f32.load
            (i32.add
@@ -11595,7 +31087,7 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -11605,7 +31097,7 @@
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -11613,130 +31105,205 @@
  (func $add_800feeb2 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32)
   (local $5 i32)
   (local $6 i32)
-  (local.set $5
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (i32.const 16449536)
-    )
-    (local.get $4)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $6
-     (i32.const 16449536)
-    )
-    (local.tee $3
-     (i32.div_s
-      (i32.mul
-       (local.get $6)
-       (i32.add
-        (local.get $3)
-        (i32.const 1)
+  (local $7 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (block (result i32)
+        (local.set $5
+         (i32.const 16449536)
+        )
+        (i32.const 4112384)
        )
       )
-      (local.get $4)
+      (local.get $3)
+     )
+     (local.get $4)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $7
+   (select
+    (local.get $5)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $3)
+         (i32.const 1)
+        )
+       )
+       (local.get $4)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $3)
-     (local.get $6)
+    (i32.lt_s
+     (local.get $5)
+     (local.get $7)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $5)
+          (local.get $6)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $6)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.add
+       (local.get $6)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $3)
+    (i32.sub
+     (local.get $4)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.const 16449536)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $5)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $5)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $5)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $5
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $5
-      (i32.add
-       (local.get $5)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
  )
  (func $attention_grad_62f1a28b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32) (param $10 i32) (param $11 i32)
   (local $12 i32)
-  (local $13 i32)
-  (local $14 i32)
-  (local $15 f32)
+  (local $13 f32)
+  (local $14 v128)
+  (local $15 i32)
   (local $16 i32)
   (local $17 i32)
   (local $18 i32)
   (local $19 i32)
-  (local $20 f32)
+  (local $20 i32)
   (local $21 i32)
   (local $22 i32)
   (local $23 f32)
   (local $24 i32)
   (local $25 f32)
   (local $26 f32)
-  (local $27 i32)
-  (local.set $24
+  (local $27 f32)
+  (local $28 i32)
+  (local.set $19
    (i32.const 256)
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.ge_s
-      (local.get $16)
+     (i32.le_s
+      (local.get $19)
       (local.get $24)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $9)
        (i32.shl
-        (local.get $16)
+        (local.get $24)
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
-     (local.set $16
+     (local.set $24
       (i32.add
-       (local.get $16)
-       (i32.const 1)
+       (local.get $24)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -11744,9 +31311,9 @@
    )
   )
   (local.set $24
-   (local.get $10)
+   (i32.const 256)
   )
-  (loop $b_1_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -11755,21 +31322,125 @@
      )
     )
     (then
-     (local.set $16
+     (f32.store
+      (i32.add
+       (local.get $9)
+       (i32.shl
+        (local.get $19)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $19
+      (i32.add
+       (local.get $19)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $24
+   (local.get $10)
+  )
+  (loop $b_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $20)
+      (local.get $24)
+     )
+    )
+    (then
+     (local.set $19
       (i32.const 0)
      )
      (local.set $10
+      (i32.sub
+       (i32.shl
+        (local.get $11)
+        (i32.const 9)
+       )
+       (i32.rem_s
+        (i32.shl
+         (local.get $11)
+         (i32.const 9)
+        )
+        (i32.const 4)
+       )
+      )
+     )
+     (loop $o_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $10)
+         (local.get $19)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $7)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $20)
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+            )
+            (local.get $19)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $8)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $20)
+             (i32.shl
+              (local.get $11)
+              (i32.const 9)
+             )
+            )
+            (local.get $19)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (i32.add
+          (local.get $19)
+          (i32.const 4)
+         )
+        )
+        (br $o_3_next)
+       )
+      )
+     )
+     (local.set $19
       (i32.shl
        (local.get $11)
        (i32.const 9)
       )
      )
-     (loop $o_2_next
+     (loop $o_4_next
       (if
        (i32.eqz
-        (i32.le_s
+        (i32.ge_s
          (local.get $10)
-         (local.get $16)
+         (local.get $19)
         )
        )
        (then
@@ -11779,13 +31450,13 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $19)
+             (local.get $20)
              (i32.shl
               (local.get $11)
               (i32.const 9)
              )
             )
-            (local.get $16)
+            (local.get $10)
            )
            (i32.const 2)
           )
@@ -11798,92 +31469,92 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $19)
+             (local.get $20)
              (i32.shl
               (local.get $11)
               (i32.const 9)
              )
             )
-            (local.get $16)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
          (f32.const 0)
         )
-        (local.set $16
+        (local.set $10
          (i32.add
-          (local.get $16)
+          (local.get $10)
           (i32.const 1)
          )
         )
-        (br $o_2_next)
+        (br $o_4_next)
        )
       )
      )
-     (local.set $16
+     (local.set $21
       (i32.const 0)
      )
-     (local.set $27
+     (local.set $28
       (i32.const 8)
      )
-     (loop $h_3_next
+     (loop $h_5_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $16)
-         (local.get $27)
+         (local.get $21)
+         (local.get $28)
         )
        )
        (then
-        (local.set $21
+        (local.set $22
          (i32.const 0)
         )
-        (local.set $10
+        (local.set $19
          (local.get $11)
         )
-        (loop $qi_4_next
+        (loop $qi_6_next
          (if
           (i32.eqz
            (i32.le_s
-            (local.get $10)
-            (local.get $21)
+            (local.get $19)
+            (local.get $22)
            )
           )
           (then
-           (local.set $22
+           (local.set $17
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
                 (local.get $11)
-                (local.get $19)
+                (local.get $20)
                )
-               (local.get $21)
+               (local.get $22)
               )
               (i32.const 9)
              )
              (i32.shl
-              (local.get $16)
+              (local.get $21)
               (i32.const 6)
              )
             )
            )
-           (local.set $23
+           (local.set $26
             (f32.const -inf)
            )
-           (local.set $20
+           (local.set $13
             (f32.const 0)
            )
-           (local.set $17
+           (local.set $16
             (i32.const 0)
            )
-           (loop $j_5_next
+           (loop $j_7_next
             (if
              (i32.eqz
               (i32.le_s
                (local.get $11)
-               (local.get $17)
+               (local.get $16)
               )
              )
              (then
@@ -11896,9 +31567,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $11)
-                     (local.get $19)
+                     (local.get $20)
                     )
-                    (local.get $17)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -11907,53 +31578,132 @@
                 (f32.const 0)
                )
                (then
-                (local.set $12
+                (local.set $15
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $11)
-                     (local.get $19)
+                     (local.get $20)
                     )
-                    (local.get $17)
+                    (local.get $16)
                    )
                    (i32.const 9)
                   )
                   (i32.shl
-                   (local.get $16)
+                   (local.get $21)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $15
+                (local.set $25
                  (f32.const 0)
                 )
-                (local.set $13
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
                  (i32.const 0)
                 )
-                (local.set $14
+                (local.set $10
                  (i32.const 64)
                 )
-                (loop $e_6_next
+                (loop $e_8_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
-                    (local.get $13)
-                    (local.get $14)
+                   (i32.le_s
+                    (local.get $10)
+                    (local.get $12)
                    )
                   )
                   (then
-                   (local.set $15
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $15)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_8_next)
+                  )
+                 )
+                )
+                (local.set $25
+                 (f32.add
+                  (local.get $25)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_9_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $10)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $25
                     (f32.add
-                     (local.get $15)
+                     (local.get $25)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $22)
+                          (local.get $10)
+                          (local.get $17)
                          )
                          (i32.const 2)
                         )
@@ -11964,8 +31714,8 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
-                          (local.get $13)
+                          (local.get $10)
+                          (local.get $15)
                          )
                          (i32.const 2)
                         )
@@ -11974,174 +31724,166 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $10
                     (i32.add
-                     (local.get $13)
+                     (local.get $10)
                      (i32.const 1)
                     )
                    )
-                   (br $e_6_next)
+                   (br $e_9_next)
                   )
                  )
                 )
-                (local.set $20
+                (local.set $13
                  (f32.add
                   (f32.mul
-                   (local.get $20)
-                   (f32.demote_f64
-                    (call $Math.exp
-                     (f64.promote_f32
-                      (f32.sub
-                       (local.get $23)
-                       (local.tee $23
-                        (f32.max
-                         (local.tee $15
-                          (f32.add
-                           (f32.mul
-                            (local.get $15)
-                            (f32.const 1)
-                           )
-                           (f32.load
+                   (local.get $13)
+                   (call $exp
+                    (f32.sub
+                     (local.get $26)
+                     (local.tee $26
+                      (f32.max
+                       (local.tee $13
+                        (f32.add
+                         (f32.mul
+                          (local.get $25)
+                          (f32.const 1)
+                         )
+                         (f32.load
+                          (i32.add
+                           (local.get $3)
+                           (i32.shl
                             (i32.add
-                             (local.get $3)
                              (i32.shl
                               (i32.add
-                               (i32.shl
-                                (i32.add
+                               (select
+                                (i32.const 16)
+                                (i32.const 0)
+                                (i32.gt_s
+                                 (i32.sub
+                                  (local.get $16)
+                                  (local.get $22)
+                                 )
+                                 (i32.const 0)
+                                )
+                               )
+                               (select
+                                (local.tee $15
                                  (select
-                                  (i32.const 16)
-                                  (i32.const 0)
-                                  (i32.gt_s
+                                  (local.tee $10
                                    (i32.sub
-                                    (local.get $17)
-                                    (local.get $21)
+                                    (local.get $16)
+                                    (local.get $22)
                                    )
+                                  )
+                                  (i32.sub
+                                   (i32.const 0)
+                                   (local.get $10)
+                                  )
+                                  (i32.ge_s
+                                   (local.get $10)
                                    (i32.const 0)
                                   )
                                  )
-                                 (select
-                                  (local.tee $13
-                                   (select
-                                    (local.tee $14
-                                     (i32.sub
-                                      (local.get $17)
-                                      (local.get $21)
-                                     )
-                                    )
-                                    (i32.sub
-                                     (i32.const 0)
-                                     (local.get $14)
-                                    )
-                                    (i32.ge_s
-                                     (local.get $14)
-                                     (i32.const 0)
-                                    )
-                                   )
-                                  )
-                                  (select
-                                   (local.tee $12
-                                    (i32.add
-                                     (i32.trunc_sat_f32_s
-                                      (f32.floor
-                                       (f32.mul
-                                        (f32.div
-                                         (f32.demote_f64
-                                          (call $Math.log
-                                           (f64.promote_f32
-                                            (f32.mul
-                                             (f32.convert_i32_s
-                                              (local.get $13)
-                                             )
-                                             (f32.const 0.125)
-                                            )
+                                )
+                                (select
+                                 (local.tee $12
+                                  (i32.add
+                                   (i32.trunc_sat_f32_s
+                                    (f32.floor
+                                     (f32.mul
+                                      (f32.div
+                                       (f32.demote_f64
+                                        (call $Math.log
+                                         (f64.promote_f32
+                                          (f32.mul
+                                           (f32.convert_i32_s
+                                            (local.get $15)
                                            )
+                                           (f32.const 0.125)
                                           )
                                          )
-                                         (f32.const 2.7725887298583984)
                                         )
-                                        (f32.const 8)
                                        )
+                                       (f32.const 2.7725887298583984)
                                       )
+                                      (f32.const 8)
                                      )
-                                     (i32.const 8)
                                     )
                                    )
-                                   (local.tee $14
-                                    (i32.const 15)
-                                   )
-                                   (i32.lt_s
-                                    (local.get $12)
-                                    (local.get $14)
-                                   )
-                                  )
-                                  (i32.lt_s
-                                   (local.get $13)
                                    (i32.const 8)
                                   )
                                  )
+                                 (local.tee $10
+                                  (i32.const 15)
+                                 )
+                                 (i32.gt_s
+                                  (local.get $10)
+                                  (local.get $12)
+                                 )
                                 )
-                                (i32.const 3)
+                                (i32.lt_s
+                                 (local.get $15)
+                                 (i32.const 8)
+                                )
                                )
-                               (local.get $16)
                               )
-                              (i32.const 2)
+                              (i32.const 3)
                              )
+                             (local.get $21)
                             )
+                            (i32.const 2)
                            )
                           )
                          )
-                         (local.get $23)
                         )
                        )
+                       (local.get $26)
                       )
                      )
                     )
                    )
                   )
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $15)
-                      (local.get $23)
-                     )
-                    )
+                  (call $exp
+                   (f32.sub
+                    (local.get $13)
+                    (local.get $26)
                    )
                   )
                  )
                 )
                )
               )
-              (local.set $17
+              (local.set $16
                (i32.add
-                (local.get $17)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_5_next)
-             )
-            )
-           )
-           (local.set $26
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $20)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $20)
-              (f32.const 0)
+              (br $j_7_next)
              )
             )
            )
            (local.set $25
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $13)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $13)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $27
             (f32.const 0)
            )
            (local.set $18
             (i32.const 0)
            )
-           (loop $j_7_next
+           (loop $j_10_next
             (if
              (i32.gt_s
               (local.get $11)
@@ -12157,7 +31899,7 @@
                    (i32.add
                     (i32.mul
                      (local.get $11)
-                     (local.get $19)
+                     (local.get $20)
                     )
                     (local.get $18)
                    )
@@ -12168,53 +31910,132 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $16
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $11)
-                     (local.get $19)
+                     (local.get $20)
                     )
                     (local.get $18)
                    )
                    (i32.const 9)
                   )
                   (i32.shl
-                   (local.get $16)
+                   (local.get $21)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $15
+                (local.set $13
                  (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $12
                  (i32.const 0)
                 )
-                (local.set $14
+                (local.set $10
                  (i32.const 64)
                 )
-                (loop $e_8_next
+                (loop $e_11_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $10)
                     (local.get $12)
-                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $15
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_11_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_12_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $10)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $13
                     (f32.add
-                     (local.get $15)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
-                          (local.get $22)
+                          (local.get $10)
+                          (local.get $17)
                          )
                          (i32.const 2)
                         )
@@ -12225,8 +32046,173 @@
                         (local.get $1)
                         (i32.shl
                          (i32.add
+                          (local.get $10)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_12_next)
+                  )
+                 )
+                )
+                (local.set $23
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.add
+                     (f32.mul
+                      (local.get $13)
+                      (f32.const 1)
+                     )
+                     (f32.load
+                      (i32.add
+                       (local.get $3)
+                       (i32.shl
+                        (i32.add
+                         (i32.shl
+                          (i32.add
+                           (select
+                            (i32.const 16)
+                            (i32.const 0)
+                            (i32.gt_s
+                             (i32.sub
+                              (local.get $18)
+                              (local.get $22)
+                             )
+                             (i32.const 0)
+                            )
+                           )
+                           (select
+                            (local.tee $15
+                             (select
+                              (local.tee $10
+                               (i32.sub
+                                (local.get $18)
+                                (local.get $22)
+                               )
+                              )
+                              (i32.sub
+                               (i32.const 0)
+                               (local.get $10)
+                              )
+                              (i32.ge_s
+                               (local.get $10)
+                               (i32.const 0)
+                              )
+                             )
+                            )
+                            (select
+                             (local.tee $12
+                              (i32.add
+                               (i32.trunc_sat_f32_s
+                                (f32.floor
+                                 (f32.mul
+                                  (f32.div
+                                   (f32.demote_f64
+                                    (call $Math.log
+                                     (f64.promote_f32
+                                      (f32.mul
+                                       (f32.convert_i32_s
+                                        (local.get $15)
+                                       )
+                                       (f32.const 0.125)
+                                      )
+                                     )
+                                    )
+                                   )
+                                   (f32.const 2.7725887298583984)
+                                  )
+                                  (f32.const 8)
+                                 )
+                                )
+                               )
+                               (i32.const 8)
+                              )
+                             )
+                             (local.tee $10
+                              (i32.const 15)
+                             )
+                             (i32.gt_s
+                              (local.get $10)
+                              (local.get $12)
+                             )
+                            )
+                            (i32.lt_s
+                             (local.get $15)
+                             (i32.const 8)
+                            )
+                           )
+                          )
+                          (i32.const 3)
+                         )
+                         (local.get $21)
+                        )
+                        (i32.const 2)
+                       )
+                      )
+                     )
+                    )
+                    (local.get $26)
+                   )
+                  )
+                  (local.get $25)
+                 )
+                )
+                (local.set $13
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_13_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $10)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
                           (local.get $12)
                           (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $16)
                          )
                          (i32.const 2)
                         )
@@ -12238,149 +32224,59 @@
                    (local.set $12
                     (i32.add
                      (local.get $12)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_8_next)
+                   (br $e_13_next)
                   )
                  )
                 )
-                (local.set $20
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.add
-                       (f32.mul
-                        (local.get $15)
-                        (f32.const 1)
-                       )
-                       (f32.load
-                        (i32.add
-                         (local.get $3)
-                         (i32.shl
-                          (i32.add
-                           (i32.shl
-                            (i32.add
-                             (select
-                              (i32.const 16)
-                              (i32.const 0)
-                              (i32.gt_s
-                               (i32.sub
-                                (local.get $18)
-                                (local.get $21)
-                               )
-                               (i32.const 0)
-                              )
-                             )
-                             (select
-                              (local.tee $13
-                               (select
-                                (local.tee $14
-                                 (i32.sub
-                                  (local.get $18)
-                                  (local.get $21)
-                                 )
-                                )
-                                (i32.sub
-                                 (i32.const 0)
-                                 (local.get $14)
-                                )
-                                (i32.ge_s
-                                 (local.get $14)
-                                 (i32.const 0)
-                                )
-                               )
-                              )
-                              (select
-                               (local.tee $12
-                                (i32.add
-                                 (i32.trunc_sat_f32_s
-                                  (f32.floor
-                                   (f32.mul
-                                    (f32.div
-                                     (f32.demote_f64
-                                      (call $Math.log
-                                       (f64.promote_f32
-                                        (f32.mul
-                                         (f32.convert_i32_s
-                                          (local.get $13)
-                                         )
-                                         (f32.const 0.125)
-                                        )
-                                       )
-                                      )
-                                     )
-                                     (f32.const 2.7725887298583984)
-                                    )
-                                    (f32.const 8)
-                                   )
-                                  )
-                                 )
-                                 (i32.const 8)
-                                )
-                               )
-                               (local.tee $14
-                                (i32.const 15)
-                               )
-                               (i32.lt_s
-                                (local.get $12)
-                                (local.get $14)
-                               )
-                              )
-                              (i32.lt_s
-                               (local.get $13)
-                               (i32.const 8)
-                              )
-                             )
-                            )
-                            (i32.const 3)
-                           )
-                           (local.get $16)
-                          )
-                          (i32.const 2)
-                         )
-                        )
-                       )
-                      )
-                      (local.get $23)
-                     )
+                (local.set $13
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
                     )
                    )
                   )
-                  (local.get $26)
                  )
-                )
-                (local.set $15
-                 (f32.const 0)
                 )
                 (local.set $12
-                 (i32.const 0)
-                )
-                (local.set $14
                  (i32.const 64)
                 )
-                (loop $e_9_next
+                (loop $e_14_next
                  (if
                   (i32.eqz
                    (i32.ge_s
+                    (local.get $10)
                     (local.get $12)
-                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $15
+                   (local.set $13
                     (f32.add
-                     (local.get $15)
+                     (local.get $13)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
-                          (local.get $22)
+                          (local.get $10)
+                          (local.get $17)
                          )
                          (i32.const 2)
                         )
@@ -12391,7 +32287,87 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $12)
+                          (local.get $10)
+                          (local.get $16)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_14_next)
+                  )
+                 )
+                )
+                (local.set $27
+                 (f32.add
+                  (local.get $27)
+                  (f32.mul
+                   (local.get $23)
+                   (f32.mul
+                    (local.get $13)
+                    (local.tee $13
+                     (f32.const 1)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $15
+                 (i32.const 0)
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_15_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $10)
+                    (local.get $15)
+                   )
+                  )
+                  (then
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $8)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $16)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.mul
+                       (f32x4.splat
+                        (local.get $23)
+                       )
+                       (f32x4.splat
+                        (local.get $13)
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $15)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -12401,53 +32377,36 @@
                      )
                     )
                    )
-                   (local.set $12
+                   (local.set $15
                     (i32.add
-                     (local.get $12)
-                     (i32.const 1)
+                     (local.get $15)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_9_next)
+                   (br $e_15_next)
                   )
                  )
                 )
-                (local.set $25
-                 (f32.add
-                  (local.get $25)
-                  (f32.mul
-                   (local.get $20)
-                   (f32.mul
-                    (local.get $15)
-                    (local.tee $15
-                     (f32.const 1)
-                    )
-                   )
-                  )
-                 )
-                )
-                (local.set $13
-                 (i32.const 0)
-                )
-                (local.set $12
+                (local.set $15
                  (i32.const 64)
                 )
-                (loop $e_10_next
+                (loop $e_16_next
                  (if
                   (i32.eqz
-                   (i32.le_s
-                    (local.get $12)
-                    (local.get $13)
+                   (i32.ge_s
+                    (local.get $10)
+                    (local.get $15)
                    )
                   )
                   (then
                    (f32.store
-                    (local.tee $14
+                    (local.tee $12
                      (i32.add
                       (local.get $8)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
-                        (local.get $17)
+                        (local.get $10)
+                        (local.get $16)
                        )
                        (i32.const 2)
                       )
@@ -12455,20 +32414,20 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $14)
+                      (local.get $12)
                      )
                      (f32.mul
                       (f32.mul
-                       (local.get $20)
-                       (local.get $15)
+                       (local.get $23)
+                       (local.get $13)
                       )
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $22)
+                          (local.get $10)
+                          (local.get $17)
                          )
                          (i32.const 2)
                         )
@@ -12477,13 +32436,13 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $10
                     (i32.add
-                     (local.get $13)
+                     (local.get $10)
                      (i32.const 1)
                     )
                    )
-                   (br $e_10_next)
+                   (br $e_16_next)
                   )
                  )
                 )
@@ -12495,22 +32454,57 @@
                 (i32.const 1)
                )
               )
-              (br $j_7_next)
+              (br $j_10_next)
              )
             )
            )
            (local.set $12
             (i32.const 0)
            )
-           (local.set $14
+           (local.set $10
             (i32.const 64)
            )
-           (loop $e_11_next
+           (loop $e_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $10)
+               (local.get $12)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $6)
+                (i32.shl
+                 (i32.add
+                  (local.get $12)
+                  (local.get $17)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $12
+               (i32.add
+                (local.get $12)
+                (i32.const 4)
+               )
+              )
+              (br $e_17_next)
+             )
+            )
+           )
+           (local.set $12
+            (i32.const 64)
+           )
+           (loop $e_18_next
             (if
              (i32.eqz
               (i32.ge_s
+               (local.get $10)
                (local.get $12)
-               (local.get $14)
               )
              )
              (then
@@ -12519,32 +32513,32 @@
                 (local.get $6)
                 (i32.shl
                  (i32.add
-                  (local.get $12)
-                  (local.get $22)
+                  (local.get $10)
+                  (local.get $17)
                  )
                  (i32.const 2)
                 )
                )
                (f32.const 0)
               )
-              (local.set $12
+              (local.set $10
                (i32.add
-                (local.get $12)
+                (local.get $10)
                 (i32.const 1)
                )
               )
-              (br $e_11_next)
+              (br $e_18_next)
              )
             )
            )
-           (local.set $18
+           (local.set $16
             (i32.const 0)
            )
-           (loop $j_12_next
+           (loop $j_19_next
             (if
              (i32.gt_s
               (local.get $11)
-              (local.get $18)
+              (local.get $16)
              )
              (then
               (if
@@ -12556,9 +32550,9 @@
                    (i32.add
                     (i32.mul
                      (local.get $11)
-                     (local.get $19)
+                     (local.get $20)
                     )
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (i32.const 2)
                   )
@@ -12567,65 +32561,68 @@
                 (f32.const 0)
                )
                (then
-                (local.set $17
+                (local.set $18
                  (i32.add
                   (i32.shl
                    (i32.add
                     (i32.mul
                      (local.get $11)
-                     (local.get $19)
+                     (local.get $20)
                     )
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (i32.const 9)
                   )
                   (i32.shl
-                   (local.get $16)
+                   (local.get $21)
                    (i32.const 6)
                   )
                  )
                 )
-                (local.set $15
+                (local.set $13
                  (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                 )
                 (local.set $12
                  (i32.const 0)
                 )
-                (local.set $14
+                (local.set $10
                  (i32.const 64)
                 )
-                (loop $e_13_next
+                (loop $e_20_next
                  (if
                   (i32.eqz
-                   (i32.ge_s
+                   (i32.le_s
+                    (local.get $10)
                     (local.get $12)
-                    (local.get $14)
                    )
                   )
                   (then
-                   (local.set $15
-                    (f32.add
-                     (local.get $15)
-                     (f32.mul
-                      (f32.load
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
                        (i32.add
                         (local.get $0)
                         (i32.shl
                          (i32.add
                           (local.get $12)
-                          (local.get $22)
+                          (local.get $17)
                          )
                          (i32.const 2)
                         )
                        )
                       )
-                      (f32.load
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
                           (local.get $12)
-                          (local.get $17)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -12637,151 +32634,302 @@
                    (local.set $12
                     (i32.add
                      (local.get $12)
-                     (i32.const 1)
+                     (i32.const 4)
                     )
                    )
-                   (br $e_13_next)
+                   (br $e_20_next)
                   )
                  )
-                )
-                (local.set $15
-                 (f32.mul
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (f32.add
-                       (f32.mul
-                        (local.get $15)
-                        (f32.const 1)
-                       )
-                       (f32.load
-                        (i32.add
-                         (local.get $3)
-                         (i32.shl
-                          (i32.add
-                           (i32.shl
-                            (local.tee $12
-                             (i32.add
-                              (select
-                               (i32.const 16)
-                               (i32.const 0)
-                               (i32.gt_s
-                                (i32.sub
-                                 (local.get $18)
-                                 (local.get $21)
-                                )
-                                (i32.const 0)
-                               )
-                              )
-                              (select
-                               (local.tee $13
-                                (select
-                                 (local.tee $14
-                                  (i32.sub
-                                   (local.get $18)
-                                   (local.get $21)
-                                  )
-                                 )
-                                 (i32.sub
-                                  (i32.const 0)
-                                  (local.get $14)
-                                 )
-                                 (i32.ge_s
-                                  (local.get $14)
-                                  (i32.const 0)
-                                 )
-                                )
-                               )
-                               (select
-                                (local.tee $12
-                                 (i32.add
-                                  (i32.trunc_sat_f32_s
-                                   (f32.floor
-                                    (f32.mul
-                                     (f32.div
-                                      (f32.demote_f64
-                                       (call $Math.log
-                                        (f64.promote_f32
-                                         (f32.mul
-                                          (f32.convert_i32_s
-                                           (local.get $13)
-                                          )
-                                          (f32.const 0.125)
-                                         )
-                                        )
-                                       )
-                                      )
-                                      (f32.const 2.7725887298583984)
-                                     )
-                                     (f32.const 8)
-                                    )
-                                   )
-                                  )
-                                  (i32.const 8)
-                                 )
-                                )
-                                (local.tee $14
-                                 (i32.const 15)
-                                )
-                                (i32.lt_s
-                                 (local.get $12)
-                                 (local.get $14)
-                                )
-                               )
-                               (i32.lt_s
-                                (local.get $13)
-                                (i32.const 8)
-                               )
-                              )
-                             )
-                            )
-                            (i32.const 3)
-                           )
-                           (local.get $16)
-                          )
-                          (i32.const 2)
-                         )
-                        )
-                       )
-                      )
-                      (local.get $23)
-                     )
-                    )
-                   )
-                  )
-                  (local.get $26)
-                 )
-                )
-                (local.set $20
-                 (f32.const 0)
                 )
                 (local.set $13
-                 (i32.const 0)
+                 (f32.add
+                  (local.get $13)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
                 )
-                (local.set $14
+                (local.set $12
                  (i32.const 64)
                 )
-                (loop $e_14_next
+                (loop $e_21_next
                  (if
                   (i32.eqz
                    (i32.ge_s
-                    (local.get $13)
-                    (local.get $14)
+                    (local.get $10)
+                    (local.get $12)
                    )
                   )
                   (then
-                   (local.set $20
+                   (local.set $13
                     (f32.add
-                     (local.get $20)
+                     (local.get $13)
+                     (f32.mul
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (f32.load
+                       (i32.add
+                        (local.get $1)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                   )
+                   (br $e_21_next)
+                  )
+                 )
+                )
+                (local.set $13
+                 (f32.mul
+                  (call $exp
+                   (f32.sub
+                    (f32.add
+                     (f32.mul
+                      (local.get $13)
+                      (f32.const 1)
+                     )
+                     (f32.load
+                      (i32.add
+                       (local.get $3)
+                       (i32.shl
+                        (i32.add
+                         (i32.shl
+                          (local.tee $15
+                           (i32.add
+                            (select
+                             (i32.const 16)
+                             (i32.const 0)
+                             (i32.gt_s
+                              (i32.sub
+                               (local.get $16)
+                               (local.get $22)
+                              )
+                              (i32.const 0)
+                             )
+                            )
+                            (select
+                             (local.tee $15
+                              (select
+                               (local.tee $10
+                                (i32.sub
+                                 (local.get $16)
+                                 (local.get $22)
+                                )
+                               )
+                               (i32.sub
+                                (i32.const 0)
+                                (local.get $10)
+                               )
+                               (i32.ge_s
+                                (local.get $10)
+                                (i32.const 0)
+                               )
+                              )
+                             )
+                             (select
+                              (local.tee $12
+                               (i32.add
+                                (i32.trunc_sat_f32_s
+                                 (f32.floor
+                                  (f32.mul
+                                   (f32.div
+                                    (f32.demote_f64
+                                     (call $Math.log
+                                      (f64.promote_f32
+                                       (f32.mul
+                                        (f32.convert_i32_s
+                                         (local.get $15)
+                                        )
+                                        (f32.const 0.125)
+                                       )
+                                      )
+                                     )
+                                    )
+                                    (f32.const 2.7725887298583984)
+                                   )
+                                   (f32.const 8)
+                                  )
+                                 )
+                                )
+                                (i32.const 8)
+                               )
+                              )
+                              (local.tee $10
+                               (i32.const 15)
+                              )
+                              (i32.gt_s
+                               (local.get $10)
+                               (local.get $12)
+                              )
+                             )
+                             (i32.lt_s
+                              (local.get $15)
+                              (i32.const 8)
+                             )
+                            )
+                           )
+                          )
+                          (i32.const 3)
+                         )
+                         (local.get $21)
+                        )
+                        (i32.const 2)
+                       )
+                      )
+                     )
+                    )
+                    (local.get $26)
+                   )
+                  )
+                  (local.get $25)
+                 )
+                )
+                (local.set $23
+                 (f32.const 0)
+                )
+                (local.set $14
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                )
+                (local.set $12
+                 (i32.const 0)
+                )
+                (local.set $10
+                 (i32.const 64)
+                )
+                (loop $e_22_next
+                 (if
+                  (i32.eqz
+                   (i32.le_s
+                    (local.get $10)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $14
+                    (f32x4.add
+                     (local.get $14)
+                     (f32x4.mul
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $5)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $2)
+                        (i32.shl
+                         (i32.add
+                          (local.get $12)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $12
+                    (i32.add
+                     (local.get $12)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_22_next)
+                  )
+                 )
+                )
+                (local.set $23
+                 (f32.add
+                  (local.get $23)
+                  (f32.add
+                   (f32.add
+                    (f32x4.extract_lane 0
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 1
+                     (local.get $14)
+                    )
+                   )
+                   (f32.add
+                    (f32x4.extract_lane 2
+                     (local.get $14)
+                    )
+                    (f32x4.extract_lane 3
+                     (local.get $14)
+                    )
+                   )
+                  )
+                 )
+                )
+                (local.set $12
+                 (i32.const 64)
+                )
+                (loop $e_23_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $10)
+                    (local.get $12)
+                   )
+                  )
+                  (then
+                   (local.set $23
+                    (f32.add
+                     (local.get $23)
                      (f32.mul
                       (f32.load
                        (i32.add
                         (local.get $5)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $22)
+                          (local.get $10)
+                          (local.get $17)
                          )
                          (i32.const 2)
                         )
@@ -12792,8 +32940,8 @@
                         (local.get $2)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $17)
+                          (local.get $10)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -12802,27 +32950,27 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (local.set $10
                     (i32.add
-                     (local.get $13)
+                     (local.get $10)
                      (i32.const 1)
                     )
                    )
-                   (br $e_14_next)
+                   (br $e_23_next)
                   )
                  )
                 )
                 (f32.store
-                 (local.tee $14
+                 (local.tee $10
                   (i32.add
                    (local.get $9)
                    (i32.shl
                     (i32.add
                      (i32.shl
-                      (local.get $12)
+                      (local.get $15)
                       (i32.const 3)
                      )
-                     (local.get $16)
+                     (local.get $21)
                     )
                     (i32.const 2)
                    )
@@ -12830,68 +32978,106 @@
                  )
                  (f32.add
                   (f32.load
-                   (local.get $14)
+                   (local.get $10)
                   )
-                  (local.tee $15
+                  (local.tee $13
                    (f32.mul
-                    (local.get $15)
+                    (local.get $13)
                     (f32.sub
                      (f32.mul
-                      (local.get $20)
+                      (local.get $23)
                       (f32.const 1)
                      )
-                     (local.get $25)
+                     (local.get $27)
                     )
                    )
                   )
                  )
                 )
-                (local.set $15
+                (local.set $13
                  (f32.mul
-                  (local.get $15)
+                  (local.get $13)
                   (f32.const 1)
                  )
                 )
-                (local.set $13
+                (local.set $15
                  (i32.const 0)
                 )
-                (local.set $12
+                (local.set $10
                  (i32.const 64)
                 )
-                (loop $e_15_next
+                (loop $e_24_next
                  (if
                   (i32.eqz
                    (i32.le_s
-                    (local.get $12)
-                    (local.get $13)
+                    (local.get $10)
+                    (local.get $15)
                    )
                   )
                   (then
-                   (f32.store
-                    (local.tee $14
+                   (v128.store align=4
+                    (local.tee $12
                      (i32.add
                       (local.get $6)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
-                        (local.get $22)
+                        (local.get $15)
+                        (local.get $17)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (f32.add
-                     (f32.load
-                      (local.get $14)
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
                      )
-                     (f32.mul
-                      (local.get $15)
-                      (f32.load
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
                        (i32.add
                         (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
+                          (local.get $15)
+                          (local.get $18)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (v128.store align=4
+                    (local.tee $12
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $15)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.add
+                     (v128.load align=4
+                      (local.get $12)
+                     )
+                     (f32x4.mul
+                      (f32x4.splat
+                       (local.get $13)
+                      )
+                      (v128.load align=4
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $15)
                           (local.get $17)
                          )
                          (i32.const 2)
@@ -12901,13 +33087,35 @@
                      )
                     )
                    )
+                   (local.set $15
+                    (i32.add
+                     (local.get $15)
+                     (i32.const 4)
+                    )
+                   )
+                   (br $e_24_next)
+                  )
+                 )
+                )
+                (local.set $15
+                 (i32.const 64)
+                )
+                (loop $e_25_next
+                 (if
+                  (i32.eqz
+                   (i32.ge_s
+                    (local.get $10)
+                    (local.get $15)
+                   )
+                  )
+                  (then
                    (f32.store
-                    (local.tee $14
+                    (local.tee $12
                      (i32.add
-                      (local.get $7)
+                      (local.get $6)
                       (i32.shl
                        (i32.add
-                        (local.get $13)
+                        (local.get $10)
                         (local.get $17)
                        )
                        (i32.const 2)
@@ -12916,17 +33124,17 @@
                     )
                     (f32.add
                      (f32.load
-                      (local.get $14)
+                      (local.get $12)
                      )
                      (f32.mul
-                      (local.get $15)
+                      (local.get $13)
                       (f32.load
                        (i32.add
-                        (local.get $0)
+                        (local.get $1)
                         (i32.shl
                          (i32.add
-                          (local.get $13)
-                          (local.get $22)
+                          (local.get $10)
+                          (local.get $18)
                          )
                          (i32.const 2)
                         )
@@ -12935,55 +33143,89 @@
                      )
                     )
                    )
-                   (local.set $13
+                   (f32.store
+                    (local.tee $12
+                     (i32.add
+                      (local.get $7)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $18)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.add
+                     (f32.load
+                      (local.get $12)
+                     )
+                     (f32.mul
+                      (local.get $13)
+                      (f32.load
+                       (i32.add
+                        (local.get $0)
+                        (i32.shl
+                         (i32.add
+                          (local.get $10)
+                          (local.get $17)
+                         )
+                         (i32.const 2)
+                        )
+                       )
+                      )
+                     )
+                    )
+                   )
+                   (local.set $10
                     (i32.add
-                     (local.get $13)
+                     (local.get $10)
                      (i32.const 1)
                     )
                    )
-                   (br $e_15_next)
+                   (br $e_25_next)
                   )
                  )
                 )
                )
               )
-              (local.set $18
+              (local.set $16
                (i32.add
-                (local.get $18)
+                (local.get $16)
                 (i32.const 1)
                )
               )
-              (br $j_12_next)
+              (br $j_19_next)
              )
             )
            )
-           (local.set $21
+           (local.set $22
             (i32.add
-             (local.get $21)
+             (local.get $22)
              (i32.const 1)
             )
            )
-           (br $qi_4_next)
+           (br $qi_6_next)
           )
          )
         )
-        (local.set $16
+        (local.set $21
          (i32.add
-          (local.get $16)
+          (local.get $21)
           (i32.const 1)
          )
         )
-        (br $h_3_next)
+        (br $h_5_next)
        )
       )
      )
-     (local.set $19
+     (local.set $20
       (i32.add
-       (local.get $19)
+       (local.get $20)
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )

@@ -25,7 +25,7 @@
 ;; reduce_to_3804c4dc: sum [batch, 197, 768] down to [768] (gradient of a broadcast)
 ;; matmul_26c954ac: c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 ;; matmul_cbfde44f: c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
-;; act_grad_4536d826: gelu backward
+;; act_grad_fa55d28e: gelu backward
 ;; reduce_to_95754e0f: sum [batch, 197, 3072] down to [3072] (gradient of a broadcast)
 ;; matmul_847cca9c: c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 ;; matmul_dd5f8f4c: c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
@@ -48,9 +48,9 @@
  (type $2 (func (param i32 i32 i32)))
  (type $3 (func (param i32 i32 i32 i32)))
  (type $4 (func (param f64) (result f64)))
- (type $5 (func (param i32 i32 i32 i32 i32)))
- (type $6 (func (param f64 f64) (result f64)))
- (type $7 (func (param f32) (result f32)))
+ (type $5 (func (param f32) (result f32)))
+ (type $6 (func (param i32 i32 i32 i32 i32)))
+ (type $7 (func (param f64 f64) (result f64)))
  (type $8 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $9 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $10 (func (param i32)))
@@ -60,7 +60,6 @@
  (type $14 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
  (type $15 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "patchify_fe4f4775" (func $patchify_fe4f4775))
@@ -87,7 +86,7 @@
  (export "reduce_to_3804c4dc" (func $reduce_to_3804c4dc))
  (export "matmul_26c954ac" (func $matmul_26c954ac))
  (export "matmul_cbfde44f" (func $matmul_cbfde44f))
- (export "act_grad_4536d826" (func $act_grad_4536d826))
+ (export "act_grad_fa55d28e" (func $act_grad_fa55d28e))
  (export "reduce_to_95754e0f" (func $reduce_to_95754e0f))
  (export "matmul_847cca9c" (func $matmul_847cca9c))
  (export "matmul_dd5f8f4c" (func $matmul_dd5f8f4c))
@@ -104,15 +103,28 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
- (func $erf (param $0 f32) (result f32)
+ (func $exp64 (param $0 f64) (result f64)
   (local $1 f64)
-  (local $2 f64)
-  (local $3 f64)
-  (f32.demote_f64
-   (f64.copysign
-    (f64.sub
-     (f64.const 1)
-     (f64.mul
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
       (f64.mul
        (f64.add
         (f64.mul
@@ -122,55 +134,156 @@
             (f64.mul
              (f64.add
               (f64.mul
-               (local.tee $1
-                (f64.div
-                 (f64.const 1)
+               (f64.add
+                (f64.mul
                  (f64.add
                   (f64.mul
-                   (local.tee $2
-                    (f64.abs
-                     (local.tee $3
-                      (f64.promote_f32
-                       (local.get $0)
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
                       )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
                      )
                     )
                    )
-                   (f64.const 0.3275911)
+                   (f64.const 2.48015873015873e-05)
                   )
-                  (f64.const 1)
+                  (f64.const 1.984126984126984e-04)
                  )
+                 (local.get $0)
                 )
+                (f64.const 0.001388888888888889)
                )
-               (f64.const 1.061405429)
+               (local.get $0)
               )
-              (f64.const -1.453152027)
+              (f64.const 0.008333333333333333)
              )
-             (local.get $1)
+             (local.get $0)
             )
-            (f64.const 1.421413741)
+            (f64.const 0.041666666666666664)
            )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $erf (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local $3 f64)
+  (f32.demote_f64
+   (select
+    (f64.neg
+     (local.tee $1
+      (f64.sub
+       (f64.const 1)
+       (f64.mul
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (local.tee $2
+                  (f64.div
+                   (f64.const 1)
+                   (f64.add
+                    (f64.mul
+                     (local.tee $1
+                      (f64.abs
+                       (local.tee $3
+                        (f64.promote_f32
+                         (local.get $0)
+                        )
+                       )
+                      )
+                     )
+                     (f64.const 0.3275911)
+                    )
+                    (f64.const 1)
+                   )
+                  )
+                 )
+                 (f64.const 1.061405429)
+                )
+                (f64.const -1.453152027)
+               )
+               (local.get $2)
+              )
+              (f64.const 1.421413741)
+             )
+             (local.get $2)
+            )
+            (f64.const -0.284496736)
+           )
+           (local.get $2)
+          )
+          (f64.const 0.254829592)
+         )
+         (local.get $2)
+        )
+        (call $exp64
+         (f64.neg
+          (f64.mul
+           (local.get $1)
            (local.get $1)
           )
-          (f64.const -0.284496736)
          )
-         (local.get $1)
-        )
-        (f64.const 0.254829592)
-       )
-       (local.get $1)
-      )
-      (call $Math.exp
-       (f64.neg
-        (f64.mul
-         (local.get $2)
-         (local.get $2)
         )
        )
       )
      )
     )
-    (local.get $3)
+    (local.get $1)
+    (f64.lt
+     (local.get $3)
+     (f64.const 0)
+    )
    )
   )
  )
@@ -193,7 +306,7 @@
     (local.get $4)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.get $2)
     (local.tee $3
@@ -219,82 +332,182 @@
     (i32.eqz
      (i32.ge_s
       (local.get $5)
-      (local.get $8)
+      (local.get $9)
      )
     )
     (then
-     (local.set $2
+     (local.set $3
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $10
       (i32.const 14)
      )
      (loop $py_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $2)
-         (local.get $9)
+         (local.get $3)
+         (local.get $10)
         )
        )
        (then
-        (local.set $3
+        (local.set $4
          (i32.const 0)
         )
-        (local.set $10
+        (local.set $11
          (i32.const 14)
         )
         (loop $px_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $3)
-            (local.get $10)
+            (local.get $4)
+            (local.get $11)
            )
           )
           (then
-           (local.set $4
+           (local.set $6
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $12
             (i32.const 3)
            )
            (loop $c_3_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $4)
-               (local.get $11)
+               (local.get $6)
+               (local.get $12)
               )
              )
              (then
-              (local.set $6
+              (local.set $7
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $13
                (i32.const 16)
               )
               (loop $u_4_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $6)
-                  (local.get $12)
+                  (local.get $7)
+                  (local.get $13)
                  )
                 )
                 (then
-                 (local.set $7
+                 (local.set $8
                   (i32.const 0)
                  )
-                 (local.set $13
+                 (local.set $2
                   (i32.const 16)
                  )
                  (loop $w_5_next
                   (if
                    (i32.eqz
+                    (i32.le_s
+                     (local.get $2)
+                     (local.get $8)
+                    )
+                   )
+                   (then
+                    (v128.store align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (i32.add
+                         (i32.add
+                          (i32.shl
+                           (local.get $6)
+                           (i32.const 8)
+                          )
+                          (i32.shl
+                           (local.get $7)
+                           (i32.const 4)
+                          )
+                         )
+                         (local.get $8)
+                        )
+                        (i32.mul
+                         (i32.add
+                          (i32.add
+                           (i32.mul
+                            (local.get $3)
+                            (i32.const 14)
+                           )
+                           (local.get $4)
+                          )
+                          (i32.mul
+                           (local.get $5)
+                           (i32.const 196)
+                          )
+                         )
+                         (i32.const 768)
+                        )
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                     (v128.load align=4
+                      (i32.add
+                       (local.get $0)
+                       (i32.shl
+                        (i32.add
+                         (i32.add
+                          (i32.shl
+                           (local.get $4)
+                           (i32.const 4)
+                          )
+                          (local.get $8)
+                         )
+                         (i32.mul
+                          (i32.add
+                           (i32.add
+                            (i32.shl
+                             (local.get $3)
+                             (i32.const 4)
+                            )
+                            (local.get $7)
+                           )
+                           (i32.mul
+                            (i32.add
+                             (i32.mul
+                              (local.get $5)
+                              (i32.const 3)
+                             )
+                             (local.get $6)
+                            )
+                            (i32.const 224)
+                           )
+                          )
+                          (i32.const 224)
+                         )
+                        )
+                        (i32.const 2)
+                       )
+                      )
+                     )
+                    )
+                    (local.set $8
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 4)
+                     )
+                    )
+                    (br $w_5_next)
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.const 16)
+                 )
+                 (loop $w_6_next
+                  (if
+                   (i32.eqz
                     (i32.ge_s
-                     (local.get $7)
-                     (local.get $13)
+                     (local.get $2)
+                     (local.get $8)
                     )
                    )
                    (then
@@ -306,24 +519,24 @@
                         (i32.add
                          (i32.add
                           (i32.shl
-                           (local.get $4)
+                           (local.get $6)
                            (i32.const 8)
                           )
                           (i32.shl
-                           (local.get $6)
+                           (local.get $7)
                            (i32.const 4)
                           )
                          )
-                         (local.get $7)
+                         (local.get $2)
                         )
                         (i32.mul
                          (i32.add
                           (i32.add
                            (i32.mul
-                            (local.get $2)
+                            (local.get $3)
                             (i32.const 14)
                            )
-                           (local.get $3)
+                           (local.get $4)
                           )
                           (i32.mul
                            (local.get $5)
@@ -343,19 +556,19 @@
                         (i32.add
                          (i32.add
                           (i32.shl
-                           (local.get $3)
+                           (local.get $4)
                            (i32.const 4)
                           )
-                          (local.get $7)
+                          (local.get $2)
                          )
                          (i32.mul
                           (i32.add
                            (i32.add
                             (i32.shl
-                             (local.get $2)
+                             (local.get $3)
                              (i32.const 4)
                             )
-                            (local.get $6)
+                            (local.get $7)
                            )
                            (i32.mul
                             (i32.add
@@ -363,7 +576,7 @@
                               (local.get $5)
                               (i32.const 3)
                              )
-                             (local.get $4)
+                             (local.get $6)
                             )
                             (i32.const 224)
                            )
@@ -376,19 +589,19 @@
                       )
                      )
                     )
-                    (local.set $7
+                    (local.set $2
                      (i32.add
-                      (local.get $7)
+                      (local.get $2)
                       (i32.const 1)
                      )
                     )
-                    (br $w_5_next)
+                    (br $w_6_next)
                    )
                   )
                  )
-                 (local.set $6
+                 (local.set $7
                   (i32.add
-                   (local.get $6)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
@@ -396,9 +609,9 @@
                 )
                )
               )
-              (local.set $4
+              (local.set $6
                (i32.add
-                (local.get $4)
+                (local.get $6)
                 (i32.const 1)
                )
               )
@@ -406,9 +619,9 @@
              )
             )
            )
-           (local.set $3
+           (local.set $4
             (i32.add
-             (local.get $3)
+             (local.get $4)
              (i32.const 1)
             )
            )
@@ -416,9 +629,9 @@
           )
          )
         )
-        (local.set $2
+        (local.set $3
          (i32.add
-          (local.get $2)
+          (local.get $3)
           (i32.const 1)
          )
         )
@@ -440,130 +653,335 @@
  (func $matmul_epilogue_3a0fa3fb (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $4)
-       (i32.const 196)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (i32.const 196)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (i32.const 196)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (i32.const 196)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $11
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $8)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -577,44 +995,1275 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $9)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (i32.const 196)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 768)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -632,7 +2281,7 @@
     (local.get $5)
    )
   )
-  (local.set $5
+  (local.set $7
    (select
     (local.get $3)
     (local.tee $4
@@ -656,19 +2305,65 @@
   (loop $b_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (local.set $3
+     (local.set $4
       (i32.const 0)
+     )
+     (local.set $3
+      (i32.const 768)
+     )
+     (loop $k_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $6)
+             (i32.const 151296)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $4)
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
      )
      (local.set $4
       (i32.const 768)
      )
-     (loop $k_1_next
+     (loop $k_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -707,37 +2402,104 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $8
       (i32.const 196)
      )
-     (loop $t_2_next
+     (loop $t_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $4)
+         (local.get $8)
         )
        )
        (then
-        (local.set $4
+        (local.set $5
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $3
          (i32.const 768)
         )
-        (loop $k_3_next
+        (loop $k_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $5)
+           )
+          )
+          (then
+           (v128.store align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (i32.add
+                  (local.get $4)
+                  (i32.const 1)
+                 )
+                 (i32.mul
+                  (local.get $6)
+                  (i32.const 197)
+                 )
+                )
+                (i32.const 768)
+               )
+               (local.get $5)
+              )
+              (i32.const 2)
+             )
+            )
+            (v128.load align=4
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (i32.add
+                  (i32.mul
+                   (local.get $6)
+                   (i32.const 196)
+                  )
+                  (local.get $4)
+                 )
+                 (i32.const 768)
+                )
+                (local.get $5)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+           (local.set $5
+            (i32.add
+             (local.get $5)
+             (i32.const 4)
+            )
+           )
+           (br $k_4_next)
+          )
+         )
+        )
+        (local.set $5
+         (i32.const 768)
+        )
+        (loop $k_5_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $3)
+            (local.get $5)
            )
           )
           (then
@@ -749,7 +2511,7 @@
                (i32.mul
                 (i32.add
                  (i32.add
-                  (local.get $3)
+                  (local.get $4)
                   (i32.const 1)
                  )
                  (i32.mul
@@ -759,7 +2521,7 @@
                 )
                 (i32.const 768)
                )
-               (local.get $4)
+               (local.get $3)
               )
               (i32.const 2)
              )
@@ -775,34 +2537,34 @@
                    (local.get $6)
                    (i32.const 196)
                   )
-                  (local.get $3)
+                  (local.get $4)
                  )
                  (i32.const 768)
                 )
-                (local.get $4)
+                (local.get $3)
                )
                (i32.const 2)
               )
              )
             )
            )
-           (local.set $4
+           (local.set $3
             (i32.add
-             (local.get $4)
+             (local.get $3)
              (i32.const 1)
             )
            )
-           (br $k_3_next)
+           (br $k_5_next)
           )
          )
         )
-        (local.set $3
+        (local.set $4
          (i32.add
-          (local.get $3)
+          (local.get $4)
           (i32.const 1)
          )
         )
-        (br $t_2_next)
+        (br $t_3_next)
        )
       )
      )
@@ -820,34 +2582,46 @@
  (func $slice_rows_30c05983 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $4
-   (i32.div_s
-    (i32.mul
-     (local.get $2)
-     (i32.const 151296)
-    )
-    (local.get $3)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $5
-     (i32.const 151296)
-    )
-    (local.tee $2
-     (i32.div_s
-      (i32.mul
-       (local.get $5)
-       (i32.add
-        (local.get $2)
-        (i32.const 1)
+  (local $6 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $5
+       (block (result i32)
+        (local.set $4
+         (i32.const 151296)
+        )
+        (i32.const 37824)
        )
       )
-      (local.get $3)
+      (local.get $2)
+     )
+     (local.get $3)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $5
+   (select
+    (local.get $4)
+    (local.tee $5
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $5)
+        (i32.add
+         (local.get $2)
+         (i32.const 1)
+        )
+       )
+       (local.get $3)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $2)
+    (i32.lt_s
+     (local.get $4)
      (local.get $5)
     )
    )
@@ -856,36 +2630,87 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $4)
+      (local.get $5)
+      (local.get $6)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $4)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
-         (local.get $4)
+         (local.get $6)
          (i32.const 2)
         )
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.add
-       (local.get $4)
-       (i32.const 1)
+       (local.get $6)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $2)
+    (i32.sub
+     (local.get $3)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.const 151296)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $4)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $4)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (local.get $4)
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $4
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -986,14 +2811,15 @@
   )
  )
  (func $layernorm_4cb0f32c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
-  (local $7 i32)
+  (local $7 v128)
   (local $8 f32)
   (local $9 f32)
   (local $10 i32)
+  (local $11 i32)
   (local.set $10
    (i32.div_s
     (i32.mul
-     (local.tee $7
+     (local.tee $11
       (i32.mul
        (local.get $4)
        (i32.const 197)
@@ -1004,7 +2830,7 @@
     (local.get $6)
    )
   )
-  (local.set $6
+  (local.set $11
    (select
     (local.tee $4
      (i32.mul
@@ -1015,7 +2841,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $7)
+       (local.get $11)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -1033,9 +2859,9 @@
   (loop $r_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
+     (i32.ge_s
       (local.get $10)
+      (local.get $11)
      )
     )
     (then
@@ -1045,27 +2871,92 @@
        (i32.const 768)
       )
      )
-     (local.set $9
+     (local.set $8
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $7
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 768)
      )
      (loop $k_1_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
-        (local.set $9
+        (local.set $7
+         (f32x4.add
+          (local.get $7)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (f32.add
+       (local.get $8)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $7)
+         )
+         (f32x4.extract_lane 1
+          (local.get $7)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $7)
+         )
+         (f32x4.extract_lane 3
+          (local.get $7)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
          (f32.add
-          (local.get $9)
+          (local.get $8)
           (f32.load
            (i32.add
             (local.get $0)
@@ -1086,36 +2977,114 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
+       )
+      )
+     )
+     (local.set $8
+      (f32.div
+       (local.get $8)
+       (f32.const 768)
+      )
+     )
+     (local.set $9
+      (f32.const 0)
+     )
+     (local.set $7
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.const 0)
+     )
+     (local.set $4
+      (i32.const 768)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $7
+         (f32x4.add
+          (local.get $7)
+          (f32x4.mul
+           (local.tee $7
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $8)
+             )
+            )
+           )
+           (local.get $7)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
        )
       )
      )
      (local.set $9
-      (f32.div
+      (f32.add
        (local.get $9)
-       (f32.const 768)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $7)
+         )
+         (f32x4.extract_lane 1
+          (local.get $7)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $7)
+         )
+         (f32x4.extract_lane 3
+          (local.get $7)
+         )
+        )
+       )
       )
      )
-     (local.set $8
-      (f32.const 0)
+     (local.set $6
+      (i32.const 768)
      )
-     (local.set $4
-      (i32.const 0)
-     )
-     (loop $k_2_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
-        (local.set $8
+        (local.set $9
          (f32.add
-          (local.get $8)
+          (local.get $9)
           (f32.mul
-           (local.tee $8
+           (local.tee $9
             (f32.sub
              (f32.load
               (i32.add
@@ -1129,10 +3098,10 @@
                )
               )
              )
-             (local.get $9)
+             (local.get $8)
             )
            )
-           (local.get $8)
+           (local.get $9)
           )
          )
         )
@@ -1142,17 +3111,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.div
-          (local.get $8)
+          (local.get $9)
           (f32.const 768)
          )
          (f32.const 9.999999960041972e-13)
@@ -1160,15 +3129,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 768)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $8)
+             )
+            )
+            (f32x4.splat
+             (local.get $9)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -1199,9 +3249,9 @@
                )
               )
              )
-             (local.get $9)
+             (local.get $8)
             )
-            (local.get $8)
+            (local.get $9)
            )
            (f32.load
             (i32.add
@@ -1230,7 +3280,7 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
@@ -1248,130 +3298,335 @@
  (func $matmul_epilogue_e4f98bf1 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $4)
-       (i32.const 197)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (i32.const 197)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (i32.const 197)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (i32.const 197)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $11
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $8)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -1385,44 +3640,1275 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $9)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (i32.const 197)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 768)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -1431,17 +4917,18 @@
   (local $7 i32)
   (local $8 f32)
   (local $9 f32)
-  (local $10 i32)
-  (local $11 f32)
+  (local $10 f32)
+  (local $11 v128)
   (local $12 i32)
   (local $13 i32)
-  (local $14 f32)
+  (local $14 i32)
   (local $15 i32)
-  (local $16 i32)
+  (local $16 f32)
   (local $17 i32)
   (local $18 i32)
   (local $19 i32)
-  (local.set $10
+  (local $20 i32)
+  (local.set $12
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -1450,7 +4937,7 @@
     (local.get $6)
    )
   )
-  (local.set $16
+  (local.set $17
    (select
     (local.get $4)
     (local.tee $5
@@ -1475,76 +4962,111 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $10)
-      (local.get $16)
+      (local.get $12)
+      (local.get $17)
      )
     )
     (then
-     (local.set $4
+     (local.set $5
       (i32.const 0)
      )
-     (local.set $17
+     (local.set $18
       (i32.const 12)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $17)
+         (local.get $5)
+         (local.get $18)
         )
        )
        (then
-        (local.set $12
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $18
+        (local.set $19
          (i32.const 197)
         )
         (loop $qi_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $12)
-            (local.get $18)
+            (local.get $13)
+            (local.get $19)
            )
           )
           (then
-           (local.set $5
+           (local.set $6
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
-                (local.get $10)
+                (local.get $12)
                 (i32.const 197)
                )
-               (local.get $12)
+               (local.get $13)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $4)
+              (local.get $5)
               (i32.const 6)
              )
             )
            )
-           (local.set $8
+           (local.set $9
             (f32.const -inf)
            )
-           (local.set $9
+           (local.set $10
             (f32.const 0)
            )
-           (local.set $6
+           (local.set $7
             (i32.const 0)
            )
-           (local.set $7
+           (local.set $4
             (i32.const 64)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $7)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $6)
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 64)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $6)
+               (local.get $4)
                (local.get $7)
               )
              )
@@ -1554,7 +5076,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $5)
+                  (local.get $4)
                   (local.get $6)
                  )
                  (i32.const 2)
@@ -1562,28 +5084,28 @@
                )
                (f32.const 0)
               )
-              (local.set $6
+              (local.set $4
                (i32.add
-                (local.get $6)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $7
+           (local.set $14
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $20
             (i32.const 197)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
-               (local.get $19)
+               (local.get $14)
+               (local.get $20)
               )
              )
              (then
@@ -1592,47 +5114,126 @@
                 (i32.mul
                  (i32.add
                   (i32.mul
-                   (local.get $10)
+                   (local.get $12)
                    (i32.const 197)
                   )
-                  (local.get $7)
+                  (local.get $14)
                  )
                  (i32.const 768)
                 )
                 (i32.shl
-                 (local.get $4)
+                 (local.get $5)
                  (i32.const 6)
                 )
                )
               )
-              (local.set $11
+              (local.set $8
                (f32.const 0)
               )
-              (local.set $6
+              (local.set $11
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $7
                (i32.const 0)
               )
-              (local.set $13
+              (local.set $4
                (i32.const 64)
               )
-              (loop $e_5_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $6)
-                  (local.get $13)
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $7)
                  )
                 )
                 (then
                  (local.set $11
-                  (f32.add
+                  (f32x4.add
                    (local.get $11)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $6)
+                        (local.get $7)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $8
+               (f32.add
+                (local.get $8)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $11)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $11)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $11)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $11)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $4)
+                  (local.get $7)
+                 )
+                )
+                (then
+                 (local.set $8
+                  (f32.add
+                   (local.get $8)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $5)
+                        (local.get $4)
                         (local.get $6)
                        )
                        (i32.const 2)
@@ -1644,7 +5245,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $15)
                        )
                        (i32.const 2)
@@ -1654,72 +5255,137 @@
                    )
                   )
                  )
-                 (local.set $6
+                 (local.set $4
                   (i32.add
-                   (local.get $6)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_5_next)
+                 (br $e_7_next)
                 )
                )
               )
-              (local.set $9
+              (local.set $10
                (f32.add
                 (f32.mul
-                 (local.get $9)
-                 (local.tee $11
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $8)
-                      (local.tee $8
-                       (f32.max
-                        (local.tee $9
-                         (f32.mul
-                          (local.get $11)
-                          (f32.const 0.125)
-                         )
-                        )
+                 (local.get $10)
+                 (local.tee $8
+                  (call $exp
+                   (f32.sub
+                    (local.get $9)
+                    (local.tee $9
+                     (f32.max
+                      (local.tee $10
+                       (f32.mul
                         (local.get $8)
+                        (f32.const 0.125)
                        )
                       )
+                      (local.get $9)
                      )
                     )
                    )
                   )
                  )
                 )
-                (local.tee $14
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $9)
-                     (local.get $8)
-                    )
-                   )
+                (local.tee $16
+                 (call $exp
+                  (f32.sub
+                   (local.get $10)
+                   (local.get $9)
                   )
                  )
                 )
                )
               )
-              (local.set $14
+              (local.set $16
                (f32.mul
-                (local.get $14)
+                (local.get $16)
                 (f32.const 1)
                )
               )
-              (local.set $6
+              (local.set $7
                (i32.const 0)
               )
-              (loop $e_6_next
+              (local.set $4
+               (i32.const 64)
+              )
+              (loop $e_8_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $7)
+                 )
+                )
+                (then
+                 (v128.store align=4
+                  (i32.add
+                   (local.get $3)
+                   (i32.shl
+                    (i32.add
+                     (local.get $6)
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $6)
+                        (local.get $7)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.splat
+                     (local.get $8)
+                    )
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $16)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_8_next)
+                )
+               )
+              )
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $6)
-                  (local.get $13)
+                  (local.get $4)
+                  (local.get $7)
                  )
                 )
                 (then
@@ -1728,7 +5394,7 @@
                    (local.get $3)
                    (i32.shl
                     (i32.add
-                     (local.get $5)
+                     (local.get $4)
                      (local.get $6)
                     )
                     (i32.const 2)
@@ -1741,23 +5407,23 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $5)
+                        (local.get $4)
                         (local.get $6)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (local.get $11)
+                    (local.get $8)
                    )
                    (f32.mul
-                    (local.get $14)
+                    (local.get $16)
                     (f32.load
                      (i32.add
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $15)
                        )
                        (i32.const 2)
@@ -1767,50 +5433,101 @@
                    )
                   )
                  )
-                 (local.set $6
+                 (local.set $4
                   (i32.add
-                   (local.get $6)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_6_next)
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $9
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $10)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $10)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 0)
+           )
+           (local.set $4
+            (i32.const 64)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $7)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $6)
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (local.get $6)
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $9)
                 )
                )
               )
               (local.set $7
                (i32.add
                 (local.get $7)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $j_4_next)
+              (br $e_10_next)
              )
             )
-           )
-           (local.set $8
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $9)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $9)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $6
-            (i32.const 0)
            )
            (local.set $7
             (i32.const 64)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $6)
+               (local.get $4)
                (local.get $7)
               )
              )
@@ -1820,7 +5537,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $5)
+                  (local.get $4)
                   (local.get $6)
                  )
                  (i32.const 2)
@@ -1832,29 +5549,29 @@
                   (local.get $3)
                   (i32.shl
                    (i32.add
-                    (local.get $5)
+                    (local.get $4)
                     (local.get $6)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $8)
+                (local.get $9)
                )
               )
-              (local.set $6
+              (local.set $4
                (i32.add
-                (local.get $6)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $12
+           (local.set $13
             (i32.add
-             (local.get $12)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -1862,9 +5579,9 @@
           )
          )
         )
-        (local.set $4
+        (local.set $5
          (i32.add
-          (local.get $4)
+          (local.get $5)
           (i32.const 1)
          )
         )
@@ -1872,9 +5589,9 @@
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (i32.add
-       (local.get $10)
+       (local.get $12)
        (i32.const 1)
       )
      )
@@ -1884,14 +5601,15 @@
   )
  )
  (func $add_norm_7fc24f6e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
-  (local $9 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 f32)
   (local $12 i32)
+  (local $13 i32)
   (local.set $12
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $13
       (i32.mul
        (local.get $6)
        (i32.const 197)
@@ -1902,7 +5620,7 @@
     (local.get $8)
    )
   )
-  (local.set $8
+  (local.set $13
    (select
     (local.tee $6
      (i32.mul
@@ -1913,7 +5631,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $13)
        (i32.add
         (local.get $7)
         (i32.const 1)
@@ -1931,30 +5649,90 @@
   (loop $r_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $8)
+     (i32.ge_s
       (local.get $12)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.mul
        (local.get $12)
        (i32.const 768)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 768)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -1996,34 +5774,102 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
-     (local.set $11
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
-        (local.set $11
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
          (f32.add
-          (local.get $11)
+          (local.get $10)
           (f32.load
            (i32.add
             (local.get $4)
@@ -2038,42 +5884,120 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.div
+       (local.get $10)
+       (f32.const 768)
+      )
+     )
+     (local.set $11
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $10)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $11
-      (f32.div
+      (f32.add
        (local.get $11)
-       (f32.const 768)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
-     (local.set $10
-      (f32.const 0)
+     (local.set $8
+      (i32.const 768)
      )
-     (local.set $7
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $11
          (f32.add
-          (local.get $10)
+          (local.get $11)
           (f32.mul
-           (local.tee $10
+           (local.tee $11
             (f32.sub
              (f32.load
               (i32.add
@@ -2087,30 +6011,30 @@
                )
               )
              )
-             (local.get $11)
+             (local.get $10)
             )
            )
-           (local.get $10)
+           (local.get $11)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.div
-          (local.get $10)
+          (local.get $11)
           (f32.const 768)
          )
          (f32.const 9.999999960041972e-13)
@@ -2118,15 +6042,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $10)
+             )
+            )
+            (f32x4.splat
+             (local.get $11)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 768)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2157,15 +6162,15 @@
                )
               )
              )
-             (local.get $11)
+             (local.get $10)
             )
-            (local.get $10)
+            (local.get $11)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -2175,20 +6180,20 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
@@ -2204,78 +6209,132 @@
   )
  )
  (func $matmul_epilogue_67791e3b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 i32)
-  (local $9 f32)
+  (local $8 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $10
-      (i32.mul
-       (local.get $5)
-       (i32.const 197)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (i32.const 197)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $10)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $11
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (i32.const 197)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (i32.const 197)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $11)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $9
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $12
       (i32.const 3072)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $9)
+         (local.get $12)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
         (local.set $11
@@ -2284,52 +6343,203 @@
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
+           (i32.le_s
             (local.get $11)
+            (local.get $13)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $8)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $10)
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $6)
-                   (i32.const 3072)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $13)
+                    (i32.const 3072)
+                   )
+                   (local.get $9)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $9)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $13)
+                    (i32.const 3072)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $10)
+                      (i32.const 1)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $10)
+                      (i32.const 2)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $10)
+                      (i32.const 3)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2343,22 +6553,24 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $8)
+             (local.get $10)
              (i32.const 3072)
             )
-            (local.get $5)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
-         (local.tee $9
+         (local.tee $8
           (f32.add
-           (local.get $9)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $9)
               (i32.const 2)
              )
             )
@@ -2372,23 +6584,23 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $8)
+             (local.get $10)
              (i32.const 3072)
             )
-            (local.get $5)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $9)
+           (local.get $8)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $9)
+             (local.get $8)
              (f32.const 0.7071067690849304)
             )
            )
@@ -2396,23 +6608,2369 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $9)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3074)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3074)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3075)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3075)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3076)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3076)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3077)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3077)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3078)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3078)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3079)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 3079)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $9)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $9)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9218)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9218)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9219)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9219)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9220)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9220)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9221)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9221)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9222)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9222)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9223)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $9)
+            )
+            (i32.const 9223)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $9
+         (i32.add
+          (local.get $9)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (i32.const 197)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 3072)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $8
+           (f32.const 0)
+          )
+          (local.set $11
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 768)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $11)
+             )
+            )
+            (then
+             (local.set $8
+              (f32.add
+               (local.get $8)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $14)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $11)
+                     (i32.const 3072)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $11
+              (i32.add
+               (local.get $11)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 3072)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $8
+            (f32.add
+             (local.get $8)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $14)
+               (i32.const 3072)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $8)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2420,130 +8978,335 @@
  (func $matmul_epilogue_ccddcd30 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $4)
-       (i32.const 197)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (i32.const 197)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (i32.const 197)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (i32.const 197)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $11
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $8)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 3072)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 3072)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 3072)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 3072)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 3072)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 3072)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -2557,44 +9320,1275 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $9)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (i32.const 197)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 3072)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 3072)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 768)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2610,7 +10604,7 @@
     (local.get $4)
    )
   )
-  (local.set $3
+  (local.set $4
    (select
     (local.get $2)
     (local.tee $3
@@ -2635,23 +10629,75 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $3)
+      (local.get $4)
       (local.get $5)
      )
     )
     (then
-     (local.set $2
+     (local.set $3
       (i32.const 0)
      )
-     (local.set $4
+     (local.set $2
       (i32.const 768)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $3)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $5)
+             (i32.const 768)
+            )
+            (local.get $3)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.mul
+              (local.get $5)
+              (i32.const 151296)
+             )
+             (local.get $3)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $3
+         (i32.add
+          (local.get $3)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $3
+      (i32.const 768)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $2)
-         (local.get $4)
+         (local.get $3)
         )
        )
        (then
@@ -2691,7 +10737,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -2708,121 +10754,330 @@
  )
  (func $matmul_epilogue_ca4145dc (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.get $4)
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $4)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (local.get $4)
+           (i32.rem_s
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $11
       (i32.const 1000)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 1000)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 1000)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -2836,44 +11091,1269 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 1000)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $8)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 1000)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1001)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1002)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1003)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1004)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1005)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1006)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1007)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 1000)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2001)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2002)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2003)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2004)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2005)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2006)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2007)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 1000)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3001)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3002)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3003)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3004)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3005)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3006)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3007)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 1000)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 768)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 1000)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $12)
+               (i32.const 1000)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -3021,28 +12501,24 @@
           (local.set $10
            (f32.add
             (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $4)
-                     (i32.const 1000)
-                    )
-                    (local.get $5)
-                   )
-                   (i32.const 2)
+                  (i32.mul
+                   (local.get $4)
+                   (i32.const 1000)
                   )
+                  (local.get $5)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -3119,9 +12595,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -3131,7 +12604,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -3139,22 +12612,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_24110268 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
-  (local $7 f32)
-  (local $8 i32)
+  (local $7 i32)
+  (local $8 f32)
   (local $9 f32)
   (local $10 f32)
   (loop $r_0_next
@@ -3162,23 +12667,23 @@
     (i32.eqz
      (i32.le_s
       (local.get $4)
-      (local.get $8)
+      (local.get $7)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (select
        (f32.add
-        (local.get $7)
+        (local.get $8)
         (f32.const 1)
        )
-       (local.get $7)
+       (local.get $8)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $8)
+           (local.get $7)
            (i32.const 2)
           )
          )
@@ -3187,9 +12692,9 @@
        )
       )
      )
-     (local.set $8
+     (local.set $7
       (i32.add
-       (local.get $8)
+       (local.get $7)
        (i32.const 1)
       )
      )
@@ -3203,16 +12708,16 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $7)
+     (local.get $8)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $7)
+     (local.get $8)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $7
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -3224,7 +12729,7 @@
   (local.set $5
    (select
     (local.get $4)
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
        (local.get $4)
@@ -3236,27 +12741,27 @@
       (local.get $6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $7)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $7)
            (i32.const 2)
           )
          )
@@ -3268,14 +12773,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $2
         (i32.const 1000)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $7)
+               (i32.const 1000)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 1000)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $7)
+               (i32.const 1000)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $8
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 1000)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $8
+           (f32.max
+            (local.get $8)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 1000)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $7)
+                   (i32.const 1000)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $8)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -3286,152 +12967,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $2)
+               (local.get $7)
                (i32.const 1000)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $7
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $8
-        (i32.const 1000)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (local.set $7
-           (f32.max
-            (local.get $7)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.mul
-                 (local.get $2)
-                 (i32.const 1000)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $9
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (local.set $9
-           (f32.add
-            (local.get $9)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $2)
-                     (i32.const 1000)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $7)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.mul
-               (local.get $2)
-               (i32.const 1000)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -3439,28 +12978,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (i32.add
-                      (i32.mul
-                       (local.get $2)
-                       (i32.const 1000)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 1000)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
                 )
+                (local.get $8)
                )
               )
               (local.get $9)
@@ -3469,29 +13004,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $10)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $7
       (i32.add
-       (local.get $2)
+       (local.get $7)
        (i32.const 1)
       )
      )
@@ -3503,10 +13038,42 @@
  (func $reduce_to_6464e064 (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 1000)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 1000)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -3531,7 +13098,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -3544,7 +13111,7 @@
     (i32.const 1000)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -3587,91 +13154,474 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_9816937e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
-  (local $7 f32)
-  (local $8 i32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $7 i32)
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 1000)
   )
-  (local.set $5
-   (select
-    (local.get $3)
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $3)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+  (local.set $10
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (local.get $3)
+           (i32.rem_s
+            (local.get $3)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $25
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $8)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $7
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 1000)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
            )
           )
           (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
            (local.set $7
-            (f32.add
+            (i32.add
              (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -3679,10 +13629,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 1000)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -3694,10 +13644,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 1000)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -3706,13 +13656,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -3722,116 +13672,154 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $10)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $7)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
-         )
-        )
-        (br $j_1_next)
-       )
-      )
-     )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $i_0_next)
-    )
-   )
-  )
- )
- (func $matmul_0a1df8b3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
-  (local $6 i32)
-  (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (i32.const 768)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 768)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
-       )
-      )
-      (local.get $5)
-     )
-    )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
-    )
-   )
-  )
-  (loop $i_0_next
-   (if
-    (i32.eqz
-     (i32.ge_s
-      (local.get $6)
-      (local.get $7)
-     )
-    )
-    (then
-     (local.set $4
-      (i32.const 0)
-     )
-     (local.set $9
-      (i32.const 1000)
-     )
-     (loop $j_1_next
-      (if
-       (i32.eqz
-        (i32.ge_s
-         (local.get $4)
          (local.get $9)
         )
-       )
-       (then
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
         (local.set $8
-         (f32.const 0)
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
         )
-        (loop $p_2_next
+        (loop $p_5_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $3)
-            (local.get $5)
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -3839,10 +13827,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+                   (local.get $10)
+                   (i32.const 1000)
                   )
-                  (local.get $6)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -3854,10 +13842,13 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $5)
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
                    (i32.const 1000)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -3866,9 +13857,1835 @@
              )
             )
            )
-           (local.set $5
+           (local.set $7
             (i32.add
-             (local.get $5)
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 1000)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 1000)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 1000)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 1000)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
+       )
+      )
+     )
+     (local.set $10
+      (i32.add
+       (local.get $10)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $4
+     (local.get $3)
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $12
+        (i32.const 768)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $7)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $5
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 1000)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 1000)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 1000)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $5
+              (i32.add
+               (local.get $5)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $5
+           (i32.const 1000)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 1000)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 1000)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 768)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
+    )
+   )
+  )
+ )
+ (func $matmul_0a1df8b3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+  (local $6 i32)
+  (local $7 i32)
+  (local $8 i32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 f32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $8
+       (block (result i32)
+        (local.set $10
+         (i32.const 768)
+        )
+        (i32.const 192)
+       )
+      )
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $10)
+    (local.tee $8
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $8)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.gt_s
+     (local.get $8)
+     (local.get $10)
+    )
+   )
+  )
+  (loop $i0_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $6)
+      (local.get $11)
+     )
+    )
+    (then
+     (local.set $7
+      (i32.const 0)
+     )
+     (local.set $8
+      (i32.const 1000)
+     )
+     (loop $j0_1_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $7)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $13
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_2_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $9)
+           )
+          )
+          (then
+           (local.set $13
+            (f32x4.add
+             (local.get $13)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.tee $21
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 1000)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.get $12)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 1000)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $12
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $9)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $21)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $12)
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -3885,30 +15702,819 @@
              (local.get $6)
              (i32.const 1000)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $13)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $13)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 1000)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 1000)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1001)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1002)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1003)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1004)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1005)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1006)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 1007)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 1000)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2001)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2002)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2003)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2004)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2005)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2006)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 2007)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 1000)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3001)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3002)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3003)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3004)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3005)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3006)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 1000)
+             )
+             (local.get $7)
+            )
+            (i32.const 3007)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.const 768)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 1000)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $23
+           (f32.const 0)
+          )
+          (local.set $8
+           (i32.const 0)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $8)
+             )
+            )
+            (then
+             (local.set $23
+              (f32.add
+               (local.get $23)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 1000)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $8
+              (i32.add
+               (local.get $8)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $10)
+               (i32.const 1000)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $23)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $10
+        (i32.add
+         (local.get $10)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -3918,9 +16524,18 @@
   (local $4 i32)
   (local $5 i32)
   (local.set $4
-   (i32.mul
-    (local.get $2)
-    (i32.const 151296)
+   (i32.sub
+    (i32.mul
+     (local.get $2)
+     (i32.const 151296)
+    )
+    (i32.rem_s
+     (i32.mul
+      (local.get $2)
+      (i32.const 151296)
+     )
+     (i32.const 4)
+    )
    )
   )
   (loop $o_0_next
@@ -3932,7 +16547,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -3940,12 +16555,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -3953,28 +16568,118 @@
    )
   )
   (local.set $3
-   (i32.const 0)
+   (i32.mul
+    (local.get $2)
+    (i32.const 151296)
+   )
   )
-  (loop $b_1_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
      (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (local.get $2)
+  )
+  (loop $b_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (local.set $5
       (i32.const 0)
+     )
+     (local.set $2
+      (i32.const 768)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $5)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $3)
+             (i32.const 151296)
+            )
+            (local.get $5)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.mul
+              (local.get $3)
+              (i32.const 768)
+             )
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $5
+         (i32.add
+          (local.get $5)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
      )
      (local.set $5
       (i32.const 768)
      )
-     (loop $k_2_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
+         (local.get $2)
          (local.get $5)
         )
        )
@@ -3988,7 +16693,7 @@
              (local.get $3)
              (i32.const 151296)
             )
-            (local.get $4)
+            (local.get $2)
            )
            (i32.const 2)
           )
@@ -4002,20 +16707,20 @@
               (local.get $3)
               (i32.const 768)
              )
-             (local.get $4)
+             (local.get $2)
             )
             (i32.const 2)
            )
           )
          )
         )
-        (local.set $4
+        (local.set $2
          (i32.add
-          (local.get $4)
+          (local.get $2)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -4025,24 +16730,28 @@
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )
  )
  (func $layernorm_grad_387518cd (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 f32)
-  (local $10 i32)
-  (local $11 i32)
+  (local $8 i32)
+  (local $9 v128)
+  (local $10 f32)
+  (local $11 f32)
   (local $12 f32)
-  (local $13 f32)
-  (local $14 i32)
-  (local $15 f32)
+  (local $13 i32)
+  (local $14 f32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
-  (local.set $11
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 768)
   )
   (loop $k_0_next
@@ -4050,7 +16759,49 @@
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $11)
+      (local.get $8)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $7)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $7)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
+      (i32.add
+       (local.get $7)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $7
+   (i32.const 768)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $7)
+      (local.get $8)
      )
     )
     (then
@@ -4058,7 +16809,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $7)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -4068,74 +16819,136 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $7)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $11
-   (i32.const 0)
-  )
-  (local.set $16
+  (local.set $19
    (i32.mul
     (local.get $6)
     (i32.const 197)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
       (local.get $16)
+      (local.get $19)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (i32.mul
-       (local.get $11)
+       (local.get $16)
        (i32.const 768)
       )
      )
-     (local.set $9
+     (local.set $11
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $6
       (i32.const 768)
      )
-     (loop $k_2_next
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
         (local.set $9
-         (f32.add
+         (f32x4.add
           (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 768)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $11
+         (f32.add
+          (local.get $11)
           (f32.load
            (i32.add
             (local.get $0)
             (i32.shl
              (i32.add
               (local.get $6)
-              (local.get $7)
+              (local.get $8)
              )
              (i32.const 2)
             )
@@ -4149,36 +16962,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (f32.div
-       (local.get $9)
+       (local.get $11)
        (f32.const 768)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 768)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -4186,16 +17077,16 @@
                (i32.shl
                 (i32.add
                  (local.get $6)
-                 (local.get $7)
+                 (local.get $8)
                 )
                 (i32.const 2)
                )
               )
              )
-             (local.get $9)
+             (local.get $11)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -4205,17 +17096,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $13
+     (local.set $14
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.div
-          (local.get $8)
+          (local.get $10)
           (f32.const 768)
          )
          (f32.const 9.999999960041972e-13)
@@ -4223,25 +17114,224 @@
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
      (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $15
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $13
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $13)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $11)
+              )
+             )
+             (f32x4.splat
+              (local.get $14)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $13
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $13)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $15
+         (f32x4.add
+          (local.get $15)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 768)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
-        (local.set $15
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -4249,7 +17339,7 @@
             (i32.shl
              (i32.add
               (local.get $6)
-              (local.get $7)
+              (local.get $8)
              )
              (i32.const 2)
             )
@@ -4267,7 +17357,7 @@
          )
         )
         (f32.store
-         (local.tee $14
+         (local.tee $13
           (i32.add
            (local.get $4)
            (i32.shl
@@ -4278,7 +17368,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $14)
+           (local.get $13)
           )
           (f32.mul
            (f32.load
@@ -4287,13 +17377,13 @@
              (i32.shl
               (i32.add
                (local.get $6)
-               (local.get $7)
+               (local.get $8)
               )
               (i32.const 2)
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -4302,22 +17392,22 @@
                 (i32.shl
                  (i32.add
                   (local.get $6)
-                  (local.get $7)
+                  (local.get $8)
                  )
                  (i32.const 2)
                 )
                )
               )
-              (local.get $9)
+              (local.get $11)
              )
-             (local.get $13)
+             (local.get $14)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $14
+         (local.tee $13
           (i32.add
            (local.get $5)
            (i32.shl
@@ -4328,7 +17418,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $14)
+           (local.get $13)
           )
           (f32.load
            (i32.add
@@ -4336,7 +17426,7 @@
             (i32.shl
              (i32.add
               (local.get $6)
-              (local.get $7)
+              (local.get $8)
              )
              (i32.const 2)
             )
@@ -4344,18 +17434,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $15)
+          (local.get $10)
+          (local.get $18)
          )
         )
         (local.set $12
          (f32.add
           (local.get $12)
           (f32.mul
-           (local.get $15)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -4365,13 +17455,13 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.div
-       (local.get $8)
+       (local.get $10)
        (f32.const 768)
       )
      )
@@ -4381,15 +17471,114 @@
        (f32.const 768)
       )
      )
-     (local.set $6
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_5_next
+     (local.set $6
+      (i32.const 768)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $14)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $11)
+              )
+             )
+             (f32x4.splat
+              (local.get $14)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 768)
+     )
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
@@ -4399,13 +17588,13 @@
           (i32.shl
            (i32.add
             (local.get $6)
-            (local.get $7)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.mul
-          (local.get $13)
+          (local.get $14)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -4415,7 +17604,7 @@
                (i32.shl
                 (i32.add
                  (local.get $6)
-                 (local.get $7)
+                 (local.get $8)
                 )
                 (i32.const 2)
                )
@@ -4431,7 +17620,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -4442,15 +17631,15 @@
                 (i32.shl
                  (i32.add
                   (local.get $6)
-                  (local.get $7)
+                  (local.get $8)
                  )
                  (i32.const 2)
                 )
                )
               )
-              (local.get $9)
+              (local.get $11)
              )
-             (local.get $13)
+             (local.get $14)
             )
             (local.get $12)
            )
@@ -4463,17 +17652,17 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $11
+     (local.set $16
       (i32.add
-       (local.get $11)
+       (local.get $16)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -4481,10 +17670,42 @@
  (func $reduce_to_3804c4dc (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 768)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 768)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -4509,7 +17730,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -4522,7 +17743,7 @@
     (i32.const 151296)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -4565,7 +17786,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -4573,93 +17794,472 @@
  (func $matmul_26c954ac (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 197)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 768)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 197)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 197)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 197)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 3072)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -4667,10 +18267,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -4682,10 +18282,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -4694,13 +18294,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -4710,33 +18310,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $10)
              (i32.const 3072)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $11)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $11)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 3072)
+             )
+             (local.get $11)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 197)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 3072)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 768)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 3072)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -4744,69 +20017,115 @@
  (func $matmul_cbfde44f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (i32.const 3072)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 3072)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 3072)
+        )
+        (i32.const 768)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -4819,51 +20138,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 3072)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 3072)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 3072)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 3072)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 3072)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -4880,41 +20350,837 @@
              (local.get $6)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 3072)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 197)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 3072)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $9)
+               (i32.const 768)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_4536d826 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+ (func $act_grad_fa55d28e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
-  (local $7 i32)
+  (local $7 f32)
+  (local $8 i32)
   (local.set $6
    (i32.div_s
     (i32.mul
-     (local.tee $7
+     (local.tee $8
       (i32.mul
        (local.get $3)
        (i32.const 605184)
@@ -4936,7 +21202,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $7)
+       (local.get $8)
        (i32.add
         (local.get $4)
         (i32.const 1)
@@ -4974,12 +21240,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $6)
-               (i32.const 2)
+            (local.tee $7
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $6)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -4991,43 +21259,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $6)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $7)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $6)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $6)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $7)
+             (local.get $7)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -5059,10 +21299,42 @@
  (func $reduce_to_95754e0f (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 3072)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 3072)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -5087,7 +21359,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -5100,7 +21372,7 @@
     (i32.const 605184)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -5143,7 +21415,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -5151,93 +21423,472 @@
  (func $matmul_847cca9c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 197)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 3072)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 197)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 197)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 197)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 3072)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -5245,10 +21896,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 3072)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -5260,10 +21911,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 3072)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -5272,13 +21923,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -5288,33 +21939,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $10)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 3072)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 3072)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 3072)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 3072)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 197)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 3072)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 3072)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 3072)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 3072)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 3072)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 3072)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 768)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -5322,69 +23646,115 @@
  (func $matmul_dd5f8f4c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (i32.const 768)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 768)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 768)
+        )
+        (i32.const 192)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 3072)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -5397,51 +23767,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 3072)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 3072)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 3072)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -5458,30 +23979,825 @@
              (local.get $6)
              (i32.const 3072)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 3072)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 3072)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3073)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3074)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3075)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3076)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3077)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3078)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 3079)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 3072)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6145)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6146)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6147)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6148)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6149)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6150)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 6151)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 3072)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9217)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9218)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9219)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9220)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9221)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9222)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 3072)
+             )
+             (local.get $7)
+            )
+            (i32.const 9223)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 768)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 3072)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 197)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 3072)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $9)
+               (i32.const 3072)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -5489,91 +24805,175 @@
  (func $add_4cade967 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 151296)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $3
+  (local $8 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 151296)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $8
+       (i32.div_s
+        (i32.add
+         (local.tee $6
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 151296)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 151296)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $8
+   (select
+    (local.get $6)
+    (local.tee $8
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $8)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+     (local.get $6)
+     (local.get $8)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $7)
+      (local.get $8)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $6)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $6)
+          (local.get $7)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $7)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.add
+       (local.get $7)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.mul
+      (local.get $3)
+      (i32.const 151296)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $6)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $6)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $6)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $6)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $6
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -5581,93 +24981,472 @@
  (func $matmul_11a94600 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 197)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 768)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 197)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 197)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 197)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -5675,10 +25454,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -5690,10 +25469,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -5702,13 +25481,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -5718,33 +25497,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $10)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 197)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 768)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 768)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -5752,69 +27204,115 @@
  (func $matmul_e759eeee (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (i32.const 768)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 768)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 768)
+        )
+        (i32.const 192)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -5827,51 +27325,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -5888,51 +27537,847 @@
              (local.get $6)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 768)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 197)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $9)
+               (i32.const 768)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $attention_grad_1b2a53aa (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
-  (local $11 i32)
-  (local $12 i32)
+  (local $10 i32)
+  (local $11 f32)
+  (local $12 v128)
   (local $13 i32)
   (local $14 i32)
-  (local $15 f32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 i32)
+  (local $15 i32)
+  (local $16 i32)
+  (local $17 f32)
+  (local $18 f32)
   (local $19 i32)
   (local $20 f32)
-  (local $21 f32)
-  (local $22 i32)
+  (local $21 i32)
+  (local $22 f32)
   (local $23 i32)
   (local $24 i32)
-  (local.set $14
+  (local $25 i32)
+  (local.set $15
    (i32.div_s
     (i32.mul
      (local.get $7)
@@ -5941,7 +28386,7 @@
     (local.get $9)
    )
   )
-  (local.set $22
+  (local.set $23
    (select
     (local.get $7)
     (local.tee $8
@@ -5966,18 +28411,72 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $14)
-      (local.get $22)
+      (local.get $15)
+      (local.get $23)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (i32.const 0)
+     )
+     (local.set $7
+      (i32.const 151296)
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $7)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $15)
+             (i32.const 151296)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $15)
+             (i32.const 151296)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $8
       (i32.const 151296)
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -5992,7 +28491,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $14)
+             (local.get $15)
              (i32.const 151296)
             )
             (local.get $7)
@@ -6008,7 +28507,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $14)
+             (local.get $15)
              (i32.const 151296)
             )
             (local.get $7)
@@ -6024,289 +28523,125 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $23
+     (local.set $24
       (i32.const 12)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $23)
+         (local.get $8)
+         (local.get $24)
         )
        )
        (then
-        (local.set $19
+        (local.set $21
          (i32.const 0)
         )
-        (local.set $24
+        (local.set $25
          (i32.const 197)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $19)
-            (local.get $24)
+            (local.get $21)
+            (local.get $25)
            )
           )
           (then
-           (local.set $8
+           (local.set $9
             (i32.add
              (i32.mul
               (i32.add
                (i32.mul
-                (local.get $14)
+                (local.get $15)
                 (i32.const 197)
                )
-               (local.get $19)
+               (local.get $21)
               )
               (i32.const 768)
              )
              (i32.shl
-              (local.get $7)
+              (local.get $8)
               (i32.const 6)
              )
             )
            )
-           (local.set $16
+           (local.set $18
             (f32.const -inf)
            )
-           (local.set $10
+           (local.set $17
             (f32.const 0)
            )
-           (local.set $11
+           (local.set $10
             (i32.const 0)
            )
-           (local.set $13
+           (local.set $19
             (i32.const 197)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $13)
+               (local.get $10)
+               (local.get $19)
               )
              )
              (then
-              (local.set $17
+              (local.set $14
                (i32.add
                 (i32.mul
                  (i32.add
                   (i32.mul
-                   (local.get $14)
+                   (local.get $15)
                    (i32.const 197)
                   )
-                  (local.get $11)
+                  (local.get $10)
                  )
                  (i32.const 768)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $8)
                  (i32.const 6)
-                )
-               )
-              )
-              (local.set $15
-               (f32.const 0)
-              )
-              (local.set $9
-               (i32.const 0)
-              )
-              (local.set $12
-               (i32.const 64)
-              )
-              (loop $e_5_next
-               (if
-                (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
-                 )
-                )
-                (then
-                 (local.set $15
-                  (f32.add
-                   (local.get $15)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $8)
-                        (local.get $9)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
-                      (i32.shl
-                       (i32.add
-                        (local.get $9)
-                        (local.get $17)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $9
-                  (i32.add
-                   (local.get $9)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_5_next)
-                )
-               )
-              )
-              (local.set $10
-               (f32.add
-                (f32.mul
-                 (local.get $10)
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $16)
-                     (local.tee $16
-                      (f32.max
-                       (local.tee $10
-                        (f32.mul
-                         (local.get $15)
-                         (f32.const 0.125)
-                        )
-                       )
-                       (local.get $16)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (local.get $10)
-                    (local.get $16)
-                   )
-                  )
-                 )
                 )
                )
               )
               (local.set $11
-               (i32.add
-                (local.get $11)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $21
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $10)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $10)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $15
-            (f32.const 0)
-           )
-           (local.set $11
-            (i32.const 0)
-           )
-           (local.set $17
-            (i32.const 197)
-           )
-           (loop $j_6_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $11)
-               (local.get $17)
-              )
-             )
-             (then
-              (local.set $13
-               (i32.add
-                (i32.mul
-                 (i32.add
-                  (i32.mul
-                   (local.get $14)
-                   (i32.const 197)
-                  )
-                  (local.get $11)
-                 )
-                 (i32.const 768)
-                )
-                (i32.shl
-                 (local.get $7)
-                 (i32.const 6)
-                )
-               )
-              )
-              (local.set $10
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $7
                (i32.const 64)
               )
-              (loop $e_7_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $13)
                  )
                 )
                 (then
-                 (local.set $10
-                  (f32.add
-                   (local.get $10)
-                   (f32.mul
-                    (f32.load
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
                      (i32.add
                       (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $8)
-                        (local.get $9)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
                       (i32.shl
                        (i32.add
                         (local.get $9)
@@ -6316,12 +28651,100 @@
                       )
                      )
                     )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $13)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $13
                   (i32.add
-                   (local.get $9)
+                   (local.get $13)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (i32.const 64)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $13)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $9)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
@@ -6329,49 +28752,350 @@
                 )
                )
               )
-              (local.set $20
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $10)
-                     (f32.const 0.125)
+              (local.set $17
+               (f32.add
+                (f32.mul
+                 (local.get $17)
+                 (call $exp
+                  (f32.sub
+                   (local.get $18)
+                   (local.tee $18
+                    (f32.max
+                     (local.tee $11
+                      (f32.mul
+                       (local.get $11)
+                       (f32.const 0.125)
+                      )
+                     )
+                     (local.get $18)
                     )
-                    (local.get $16)
                    )
                   )
                  )
                 )
-                (local.get $21)
+                (call $exp
+                 (f32.sub
+                  (local.get $11)
+                  (local.get $18)
+                 )
+                )
                )
               )
               (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $22
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $17)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $17)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $17
+            (f32.const 0)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (loop $j_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $19)
+              )
+             )
+             (then
+              (local.set $13
+               (i32.add
+                (i32.mul
+                 (i32.add
+                  (i32.mul
+                   (local.get $15)
+                   (i32.const 197)
+                  )
+                  (local.get $14)
+                 )
+                 (i32.const 768)
+                )
+                (i32.shl
+                 (local.get $8)
+                 (i32.const 6)
+                )
+               )
+              )
+              (local.set $11
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_8_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $10
-                  (f32.add
+                  (i32.add
                    (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 64)
+              )
+              (loop $e_10_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $9)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_10_next)
+                )
+               )
+              )
+              (local.set $20
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $11)
+                   (f32.const 0.125)
+                  )
+                  (local.get $18)
+                 )
+                )
+                (local.get $22)
+               )
+              )
+              (local.set $11
+               (f32.const 0)
+              )
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_11_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $10
+                  (i32.add
+                   (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_11_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 64)
+              )
+              (loop $e_12_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -6383,7 +29107,7 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -6393,49 +29117,115 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_8_next)
+                 (br $e_12_next)
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (f32.add
-                (local.get $15)
+                (local.get $17)
                 (f32.mul
                  (local.get $20)
                  (f32.mul
-                  (local.get $10)
-                  (local.tee $10
+                  (local.get $11)
+                  (local.tee $11
                    (f32.const 1)
                   )
                  )
                 )
                )
               )
-              (local.set $9
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_9_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_13_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $18
+                 (v128.store align=4
+                  (local.tee $16
                    (i32.add
                     (local.get $6)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $10)
+                      (local.get $13)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $16)
+                   )
+                   (f32x4.mul
+                    (f32x4.mul
+                     (f32x4.splat
+                      (local.get $20)
+                     )
+                     (f32x4.splat
+                      (local.get $11)
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $10
+                  (i32.add
+                   (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_13_next)
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 64)
+              )
+              (loop $e_14_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $16
+                   (i32.add
+                    (local.get $6)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
                       (local.get $13)
                      )
                      (i32.const 2)
@@ -6444,19 +29234,19 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (f32.mul
                     (f32.mul
                      (local.get $20)
-                     (local.get $10)
+                     (local.get $11)
                     )
                     (f32.load
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -6466,38 +29256,73 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_9_next)
+                 (br $e_14_next)
                 )
                )
               )
-              (local.set $11
+              (local.set $14
                (i32.add
-                (local.get $11)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $9
+           (local.set $13
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $7
             (i32.const 64)
            )
-           (loop $e_10_next
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $13)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $13)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
+               (i32.add
+                (local.get $13)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $13
+            (i32.const 64)
+           )
+           (loop $e_16_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $9)
-               (local.get $11)
+               (local.get $7)
+               (local.get $13)
               )
              )
              (then
@@ -6506,7 +29331,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $7)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -6514,25 +29339,25 @@
                )
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $7
                (i32.add
-                (local.get $9)
+                (local.get $7)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $11
+           (local.set $14
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $17)
+               (local.get $14)
+               (local.get $19)
               )
              )
              (then
@@ -6541,47 +29366,126 @@
                 (i32.mul
                  (i32.add
                   (i32.mul
-                   (local.get $14)
+                   (local.get $15)
                    (i32.const 197)
                   )
-                  (local.get $11)
+                  (local.get $14)
                  )
                  (i32.const 768)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $8)
                  (i32.const 6)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $7
                (i32.const 64)
               )
-              (loop $e_12_next
+              (loop $e_18_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $10
-                  (f32.add
+                  (i32.add
                    (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_18_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 64)
+              )
+              (loop $e_19_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -6593,7 +29497,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -6603,59 +29507,137 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_12_next)
+                 (br $e_19_next)
                 )
                )
               )
               (local.set $20
                (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $10)
-                     (f32.const 0.125)
-                    )
-                    (local.get $16)
-                   )
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $11)
+                   (f32.const 0.125)
                   )
+                  (local.get $18)
                  )
                 )
-                (local.get $21)
+                (local.get $22)
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_13_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_20_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $10
-                  (f32.add
+                  (i32.add
                    (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_20_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 64)
+              )
+              (loop $e_21_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -6667,7 +29649,7 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -6677,50 +29659,147 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_13_next)
+                 (br $e_21_next)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.mul
                 (f32.mul
                  (local.get $20)
                  (f32.sub
                   (f32.mul
-                   (local.get $10)
+                   (local.get $11)
                    (f32.const 1)
                   )
-                  (local.get $15)
+                  (local.get $17)
                  )
                 )
                 (f32.const 0.125)
                )
               )
-              (local.set $9
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_14_next
+              (local.set $7
+               (i32.const 64)
+              )
+              (loop $e_22_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $18
+                 (v128.store align=4
+                  (local.tee $16
                    (i32.add
                     (local.get $4)
                     (i32.shl
                      (i32.add
-                      (local.get $8)
+                      (local.get $9)
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $16)
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $11)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (v128.store align=4
+                  (local.tee $16
+                   (i32.add
+                    (local.get $5)
+                    (i32.shl
+                     (i32.add
+                      (local.get $10)
+                      (local.get $13)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $16)
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $11)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $10
+                  (i32.add
+                   (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_22_next)
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 64)
+              )
+              (loop $e_23_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $16
+                   (i32.add
+                    (local.get $4)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
                       (local.get $9)
                      )
                      (i32.const 2)
@@ -6729,16 +29808,16 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (f32.mul
-                    (local.get $10)
+                    (local.get $11)
                     (f32.load
                      (i32.add
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -6749,12 +29828,12 @@
                   )
                  )
                  (f32.store
-                  (local.tee $18
+                  (local.tee $16
                    (i32.add
                     (local.get $5)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $7)
                       (local.get $13)
                      )
                      (i32.const 2)
@@ -6763,16 +29842,16 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (f32.mul
-                    (local.get $10)
+                    (local.get $11)
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -6782,49 +29861,49 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_14_next)
+                 (br $e_23_next)
                 )
                )
               )
-              (local.set $11
+              (local.set $14
                (i32.add
-                (local.get $11)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $19
+           (local.set $21
             (i32.add
-             (local.get $19)
+             (local.get $21)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $7
+        (local.set $8
          (i32.add
-          (local.get $7)
+          (local.get $8)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (i32.add
-       (local.get $14)
+       (local.get $15)
        (i32.const 1)
       )
      )
@@ -6836,10 +29915,42 @@
  (func $reduce_to_88a38638 (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 151296)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 151296)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6864,7 +29975,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6877,7 +29988,7 @@
     (i32.const 151296)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6920,7 +30031,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -6940,7 +30051,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -6948,12 +30059,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $2
       (i32.add
        (local.get $2)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -6961,12 +30072,12 @@
    )
   )
   (local.set $2
-   (i32.const 0)
+   (i32.const 151296)
   )
   (loop $o_1_next
    (if
     (i32.eqz
-     (i32.ge_s
+     (i32.le_s
       (local.get $2)
       (local.get $3)
      )
@@ -6976,11 +30087,46 @@
       (i32.add
        (local.get $1)
        (i32.shl
+        (local.get $3)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $3
+      (i32.add
+       (local.get $3)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.const 0)
+  )
+  (local.set $3
+   (i32.const 151296)
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $2)
+      (local.get $3)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
         (local.get $2)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -6993,10 +30139,50 @@
      (local.set $2
       (i32.add
        (local.get $2)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.const 151296)
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $3)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $3)
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $3)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $3
+      (i32.add
+       (local.get $3)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -7007,15 +30193,47 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $4
+  (local.set $7
    (i32.const 768)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.ge_s
+      (local.get $4)
+      (local.get $7)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 768)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.le_s
       (local.get $4)
-      (local.get $5)
+      (local.get $7)
      )
     )
     (then
@@ -7023,73 +30241,76 @@
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
+       (local.get $7)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $5
+  (local.set $4
    (i32.const 0)
   )
-  (loop $b_1_next
+  (local.set $7
+   (local.get $3)
+  )
+  (loop $b_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $4)
+      (local.get $7)
      )
     )
     (then
-     (local.set $4
+     (local.set $5
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 768)
      )
-     (loop $k_2_next
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $4)
-         (local.get $6)
+        (i32.le_s
+         (local.get $3)
+         (local.get $5)
         )
        )
        (then
-        (f32.store
-         (local.tee $7
+        (v128.store align=4
+         (local.tee $6
           (i32.add
            (local.get $2)
            (i32.shl
-            (local.get $4)
+            (local.get $5)
             (i32.const 2)
            )
           )
          )
-         (f32.add
-          (f32.load
-           (local.get $7)
+         (f32x4.add
+          (v128.load align=4
+           (local.get $6)
           )
-          (f32.load
+          (v128.load align=4
            (i32.add
             (local.get $0)
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $5)
+               (local.get $4)
                (i32.const 151296)
               )
-              (local.get $4)
+              (local.get $5)
              )
              (i32.const 2)
             )
@@ -7097,47 +30318,100 @@
           )
          )
         )
-        (local.set $4
+        (local.set $5
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $5)
+          (i32.const 4)
          )
         )
-        (br $k_2_next)
+        (br $k_3_next)
        )
       )
      )
-     (local.set $4
-      (i32.const 0)
+     (local.set $5
+      (i32.const 768)
      )
-     (local.set $7
-      (i32.const 196)
-     )
-     (loop $t_3_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $3)
+         (local.get $5)
+        )
+       )
+       (then
+        (f32.store
+         (local.tee $6
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (local.get $3)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.add
+          (f32.load
+           (local.get $6)
+          )
+          (f32.load
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $4)
+               (i32.const 151296)
+              )
+              (local.get $3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $3
+         (i32.add
+          (local.get $3)
+          (i32.const 1)
+         )
+        )
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $5
+      (i32.const 0)
+     )
+     (local.set $8
+      (i32.const 196)
+     )
+     (loop $t_5_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $5)
+         (local.get $8)
         )
        )
        (then
         (local.set $6
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $3
          (i32.const 768)
         )
-        (loop $k_4_next
+        (loop $k_6_next
          (if
           (i32.eqz
-           (i32.ge_s
+           (i32.le_s
+            (local.get $3)
             (local.get $6)
-            (local.get $8)
            )
           )
           (then
-           (f32.store
+           (v128.store align=4
             (i32.add
              (local.get $1)
              (i32.shl
@@ -7145,10 +30419,10 @@
                (i32.mul
                 (i32.add
                  (i32.mul
-                  (local.get $5)
+                  (local.get $4)
                   (i32.const 196)
                  )
-                 (local.get $4)
+                 (local.get $5)
                 )
                 (i32.const 768)
                )
@@ -7157,7 +30431,7 @@
               (i32.const 2)
              )
             )
-            (f32.load
+            (v128.load align=4
              (i32.add
               (local.get $0)
               (i32.shl
@@ -7165,11 +30439,11 @@
                 (i32.mul
                  (i32.add
                   (i32.add
-                   (local.get $4)
+                   (local.get $5)
                    (i32.const 1)
                   )
                   (i32.mul
-                   (local.get $5)
+                   (local.get $4)
                    (i32.const 197)
                   )
                  )
@@ -7185,30 +30459,97 @@
            (local.set $6
             (i32.add
              (local.get $6)
-             (i32.const 1)
+             (i32.const 4)
             )
            )
-           (br $k_4_next)
+           (br $k_6_next)
           )
          )
         )
-        (local.set $4
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $k_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $3)
+            (local.get $6)
+           )
+          )
+          (then
+           (f32.store
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (i32.mul
+                  (local.get $4)
+                  (i32.const 196)
+                 )
+                 (local.get $5)
+                )
+                (i32.const 768)
+               )
+               (local.get $3)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (i32.add
+                  (i32.add
+                   (local.get $5)
+                   (i32.const 1)
+                  )
+                  (i32.mul
+                   (local.get $4)
+                   (i32.const 197)
+                  )
+                 )
+                 (i32.const 768)
+                )
+                (local.get $3)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+           (local.set $3
+            (i32.add
+             (local.get $3)
+             (i32.const 1)
+            )
+           )
+           (br $k_7_next)
+          )
+         )
+        )
+        (local.set $5
          (i32.add
-          (local.get $4)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $t_3_next)
+        (br $t_5_next)
        )
       )
      )
-     (local.set $5
+     (local.set $4
       (i32.add
-       (local.get $5)
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )
@@ -7216,10 +30557,42 @@
  (func $reduce_to_7759a3dc (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 768)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 768)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -7244,7 +30617,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -7257,7 +30630,7 @@
     (i32.const 150528)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -7300,7 +30673,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -7308,93 +30681,472 @@
  (func $matmul_842768d6 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 196)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 768)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 196)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 196)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 196)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 768)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -7402,10 +31154,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -7417,10 +31169,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 768)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -7429,13 +31181,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -7445,33 +31197,1706 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $10)
              (i32.const 768)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $10)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 768)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 768)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 768)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 768)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $10)
+              (i32.const 768)
+             )
+             (local.get $11)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 196)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 768)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 768)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 768)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 768)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -7479,69 +32904,115 @@
  (func $matmul_307a2e04 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (i32.const 768)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 768)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 768)
+        )
+        (i32.const 192)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 768)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -7554,51 +33025,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 768)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 768)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 768)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 768)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -7615,30 +33237,825 @@
              (local.get $6)
              (i32.const 768)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $6)
+             (i32.const 768)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 769)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 770)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 771)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 772)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 773)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 774)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 775)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1537)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1538)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1539)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1540)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1541)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1542)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 1543)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 768)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2305)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2306)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2307)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2308)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2309)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2310)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $6)
+              (i32.const 768)
+             )
+             (local.get $7)
+            )
+            (i32.const 2311)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 768)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 768)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 196)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 768)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $9)
+               (i32.const 768)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )

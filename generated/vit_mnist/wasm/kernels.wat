@@ -34,7 +34,7 @@
 ;; reduce_to_5409f0df: sum [batch, 17, 64] down to [64] (gradient of a broadcast)
 ;; matmul_0c5a9bca: c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ
 ;; matmul_698e09b8: c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64]
-;; act_grad_f4be7ef3: gelu backward
+;; act_grad_da4af45a: gelu backward
 ;; reduce_to_ff989d0e: sum [batch, 17, 128] down to [128] (gradient of a broadcast)
 ;; matmul_2451cd63: c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ
 ;; matmul_2134fe66: c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128]
@@ -57,9 +57,9 @@
  (type $2 (func (param i32 i32 i32)))
  (type $3 (func (param i32 i32 i32 i32)))
  (type $4 (func (param f64) (result f64)))
- (type $5 (func (param i32 i32 i32 i32 i32)))
- (type $6 (func (param f64 f64) (result f64)))
- (type $7 (func (param f32) (result f32)))
+ (type $5 (func (param f32) (result f32)))
+ (type $6 (func (param i32 i32 i32 i32 i32)))
+ (type $7 (func (param f64 f64) (result f64)))
  (type $8 (func (param i32 i32 i32) (result f32)))
  (type $9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
  (type $10 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
@@ -70,7 +70,6 @@
  (type $15 (func (param i32 i32 i32 i32 i32 i32 i32 f32 f32 f32 f32 f32 f32 i32 i32)))
  (type $16 (func (param i32 i32 i32 f32 f32 i32 i32)))
  (import "env" "memory" (memory $0 1 65536 shared))
- (import "Math" "exp" (func $Math.exp (param f64) (result f64)))
  (import "Math" "log" (func $Math.log (param f64) (result f64)))
  (import "Math" "pow" (func $Math.pow (param f64 f64) (result f64)))
  (export "patchify_133841cf" (func $patchify_133841cf))
@@ -106,7 +105,7 @@
  (export "reduce_to_5409f0df" (func $reduce_to_5409f0df))
  (export "matmul_0c5a9bca" (func $matmul_0c5a9bca))
  (export "matmul_698e09b8" (func $matmul_698e09b8))
- (export "act_grad_f4be7ef3" (func $act_grad_f4be7ef3))
+ (export "act_grad_da4af45a" (func $act_grad_da4af45a))
  (export "reduce_to_ff989d0e" (func $reduce_to_ff989d0e))
  (export "matmul_2451cd63" (func $matmul_2451cd63))
  (export "matmul_2134fe66" (func $matmul_2134fe66))
@@ -123,15 +122,28 @@
  (export "opt_grad_norm" (func $opt_grad_norm))
  (export "opt_adamw" (func $opt_adamw))
  (export "opt_accumulate" (func $opt_accumulate))
- (func $erf (param $0 f32) (result f32)
+ (func $exp64 (param $0 f64) (result f64)
   (local $1 f64)
-  (local $2 f64)
-  (local $3 f64)
-  (f32.demote_f64
-   (f64.copysign
-    (f64.sub
-     (f64.const 1)
-     (f64.mul
+  (local.set $1
+   (f64.nearest
+    (f64.mul
+     (local.tee $0
+      (f64.min
+       (f64.max
+        (local.get $0)
+        (f64.const -200)
+       )
+       (f64.const 200)
+      )
+     )
+     (f64.const 1.4426950408889634)
+    )
+   )
+  )
+  (f64.mul
+   (f64.add
+    (f64.mul
+     (f64.add
       (f64.mul
        (f64.add
         (f64.mul
@@ -141,55 +153,156 @@
             (f64.mul
              (f64.add
               (f64.mul
-               (local.tee $1
-                (f64.div
-                 (f64.const 1)
+               (f64.add
+                (f64.mul
                  (f64.add
                   (f64.mul
-                   (local.tee $2
-                    (f64.abs
-                     (local.tee $3
-                      (f64.promote_f32
-                       (local.get $0)
+                   (local.tee $0
+                    (f64.sub
+                     (f64.sub
+                      (local.get $0)
+                      (f64.mul
+                       (local.get $1)
+                       (f64.const 0.6931471803691238)
                       )
+                     )
+                     (f64.mul
+                      (local.get $1)
+                      (f64.const 1.9082149292705877e-10)
                      )
                     )
                    )
-                   (f64.const 0.3275911)
+                   (f64.const 2.48015873015873e-05)
                   )
-                  (f64.const 1)
+                  (f64.const 1.984126984126984e-04)
                  )
+                 (local.get $0)
                 )
+                (f64.const 0.001388888888888889)
                )
-               (f64.const 1.061405429)
+               (local.get $0)
               )
-              (f64.const -1.453152027)
+              (f64.const 0.008333333333333333)
              )
-             (local.get $1)
+             (local.get $0)
             )
-            (f64.const 1.421413741)
+            (f64.const 0.041666666666666664)
            )
+           (local.get $0)
+          )
+          (f64.const 0.16666666666666666)
+         )
+         (local.get $0)
+        )
+        (f64.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f64.const 1)
+     )
+     (local.get $0)
+    )
+    (f64.const 1)
+   )
+   (f64.reinterpret_i64
+    (i64.shl
+     (i64.extend_i32_s
+      (i32.add
+       (i32.trunc_sat_f64_s
+        (local.get $1)
+       )
+       (i32.const 1023)
+      )
+     )
+     (i64.const 52)
+    )
+   )
+  )
+ )
+ (func $exp (param $0 f32) (result f32)
+  (f32.demote_f64
+   (call $exp64
+    (f64.promote_f32
+     (local.get $0)
+    )
+   )
+  )
+ )
+ (func $erf (param $0 f32) (result f32)
+  (local $1 f64)
+  (local $2 f64)
+  (local $3 f64)
+  (f32.demote_f64
+   (select
+    (f64.neg
+     (local.tee $1
+      (f64.sub
+       (f64.const 1)
+       (f64.mul
+        (f64.mul
+         (f64.add
+          (f64.mul
+           (f64.add
+            (f64.mul
+             (f64.add
+              (f64.mul
+               (f64.add
+                (f64.mul
+                 (local.tee $2
+                  (f64.div
+                   (f64.const 1)
+                   (f64.add
+                    (f64.mul
+                     (local.tee $1
+                      (f64.abs
+                       (local.tee $3
+                        (f64.promote_f32
+                         (local.get $0)
+                        )
+                       )
+                      )
+                     )
+                     (f64.const 0.3275911)
+                    )
+                    (f64.const 1)
+                   )
+                  )
+                 )
+                 (f64.const 1.061405429)
+                )
+                (f64.const -1.453152027)
+               )
+               (local.get $2)
+              )
+              (f64.const 1.421413741)
+             )
+             (local.get $2)
+            )
+            (f64.const -0.284496736)
+           )
+           (local.get $2)
+          )
+          (f64.const 0.254829592)
+         )
+         (local.get $2)
+        )
+        (call $exp64
+         (f64.neg
+          (f64.mul
+           (local.get $1)
            (local.get $1)
           )
-          (f64.const -0.284496736)
          )
-         (local.get $1)
-        )
-        (f64.const 0.254829592)
-       )
-       (local.get $1)
-      )
-      (call $Math.exp
-       (f64.neg
-        (f64.mul
-         (local.get $2)
-         (local.get $2)
         )
        )
       )
      )
     )
-    (local.get $3)
+    (local.get $1)
+    (f64.lt
+     (local.get $3)
+     (f64.const 0)
+    )
    )
   )
  )
@@ -276,7 +389,7 @@
     (local.get $4)
    )
   )
-  (local.set $8
+  (local.set $9
    (select
     (local.get $2)
     (local.tee $3
@@ -302,82 +415,179 @@
     (i32.eqz
      (i32.ge_s
       (local.get $5)
-      (local.get $8)
+      (local.get $9)
      )
     )
     (then
-     (local.set $2
+     (local.set $3
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $10
       (i32.const 4)
      )
      (loop $py_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $2)
-         (local.get $9)
+         (local.get $3)
+         (local.get $10)
         )
        )
        (then
-        (local.set $3
+        (local.set $4
          (i32.const 0)
         )
-        (local.set $10
+        (local.set $11
          (i32.const 4)
         )
         (loop $px_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $3)
-            (local.get $10)
+            (local.get $4)
+            (local.get $11)
            )
           )
           (then
-           (local.set $4
+           (local.set $6
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $12
             (i32.const 1)
            )
            (loop $c_3_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $4)
-               (local.get $11)
+               (local.get $6)
+               (local.get $12)
               )
              )
              (then
-              (local.set $6
+              (local.set $7
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $13
                (i32.const 7)
               )
               (loop $u_4_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $6)
-                  (local.get $12)
+                  (local.get $7)
+                  (local.get $13)
                  )
                 )
                 (then
-                 (local.set $7
+                 (local.set $8
                   (i32.const 0)
                  )
-                 (local.set $13
-                  (i32.const 7)
+                 (local.set $2
+                  (i32.const 4)
                  )
                  (loop $w_5_next
                   (if
                    (i32.eqz
+                    (i32.le_s
+                     (local.get $2)
+                     (local.get $8)
+                    )
+                   )
+                   (then
+                    (v128.store align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (i32.add
+                         (i32.add
+                          (i32.mul
+                           (local.get $6)
+                           (i32.const 49)
+                          )
+                          (i32.mul
+                           (local.get $7)
+                           (i32.const 7)
+                          )
+                         )
+                         (local.get $8)
+                        )
+                        (i32.mul
+                         (i32.add
+                          (i32.add
+                           (i32.shl
+                            (local.get $3)
+                            (i32.const 2)
+                           )
+                           (local.get $4)
+                          )
+                          (i32.shl
+                           (local.get $5)
+                           (i32.const 4)
+                          )
+                         )
+                         (i32.const 49)
+                        )
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                     (v128.load align=4
+                      (i32.add
+                       (local.get $0)
+                       (i32.shl
+                        (i32.add
+                         (i32.add
+                          (i32.mul
+                           (local.get $4)
+                           (i32.const 7)
+                          )
+                          (local.get $8)
+                         )
+                         (i32.mul
+                          (i32.add
+                           (i32.add
+                            (i32.mul
+                             (local.get $3)
+                             (i32.const 7)
+                            )
+                            (local.get $7)
+                           )
+                           (i32.mul
+                            (i32.add
+                             (local.get $5)
+                             (local.get $6)
+                            )
+                            (i32.const 28)
+                           )
+                          )
+                          (i32.const 28)
+                         )
+                        )
+                        (i32.const 2)
+                       )
+                      )
+                     )
+                    )
+                    (local.set $8
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 4)
+                     )
+                    )
+                    (br $w_5_next)
+                   )
+                  )
+                 )
+                 (local.set $8
+                  (i32.const 7)
+                 )
+                 (loop $w_6_next
+                  (if
+                   (i32.eqz
                     (i32.ge_s
-                     (local.get $7)
-                     (local.get $13)
+                     (local.get $2)
+                     (local.get $8)
                     )
                    )
                    (then
@@ -389,24 +599,24 @@
                         (i32.add
                          (i32.add
                           (i32.mul
-                           (local.get $4)
+                           (local.get $6)
                            (i32.const 49)
                           )
                           (i32.mul
-                           (local.get $6)
+                           (local.get $7)
                            (i32.const 7)
                           )
                          )
-                         (local.get $7)
+                         (local.get $2)
                         )
                         (i32.mul
                          (i32.add
                           (i32.add
                            (i32.shl
-                            (local.get $2)
+                            (local.get $3)
                             (i32.const 2)
                            )
-                           (local.get $3)
+                           (local.get $4)
                           )
                           (i32.shl
                            (local.get $5)
@@ -426,24 +636,24 @@
                         (i32.add
                          (i32.add
                           (i32.mul
-                           (local.get $3)
+                           (local.get $4)
                            (i32.const 7)
                           )
-                          (local.get $7)
+                          (local.get $2)
                          )
                          (i32.mul
                           (i32.add
                            (i32.add
                             (i32.mul
-                             (local.get $2)
+                             (local.get $3)
                              (i32.const 7)
                             )
-                            (local.get $6)
+                            (local.get $7)
                            )
                            (i32.mul
                             (i32.add
-                             (local.get $4)
                              (local.get $5)
+                             (local.get $6)
                             )
                             (i32.const 28)
                            )
@@ -456,19 +666,19 @@
                       )
                      )
                     )
-                    (local.set $7
+                    (local.set $2
                      (i32.add
-                      (local.get $7)
+                      (local.get $2)
                       (i32.const 1)
                      )
                     )
-                    (br $w_5_next)
+                    (br $w_6_next)
                    )
                   )
                  )
-                 (local.set $6
+                 (local.set $7
                   (i32.add
-                   (local.get $6)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
@@ -476,9 +686,9 @@
                 )
                )
               )
-              (local.set $4
+              (local.set $6
                (i32.add
-                (local.get $4)
+                (local.get $6)
                 (i32.const 1)
                )
               )
@@ -486,9 +696,9 @@
              )
             )
            )
-           (local.set $3
+           (local.set $4
             (i32.add
-             (local.get $3)
+             (local.get $4)
              (i32.const 1)
             )
            )
@@ -496,9 +706,9 @@
           )
          )
         )
-        (local.set $2
+        (local.set $3
          (i32.add
-          (local.get $2)
+          (local.get $3)
           (i32.const 1)
          )
         )
@@ -520,130 +730,335 @@
  (func $matmul_epilogue_e3f8da5e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.shl
-       (local.get $4)
-       (i32.const 4)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
-     (i32.shl
-      (local.get $4)
-      (i32.const 4)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.shl
+            (local.get $4)
+            (i32.const 4)
+           )
+           (i32.rem_s
+            (i32.shl
+             (local.get $4)
+             (i32.const 4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $11
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $8)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 49)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $7)
-                   (i32.const 49)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 49)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 49)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 49)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 49)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -657,44 +1072,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $8)
              (i32.const 6)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $9)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 194)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 195)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.shl
+      (local.get $4)
+      (i32.const 4)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 49)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 49)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 6)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -712,7 +2358,7 @@
     (local.get $5)
    )
   )
-  (local.set $5
+  (local.set $7
    (select
     (local.get $3)
     (local.tee $4
@@ -736,19 +2382,65 @@
   (loop $b_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
+     (i32.ge_s
       (local.get $6)
+      (local.get $7)
      )
     )
     (then
-     (local.set $3
+     (local.set $4
       (i32.const 0)
+     )
+     (local.set $3
+      (i32.const 64)
+     )
+     (loop $k_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $3)
+         (local.get $4)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $6)
+             (i32.const 1088)
+            )
+            (local.get $4)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $4)
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $4
+         (i32.add
+          (local.get $4)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
      )
      (local.set $4
       (i32.const 64)
      )
-     (loop $k_1_next
+     (loop $k_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -787,37 +2479,104 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
-     (local.set $3
+     (local.set $4
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $8
       (i32.const 16)
      )
-     (loop $t_2_next
+     (loop $t_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $4)
+         (local.get $8)
         )
        )
        (then
-        (local.set $4
+        (local.set $5
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $3
          (i32.const 64)
         )
-        (loop $k_3_next
+        (loop $k_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $5)
+           )
+          )
+          (then
+           (v128.store align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (i32.add
+                  (local.get $4)
+                  (i32.const 1)
+                 )
+                 (i32.mul
+                  (local.get $6)
+                  (i32.const 17)
+                 )
+                )
+                (i32.const 6)
+               )
+               (local.get $5)
+              )
+              (i32.const 2)
+             )
+            )
+            (v128.load align=4
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $6)
+                   (i32.const 4)
+                  )
+                  (local.get $4)
+                 )
+                 (i32.const 6)
+                )
+                (local.get $5)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+           (local.set $5
+            (i32.add
+             (local.get $5)
+             (i32.const 4)
+            )
+           )
+           (br $k_4_next)
+          )
+         )
+        )
+        (local.set $5
+         (i32.const 64)
+        )
+        (loop $k_5_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $8)
+            (local.get $3)
+            (local.get $5)
            )
           )
           (then
@@ -829,7 +2588,7 @@
                (i32.shl
                 (i32.add
                  (i32.add
-                  (local.get $3)
+                  (local.get $4)
                   (i32.const 1)
                  )
                  (i32.mul
@@ -839,7 +2598,7 @@
                 )
                 (i32.const 6)
                )
-               (local.get $4)
+               (local.get $3)
               )
               (i32.const 2)
              )
@@ -855,34 +2614,34 @@
                    (local.get $6)
                    (i32.const 4)
                   )
-                  (local.get $3)
+                  (local.get $4)
                  )
                  (i32.const 6)
                 )
-                (local.get $4)
+                (local.get $3)
                )
                (i32.const 2)
               )
              )
             )
            )
-           (local.set $4
+           (local.set $3
             (i32.add
-             (local.get $4)
+             (local.get $3)
              (i32.const 1)
             )
            )
-           (br $k_3_next)
+           (br $k_5_next)
           )
          )
         )
-        (local.set $3
+        (local.set $4
          (i32.add
-          (local.get $3)
+          (local.get $4)
           (i32.const 1)
          )
         )
-        (br $t_2_next)
+        (br $t_3_next)
        )
       )
      )
@@ -900,34 +2659,46 @@
  (func $slice_rows_3ff8d632 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
-  (local.set $4
-   (i32.div_s
-    (i32.mul
-     (local.get $2)
-     (i32.const 1088)
-    )
-    (local.get $3)
-   )
-  )
-  (local.set $2
-   (select
-    (local.tee $5
-     (i32.const 1088)
-    )
-    (local.tee $2
-     (i32.div_s
-      (i32.mul
-       (local.get $5)
-       (i32.add
-        (local.get $2)
-        (i32.const 1)
+  (local $6 i32)
+  (local.set $6
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $5
+       (block (result i32)
+        (local.set $4
+         (i32.const 1088)
+        )
+        (i32.const 272)
        )
       )
-      (local.get $3)
+      (local.get $2)
+     )
+     (local.get $3)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $5
+   (select
+    (local.get $4)
+    (local.tee $5
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $5)
+        (i32.add
+         (local.get $2)
+         (i32.const 1)
+        )
+       )
+       (local.get $3)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $2)
+    (i32.lt_s
+     (local.get $4)
      (local.get $5)
     )
    )
@@ -936,36 +2707,87 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
-      (local.get $4)
+      (local.get $5)
+      (local.get $6)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
-        (local.get $4)
+        (local.get $6)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
-         (local.get $4)
+         (local.get $6)
          (i32.const 2)
         )
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.add
-       (local.get $4)
-       (i32.const 1)
+       (local.get $6)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $2)
+    (i32.sub
+     (local.get $3)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $2
+     (i32.const 1088)
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $2)
+        (local.get $4)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $1)
+         (i32.shl
+          (local.get $4)
+          (i32.const 2)
+         )
+        )
+        (f32.load
+         (i32.add
+          (local.get $0)
+          (i32.shl
+           (local.get $4)
+           (i32.const 2)
+          )
+         )
+        )
+       )
+       (local.set $4
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
+      )
+     )
     )
    )
   )
@@ -1163,14 +2985,15 @@
   )
  )
  (func $layernorm_1831f662 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
-  (local $7 i32)
+  (local $7 v128)
   (local $8 f32)
   (local $9 f32)
   (local $10 i32)
+  (local $11 i32)
   (local.set $10
    (i32.div_s
     (i32.mul
-     (local.tee $7
+     (local.tee $11
       (i32.mul
        (local.get $4)
        (i32.const 17)
@@ -1181,7 +3004,7 @@
     (local.get $6)
    )
   )
-  (local.set $6
+  (local.set $11
    (select
     (local.tee $4
      (i32.mul
@@ -1192,7 +3015,7 @@
     (local.tee $5
      (i32.div_s
       (i32.mul
-       (local.get $7)
+       (local.get $11)
        (i32.add
         (local.get $5)
         (i32.const 1)
@@ -1210,9 +3033,9 @@
   (loop $r_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
+     (i32.ge_s
       (local.get $10)
+      (local.get $11)
      )
     )
     (then
@@ -1222,27 +3045,92 @@
        (i32.const 6)
       )
      )
-     (local.set $9
+     (local.set $8
       (f32.const 0)
      )
-     (local.set $4
+     (local.set $7
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $4
       (i32.const 64)
      )
      (loop $k_1_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
-        (local.set $9
+        (local.set $7
+         (f32x4.add
+          (local.get $7)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $5)
+              (local.get $6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (f32.add
+       (local.get $8)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $7)
+         )
+         (f32x4.extract_lane 1
+          (local.get $7)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $7)
+         )
+         (f32x4.extract_lane 3
+          (local.get $7)
+         )
+        )
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $8
          (f32.add
-          (local.get $9)
+          (local.get $8)
           (f32.load
            (i32.add
             (local.get $0)
@@ -1263,36 +3151,114 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
+       )
+      )
+     )
+     (local.set $8
+      (f32.mul
+       (local.get $8)
+       (f32.const 0.015625)
+      )
+     )
+     (local.set $9
+      (f32.const 0)
+     )
+     (local.set $7
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $6
+      (i32.const 0)
+     )
+     (local.set $4
+      (i32.const 64)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (local.set $7
+         (f32x4.add
+          (local.get $7)
+          (f32x4.mul
+           (local.tee $7
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $8)
+             )
+            )
+           )
+           (local.get $7)
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
        )
       )
      )
      (local.set $9
-      (f32.mul
+      (f32.add
        (local.get $9)
-       (f32.const 0.015625)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $7)
+         )
+         (f32x4.extract_lane 1
+          (local.get $7)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $7)
+         )
+         (f32x4.extract_lane 3
+          (local.get $7)
+         )
+        )
+       )
       )
      )
-     (local.set $8
-      (f32.const 0)
+     (local.set $6
+      (i32.const 64)
      )
-     (local.set $4
-      (i32.const 0)
-     )
-     (loop $k_2_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
-        (local.set $8
+        (local.set $9
          (f32.add
-          (local.get $8)
+          (local.get $9)
           (f32.mul
-           (local.tee $8
+           (local.tee $9
             (f32.sub
              (f32.load
               (i32.add
@@ -1306,10 +3272,10 @@
                )
               )
              )
-             (local.get $9)
+             (local.get $8)
             )
            )
-           (local.get $8)
+           (local.get $9)
           )
          )
         )
@@ -1319,17 +3285,17 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $8
+     (local.set $9
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $9)
           (f32.const 0.015625)
          )
          (f32.const 9.999999974752427e-07)
@@ -1337,15 +3303,96 @@
        )
       )
      )
-     (local.set $4
+     (local.set $6
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $4
+      (i32.const 64)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $4)
+         (local.get $6)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $5)
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $5)
+                 (local.get $6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $8)
+             )
+            )
+            (f32x4.splat
+             (local.get $9)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (local.get $6)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $6)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $4)
-         (local.get $7)
+         (local.get $6)
         )
        )
        (then
@@ -1376,9 +3423,9 @@
                )
               )
              )
-             (local.get $9)
+             (local.get $8)
             )
-            (local.get $8)
+            (local.get $9)
            )
            (f32.load
             (i32.add
@@ -1407,7 +3454,7 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
@@ -1425,130 +3472,335 @@
  (func $matmul_epilogue_b6201a5e (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $4)
-       (i32.const 17)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (i32.const 17)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (i32.const 17)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (i32.const 17)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $11
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $8)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 64)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 6)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -1562,44 +3814,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $8)
              (i32.const 6)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $9)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 194)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 195)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (i32.const 17)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 64)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 6)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -1608,17 +5091,18 @@
   (local $7 i32)
   (local $8 f32)
   (local $9 f32)
-  (local $10 i32)
-  (local $11 f32)
+  (local $10 f32)
+  (local $11 v128)
   (local $12 i32)
   (local $13 i32)
-  (local $14 f32)
+  (local $14 i32)
   (local $15 i32)
-  (local $16 i32)
+  (local $16 f32)
   (local $17 i32)
   (local $18 i32)
   (local $19 i32)
-  (local.set $10
+  (local $20 i32)
+  (local.set $12
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -1627,7 +5111,7 @@
     (local.get $6)
    )
   )
-  (local.set $16
+  (local.set $17
    (select
     (local.get $4)
     (local.tee $5
@@ -1652,76 +5136,111 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $10)
-      (local.get $16)
+      (local.get $12)
+      (local.get $17)
      )
     )
     (then
-     (local.set $4
+     (local.set $5
       (i32.const 0)
      )
-     (local.set $17
+     (local.set $18
       (i32.const 4)
      )
      (loop $h_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $17)
+         (local.get $5)
+         (local.get $18)
         )
        )
        (then
-        (local.set $12
+        (local.set $13
          (i32.const 0)
         )
-        (local.set $18
+        (local.set $19
          (i32.const 17)
         )
         (loop $qi_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $12)
-            (local.get $18)
+            (local.get $13)
+            (local.get $19)
            )
           )
           (then
-           (local.set $5
+           (local.set $6
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
-                (local.get $10)
+                (local.get $12)
                 (i32.const 17)
                )
-               (local.get $12)
+               (local.get $13)
               )
               (i32.const 6)
              )
              (i32.shl
-              (local.get $4)
+              (local.get $5)
               (i32.const 4)
              )
             )
            )
-           (local.set $8
+           (local.set $9
             (f32.const -inf)
            )
-           (local.set $9
+           (local.set $10
             (f32.const 0)
            )
-           (local.set $6
+           (local.set $7
             (i32.const 0)
            )
-           (local.set $7
+           (local.set $4
             (i32.const 16)
            )
            (loop $e_3_next
             (if
              (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $7)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $6)
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $e_3_next)
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 16)
+           )
+           (loop $e_4_next
+            (if
+             (i32.eqz
               (i32.ge_s
-               (local.get $6)
+               (local.get $4)
                (local.get $7)
               )
              )
@@ -1731,7 +5250,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $5)
+                  (local.get $4)
                   (local.get $6)
                  )
                  (i32.const 2)
@@ -1739,28 +5258,28 @@
                )
                (f32.const 0)
               )
-              (local.set $6
+              (local.set $4
                (i32.add
-                (local.get $6)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_3_next)
+              (br $e_4_next)
              )
             )
            )
-           (local.set $7
+           (local.set $14
             (i32.const 0)
            )
-           (local.set $19
+           (local.set $20
             (i32.const 17)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $7)
-               (local.get $19)
+               (local.get $14)
+               (local.get $20)
               )
              )
              (then
@@ -1769,47 +5288,126 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $10)
+                   (local.get $12)
                    (i32.const 17)
                   )
-                  (local.get $7)
+                  (local.get $14)
                  )
                  (i32.const 6)
                 )
                 (i32.shl
-                 (local.get $4)
+                 (local.get $5)
                  (i32.const 4)
                 )
                )
               )
-              (local.set $11
+              (local.set $8
                (f32.const 0)
               )
-              (local.set $6
+              (local.set $11
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $7
                (i32.const 0)
               )
-              (local.set $13
+              (local.set $4
                (i32.const 16)
               )
-              (loop $e_5_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $6)
-                  (local.get $13)
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $7)
                  )
                 )
                 (then
                  (local.set $11
-                  (f32.add
+                  (f32x4.add
                    (local.get $11)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $6)
+                        (local.get $7)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $8
+               (f32.add
+                (local.get $8)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $11)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $11)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $11)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $11)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $4)
+                  (local.get $7)
+                 )
+                )
+                (then
+                 (local.set $8
+                  (f32.add
+                   (local.get $8)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $5)
+                        (local.get $4)
                         (local.get $6)
                        )
                        (i32.const 2)
@@ -1821,7 +5419,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $15)
                        )
                        (i32.const 2)
@@ -1831,72 +5429,137 @@
                    )
                   )
                  )
-                 (local.set $6
+                 (local.set $4
                   (i32.add
-                   (local.get $6)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_5_next)
+                 (br $e_7_next)
                 )
                )
               )
-              (local.set $9
+              (local.set $10
                (f32.add
                 (f32.mul
-                 (local.get $9)
-                 (local.tee $11
-                  (f32.demote_f64
-                   (call $Math.exp
-                    (f64.promote_f32
-                     (f32.sub
-                      (local.get $8)
-                      (local.tee $8
-                       (f32.max
-                        (local.tee $9
-                         (f32.mul
-                          (local.get $11)
-                          (f32.const 0.25)
-                         )
-                        )
+                 (local.get $10)
+                 (local.tee $8
+                  (call $exp
+                   (f32.sub
+                    (local.get $9)
+                    (local.tee $9
+                     (f32.max
+                      (local.tee $10
+                       (f32.mul
                         (local.get $8)
+                        (f32.const 0.25)
                        )
                       )
+                      (local.get $9)
                      )
                     )
                    )
                   )
                  )
                 )
-                (local.tee $14
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $9)
-                     (local.get $8)
-                    )
-                   )
+                (local.tee $16
+                 (call $exp
+                  (f32.sub
+                   (local.get $10)
+                   (local.get $9)
                   )
                  )
                 )
                )
               )
-              (local.set $14
+              (local.set $16
                (f32.mul
-                (local.get $14)
+                (local.get $16)
                 (f32.const 1)
                )
               )
-              (local.set $6
+              (local.set $7
                (i32.const 0)
               )
-              (loop $e_6_next
+              (local.set $4
+               (i32.const 16)
+              )
+              (loop $e_8_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $4)
+                  (local.get $7)
+                 )
+                )
+                (then
+                 (v128.store align=4
+                  (i32.add
+                   (local.get $3)
+                   (i32.shl
+                    (i32.add
+                     (local.get $6)
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $6)
+                        (local.get $7)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32x4.splat
+                     (local.get $8)
+                    )
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $16)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $15)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_8_next)
+                )
+               )
+              )
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
                  (i32.ge_s
-                  (local.get $6)
-                  (local.get $13)
+                  (local.get $4)
+                  (local.get $7)
                  )
                 )
                 (then
@@ -1905,7 +5568,7 @@
                    (local.get $3)
                    (i32.shl
                     (i32.add
-                     (local.get $5)
+                     (local.get $4)
                      (local.get $6)
                     )
                     (i32.const 2)
@@ -1918,23 +5581,23 @@
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $5)
+                        (local.get $4)
                         (local.get $6)
                        )
                        (i32.const 2)
                       )
                      )
                     )
-                    (local.get $11)
+                    (local.get $8)
                    )
                    (f32.mul
-                    (local.get $14)
+                    (local.get $16)
                     (f32.load
                      (i32.add
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $6)
+                        (local.get $4)
                         (local.get $15)
                        )
                        (i32.const 2)
@@ -1944,50 +5607,101 @@
                    )
                   )
                  )
-                 (local.set $6
+                 (local.set $4
                   (i32.add
-                   (local.get $6)
+                   (local.get $4)
                    (i32.const 1)
                   )
                  )
-                 (br $e_6_next)
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $9
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $10)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $10)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 0)
+           )
+           (local.set $4
+            (i32.const 16)
+           )
+           (loop $e_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $4)
+               (local.get $7)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $3)
+                (i32.shl
+                 (i32.add
+                  (local.get $6)
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $3)
+                  (i32.shl
+                   (i32.add
+                    (local.get $6)
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32x4.splat
+                 (local.get $9)
                 )
                )
               )
               (local.set $7
                (i32.add
                 (local.get $7)
-                (i32.const 1)
+                (i32.const 4)
                )
               )
-              (br $j_4_next)
+              (br $e_10_next)
              )
             )
-           )
-           (local.set $8
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $9)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $9)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $6
-            (i32.const 0)
            )
            (local.set $7
             (i32.const 16)
            )
-           (loop $e_7_next
+           (loop $e_11_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $6)
+               (local.get $4)
                (local.get $7)
               )
              )
@@ -1997,7 +5711,7 @@
                 (local.get $3)
                 (i32.shl
                  (i32.add
-                  (local.get $5)
+                  (local.get $4)
                   (local.get $6)
                  )
                  (i32.const 2)
@@ -2009,29 +5723,29 @@
                   (local.get $3)
                   (i32.shl
                    (i32.add
-                    (local.get $5)
+                    (local.get $4)
                     (local.get $6)
                    )
                    (i32.const 2)
                   )
                  )
                 )
-                (local.get $8)
+                (local.get $9)
                )
               )
-              (local.set $6
+              (local.set $4
                (i32.add
-                (local.get $6)
+                (local.get $4)
                 (i32.const 1)
                )
               )
-              (br $e_7_next)
+              (br $e_11_next)
              )
             )
            )
-           (local.set $12
+           (local.set $13
             (i32.add
-             (local.get $12)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2039,9 +5753,9 @@
           )
          )
         )
-        (local.set $4
+        (local.set $5
          (i32.add
-          (local.get $4)
+          (local.get $5)
           (i32.const 1)
          )
         )
@@ -2049,9 +5763,9 @@
        )
       )
      )
-     (local.set $10
+     (local.set $12
       (i32.add
-       (local.get $10)
+       (local.get $12)
        (i32.const 1)
       )
      )
@@ -2158,14 +5872,15 @@
   )
  )
  (func $add_norm_eebfe0c7 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32)
-  (local $9 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 f32)
   (local $12 i32)
+  (local $13 i32)
   (local.set $12
    (i32.div_s
     (i32.mul
-     (local.tee $9
+     (local.tee $13
       (i32.mul
        (local.get $6)
        (i32.const 17)
@@ -2176,7 +5891,7 @@
     (local.get $8)
    )
   )
-  (local.set $8
+  (local.set $13
    (select
     (local.tee $6
      (i32.mul
@@ -2187,7 +5902,7 @@
     (local.tee $7
      (i32.div_s
       (i32.mul
-       (local.get $9)
+       (local.get $13)
        (i32.add
         (local.get $7)
         (i32.const 1)
@@ -2205,30 +5920,90 @@
   (loop $r_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $8)
+     (i32.ge_s
       (local.get $12)
+      (local.get $13)
      )
     )
     (then
-     (local.set $6
+     (local.set $7
       (i32.shl
        (local.get $12)
        (i32.const 6)
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $6
       (i32.const 64)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 64)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2270,34 +6045,102 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
-     (local.set $11
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_2_next
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
-        (local.set $11
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 64)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $10
          (f32.add
-          (local.get $11)
+          (local.get $10)
           (f32.load
            (i32.add
             (local.get $4)
@@ -2312,42 +6155,120 @@
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.mul
+       (local.get $10)
+       (f32.const 0.015625)
+      )
+     )
+     (local.set $11
+      (f32.const 0)
+     )
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $8
+      (i32.const 0)
+     )
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $10)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
        )
       )
      )
      (local.set $11
-      (f32.mul
+      (f32.add
        (local.get $11)
-       (f32.const 0.015625)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
       )
      )
-     (local.set $10
-      (f32.const 0)
+     (local.set $8
+      (i32.const 64)
      )
-     (local.set $7
-      (i32.const 0)
-     )
-     (loop $k_3_next
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
-        (local.set $10
+        (local.set $11
          (f32.add
-          (local.get $10)
+          (local.get $11)
           (f32.mul
-           (local.tee $10
+           (local.tee $11
             (f32.sub
              (f32.load
               (i32.add
@@ -2361,30 +6282,30 @@
                )
               )
              )
-             (local.get $11)
+             (local.get $10)
             )
            )
-           (local.get $10)
+           (local.get $11)
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $10
+     (local.set $11
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $10)
+          (local.get $11)
           (f32.const 0.015625)
          )
          (f32.const 9.999999974752427e-07)
@@ -2392,15 +6313,96 @@
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.mul
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $4)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $10)
+             )
+            )
+            (f32x4.splat
+             (local.get $11)
+            )
+           )
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $8)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (local.get $8)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $8
+      (i32.const 64)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $9)
+         (local.get $6)
+         (local.get $8)
         )
        )
        (then
@@ -2431,15 +6433,15 @@
                )
               )
              )
-             (local.get $11)
+             (local.get $10)
             )
-            (local.get $10)
+            (local.get $11)
            )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $7)
+              (local.get $6)
               (i32.const 2)
              )
             )
@@ -2449,20 +6451,20 @@
            (i32.add
             (local.get $3)
             (i32.shl
-             (local.get $7)
+             (local.get $6)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $7
+        (local.set $6
          (i32.add
-          (local.get $7)
+          (local.get $6)
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
@@ -2478,78 +6480,132 @@
   )
  )
  (func $matmul_epilogue_29bd25b3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32)
-  (local $8 i32)
-  (local $9 f32)
+  (local $8 f32)
+  (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local.set $8
-   (i32.div_s
-    (i32.mul
-     (local.tee $10
-      (i32.mul
-       (local.get $5)
-       (i32.const 17)
-      )
-     )
-     (local.get $6)
-    )
-    (local.get $7)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $5
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 v128)
+  (local $26 i32)
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $5)
-      (i32.const 17)
-     )
-    )
-    (local.tee $6
-     (i32.div_s
-      (i32.mul
-       (local.get $10)
-       (i32.add
-        (local.get $6)
-        (i32.const 1)
+      (local.tee $11
+       (i32.div_s
+        (i32.add
+         (local.tee $14
+          (i32.sub
+           (i32.mul
+            (local.get $5)
+            (i32.const 17)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $5)
+             (i32.const 17)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $7)
+      (local.get $6)
+     )
+     (local.get $7)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $26
+   (select
+    (local.get $14)
+    (local.tee $11
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $11)
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (local.get $7)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $5)
-     (local.get $6)
+    (i32.gt_s
+     (local.get $11)
+     (local.get $14)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $7)
-      (local.get $8)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $26)
      )
     )
     (then
-     (local.set $5
+     (local.set $9
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $12
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $5)
-         (local.get $10)
+         (local.get $9)
+         (local.get $12)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $6
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $23
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $13
          (i32.const 0)
         )
         (local.set $11
@@ -2558,52 +6614,203 @@
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $6)
+           (i32.le_s
             (local.get $11)
+            (local.get $13)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $8)
-                   (i32.const 6)
+                   (i32.add
+                    (i32.shl
+                     (local.get $10)
+                     (i32.const 6)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $6)
-                   (i32.const 7)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                   (local.get $9)
                   )
-                  (local.get $5)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $6
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $15)
+              (local.tee $25
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $9)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $13)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $10)
+                      (i32.const 1)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $10)
+                      (i32.const 2)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.tee $15
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $10)
+                      (i32.const 3)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $13)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $23
+            (f32x4.add
+             (local.get $23)
+             (f32x4.mul
+              (local.get $15)
+              (local.get $25)
+             )
+            )
+           )
+           (local.set $13
             (i32.add
-             (local.get $6)
+             (local.get $13)
              (i32.const 1)
             )
            )
@@ -2617,22 +6824,24 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $10)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
-         (local.tee $9
+         (local.tee $8
           (f32.add
-           (local.get $9)
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
            (f32.load
             (i32.add
              (local.get $2)
              (i32.shl
-              (local.get $5)
+              (local.get $9)
               (i32.const 2)
              )
             )
@@ -2646,23 +6855,23 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $8)
+             (local.get $10)
              (i32.const 7)
             )
-            (local.get $5)
+            (local.get $9)
            )
            (i32.const 2)
           )
          )
          (f32.mul
           (f32.mul
-           (local.get $9)
+           (local.get $8)
            (f32.const 0.5)
           )
           (f32.add
            (call $erf
             (f32.mul
-             (local.get $9)
+             (local.get $8)
              (f32.const 0.7071067690849304)
             )
            )
@@ -2670,23 +6879,2369 @@
           )
          )
         )
-        (local.set $5
+        (f32.store
          (i32.add
-          (local.get $5)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $9)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $9)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $9)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (local.get $9)
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $9)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 2)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $22)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 3)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 4)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 1
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 5)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 6)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.tee $8
+          (f32.add
+           (f32x4.extract_lane 3
+            (local.get $23)
+           )
+           (f32.load
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $9)
+               (i32.const 7)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $4)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $9)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.mul
+          (f32.mul
+           (local.get $8)
+           (f32.const 0.5)
+          )
+          (f32.add
+           (call $erf
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.7071067690849304)
+            )
+           )
+           (f32.const 1)
+          )
+         )
+        )
+        (local.set $9
+         (i32.add
+          (local.get $9)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (i32.add
-       (local.get $8)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $6)
+    (i32.sub
+     (local.get $7)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $7
+     (i32.mul
+      (local.get $5)
+      (i32.const 17)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $7)
+        (local.get $14)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $8
+           (f32.const 0)
+          )
+          (local.set $11
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 64)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $11)
+             )
+            )
+            (then
+             (local.set $8
+              (f32.add
+               (local.get $8)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $14)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $11)
+                     (i32.const 7)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $11
+              (i32.add
+               (local.get $11)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.tee $8
+            (f32.add
+             (local.get $8)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $12)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $4)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $14)
+               (i32.const 7)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.mul
+            (f32.mul
+             (local.get $8)
+             (f32.const 0.5)
+            )
+            (f32.add
+             (call $erf
+              (f32.mul
+               (local.get $8)
+               (f32.const 0.7071067690849304)
+              )
+             )
+             (f32.const 1)
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $14
+        (i32.add
+         (local.get $14)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -2694,130 +9249,335 @@
  (func $matmul_epilogue_738f6de8 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local $9 f32)
+  (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.tee $8
-      (i32.mul
-       (local.get $4)
-       (i32.const 17)
-      )
-     )
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.tee $4
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $4)
-      (i32.const 17)
-     )
-    )
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $8)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+      (local.tee $9
+       (i32.div_s
+        (i32.add
+         (local.tee $12
+          (i32.sub
+           (i32.mul
+            (local.get $4)
+            (i32.const 17)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $4)
+             (i32.const 17)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $12)
+    (local.tee $9
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $9)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $9)
+     (local.get $12)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $11
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $8)
+         (local.get $7)
+         (local.get $11)
         )
        )
        (then
-        (local.set $9
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
         (local.set $10
+         (i32.const 0)
+        )
+        (local.set $9
          (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
-           (i32.ge_s
-            (local.get $5)
+           (i32.le_s
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $9
-            (f32.add
-             (local.get $9)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 7)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $10
             (i32.add
-             (local.get $5)
+             (local.get $10)
              (i32.const 1)
             )
            )
@@ -2831,44 +9591,1275 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $7)
+             (local.get $8)
              (i32.const 6)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $9)
+          (f32x4.extract_lane 0
+           (local.get $14)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $14)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $8)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 194)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 195)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $8)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
-       (i32.const 1)
+       (local.get $8)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $6
+     (i32.mul
+      (local.get $4)
+      (i32.const 17)
+     )
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $6)
+        (local.get $12)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $9
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $9)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $9)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $9
+              (i32.add
+               (local.get $9)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $12)
+               (i32.const 6)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $24)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $11)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $12
+        (i32.add
+         (local.get $12)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -3563,7 +11554,7 @@
     (local.get $4)
    )
   )
-  (local.set $3
+  (local.set $4
    (select
     (local.get $2)
     (local.tee $3
@@ -3588,23 +11579,75 @@
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $3)
+      (local.get $4)
       (local.get $5)
      )
     )
     (then
-     (local.set $2
+     (local.set $3
       (i32.const 0)
      )
-     (local.set $4
+     (local.set $2
       (i32.const 64)
      )
      (loop $k_1_next
       (if
        (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $3)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (local.get $5)
+             (i32.const 6)
+            )
+            (local.get $3)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.mul
+              (local.get $5)
+              (i32.const 1088)
+             )
+             (local.get $3)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $3
+         (i32.add
+          (local.get $3)
+          (i32.const 4)
+         )
+        )
+        (br $k_1_next)
+       )
+      )
+     )
+     (local.set $3
+      (i32.const 64)
+     )
+     (loop $k_2_next
+      (if
+       (i32.eqz
         (i32.ge_s
          (local.get $2)
-         (local.get $4)
+         (local.get $3)
         )
        )
        (then
@@ -3644,7 +11687,7 @@
           (i32.const 1)
          )
         )
-        (br $k_1_next)
+        (br $k_2_next)
        )
       )
      )
@@ -3661,67 +11704,125 @@
  )
  (func $matmul_epilogue_154c1784 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local.set $7
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (local.get $5)
-    )
-    (local.get $6)
-   )
-  )
-  (local.set $6
-   (select
-    (local.get $4)
-    (local.tee $5
-     (i32.div_s
-      (i32.mul
-       (local.get $4)
-       (i32.add
-        (local.get $5)
-        (i32.const 1)
+  (local $11 f32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local.set $8
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (local.get $4)
+           (i32.rem_s
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $6)
+      (local.get $5)
+     )
+     (local.get $6)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $13)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $5)
+         (i32.const 1)
+        )
+       )
+       (local.get $6)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $4)
-     (local.get $5)
+    (i32.gt_s
+     (local.get $10)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $6)
-      (local.get $7)
+     (i32.ge_s
+      (local.get $8)
+      (local.get $25)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
-      (i32.const 10)
+     (local.set $12
+      (i32.const 8)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $22
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $9
          (i32.const 0)
         )
         (local.set $10
@@ -3731,51 +11832,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $9)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $7)
-                   (i32.const 6)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $5)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 10)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 10)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.get $14)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $9)
+                    (i32.const 10)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 1)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 2)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.tee $14
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (i32.add
+                      (local.get $8)
+                      (i32.const 3)
+                     )
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $22
+            (f32x4.add
+             (local.get $22)
+             (f32x4.mul
+              (local.get $14)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $9
             (i32.add
-             (local.get $5)
+             (local.get $9)
              (i32.const 1)
             )
            )
@@ -3789,44 +12041,1671 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $7)
+             (local.get $8)
              (i32.const 10)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
          (f32.add
-          (local.get $8)
+          (f32x4.extract_lane 0
+           (local.get $15)
+          )
           (f32.load
            (i32.add
             (local.get $2)
             (i32.shl
-             (local.get $4)
+             (local.get $7)
              (i32.const 2)
             )
            )
           )
          )
         )
-        (local.set $4
+        (f32.store
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $15)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $16)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 11)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 13)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $17)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 14)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 15)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 16)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 17)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $18)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 21)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 22)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 23)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $19)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 24)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 25)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 26)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 27)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $20)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 31)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 32)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 33)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $21)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 34)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 0
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 4)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 35)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 1
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 5)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 36)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 2
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 6)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $8)
+              (i32.const 10)
+             )
+             (local.get $7)
+            )
+            (i32.const 37)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (f32x4.extract_lane 3
+           (local.get $22)
+          )
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (i32.const 7)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 1)
+      (i32.const 8)
+     )
+     (local.set $12
+      (i32.const 10)
+     )
+     (loop $jj_3_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $7)
+         (local.get $12)
+        )
+       )
+       (then
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (local.set $10
+         (i32.const 64)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 6)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $8)
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 1)
+             )
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 2)
+             )
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $11
+         (f32.const 0)
+        )
+        (local.set $9
+         (i32.const 0)
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $9)
+            (local.get $10)
+           )
+          )
+          (then
+           (local.set $11
+            (f32.add
+             (local.get $11)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $8)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $9)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $9)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
+             (i32.const 1)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $8)
+              (i32.const 3)
+             )
+             (i32.const 10)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32.add
+          (local.get $11)
+          (f32.load
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 1)
+         )
+        )
+        (br $jj_3_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $8
+      (i32.add
+       (local.get $8)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $5)
+    (i32.sub
+     (local.get $6)
+     (i32.const 1)
+    )
+   )
+   (then
+    (loop $ii_8_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 10)
+       )
+       (loop $jj_9_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $6)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $11
+           (f32.const 0)
+          )
+          (local.set $10
+           (i32.const 0)
+          )
+          (local.set $5
+           (i32.const 64)
+          )
+          (loop $p_10_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $5)
+              (local.get $10)
+             )
+            )
+            (then
+             (local.set $11
+              (f32.add
+               (local.get $11)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $10)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $10)
+                     (i32.const 10)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $10
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+             )
+             (br $p_10_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 10)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.add
+            (local.get $11)
+            (f32.load
+             (i32.add
+              (local.get $2)
+              (i32.shl
+               (local.get $12)
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_9_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_8_next)
+      )
+     )
     )
    )
   )
@@ -3974,28 +13853,24 @@
           (local.set $10
            (f32.add
             (local.get $10)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
                  (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $4)
-                     (i32.const 10)
-                    )
-                    (local.get $5)
-                   )
-                   (i32.const 2)
+                  (i32.mul
+                   (local.get $4)
+                   (i32.const 10)
                   )
+                  (local.get $5)
                  )
+                 (i32.const 2)
                 )
-                (local.get $8)
                )
               )
+              (local.get $8)
              )
             )
            )
@@ -4072,9 +13947,6 @@
  (func $fill_a2914eb7 (param $0 i32)
   (local $1 i32)
   (local $2 i32)
-  (local.set $2
-   (i32.const 1)
-  )
   (loop $o_0_next
    (if
     (i32.eqz
@@ -4084,7 +13956,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $0)
        (i32.shl
@@ -4092,22 +13964,54 @@
         (i32.const 2)
        )
       )
-      (f32.const 1)
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
      )
      (local.set $1
       (i32.add
        (local.get $1)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
     )
    )
   )
+  (local.set $1
+   (i32.const 1)
+  )
+  (loop $o_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $1)
+      (local.get $2)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $0)
+       (i32.shl
+        (local.get $2)
+        (i32.const 2)
+       )
+      )
+      (f32.const 1)
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
  )
  (func $softmax_xent_grad_a18e05d3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
-  (local $7 f32)
-  (local $8 i32)
+  (local $7 i32)
+  (local $8 f32)
   (local $9 f32)
   (local $10 f32)
   (loop $r_0_next
@@ -4115,23 +14019,23 @@
     (i32.eqz
      (i32.le_s
       (local.get $4)
-      (local.get $8)
+      (local.get $7)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (select
        (f32.add
-        (local.get $7)
+        (local.get $8)
         (f32.const 1)
        )
-       (local.get $7)
+       (local.get $8)
        (i32.ne
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $8)
+           (local.get $7)
            (i32.const 2)
           )
          )
@@ -4140,9 +14044,9 @@
        )
       )
      )
-     (local.set $8
+     (local.set $7
       (i32.add
-       (local.get $8)
+       (local.get $7)
        (i32.const 1)
       )
      )
@@ -4156,16 +14060,16 @@
      (f32.load
       (local.get $2)
      )
-     (local.get $7)
+     (local.get $8)
     )
     (f32.const 0)
     (f32.gt
-     (local.get $7)
+     (local.get $8)
      (f32.const 0)
     )
    )
   )
-  (local.set $2
+  (local.set $7
    (i32.div_s
     (i32.mul
      (local.get $4)
@@ -4177,7 +14081,7 @@
   (local.set $5
    (select
     (local.get $4)
-    (local.tee $5
+    (local.tee $2
      (i32.div_s
       (i32.mul
        (local.get $4)
@@ -4189,27 +14093,27 @@
       (local.get $6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $2)
      (local.get $4)
-     (local.get $5)
     )
    )
   )
   (loop $r_1_next
    (if
-    (i32.lt_s
-     (local.get $2)
+    (i32.gt_s
      (local.get $5)
+     (local.get $7)
     )
     (then
      (if
       (i32.eq
-       (local.tee $6
+       (local.tee $4
         (i32.load
          (i32.add
           (local.get $1)
           (i32.shl
-           (local.get $2)
+           (local.get $7)
            (i32.const 2)
           )
          )
@@ -4221,14 +14125,190 @@
        (local.set $4
         (i32.const 0)
        )
-       (local.set $6
-        (i32.const 10)
+       (local.set $2
+        (i32.const 8)
        )
        (loop $c_2_next
         (if
          (i32.eqz
-          (i32.ge_s
+          (i32.le_s
+           (local.get $2)
            (local.get $4)
+          )
+         )
+         (then
+          (v128.store align=4
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $7)
+               (i32.const 10)
+              )
+              (local.get $4)
+             )
+             (i32.const 2)
+            )
+           )
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.add
+            (local.get $4)
+            (i32.const 4)
+           )
+          )
+          (br $c_2_next)
+         )
+        )
+       )
+       (local.set $4
+        (i32.const 10)
+       )
+       (loop $c_3_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $4)
+          )
+         )
+         (then
+          (f32.store
+           (i32.add
+            (local.get $3)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $7)
+               (i32.const 10)
+              )
+              (local.get $2)
+             )
+             (i32.const 2)
+            )
+           )
+           (f32.const 0)
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_3_next)
+         )
+        )
+       )
+      )
+      (else
+       (local.set $8
+        (f32.const -inf)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (local.set $6
+        (i32.const 10)
+       )
+       (loop $c_4_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $8
+           (f32.max
+            (local.get $8)
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 10)
+                )
+                (local.get $2)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (f32.const 0)
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_5_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
+           (local.get $6)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (call $exp
+             (f32.sub
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $7)
+                   (i32.const 10)
+                  )
+                  (local.get $2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (local.get $8)
+             )
+            )
+           )
+          )
+          (local.set $2
+           (i32.add
+            (local.get $2)
+            (i32.const 1)
+           )
+          )
+          (br $c_5_next)
+         )
+        )
+       )
+       (local.set $2
+        (i32.const 0)
+       )
+       (loop $c_6_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $2)
            (local.get $6)
           )
          )
@@ -4239,152 +14319,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $2)
+               (local.get $7)
                (i32.const 10)
               )
-              (local.get $4)
-             )
-             (i32.const 2)
-            )
-           )
-           (f32.const 0)
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_2_next)
-         )
-        )
-       )
-      )
-      (else
-       (local.set $7
-        (f32.const -inf)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (local.set $8
-        (i32.const 10)
-       )
-       (loop $c_3_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (local.set $7
-           (f32.max
-            (local.get $7)
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (i32.add
-                (i32.mul
-                 (local.get $2)
-                 (i32.const 10)
-                )
-                (local.get $4)
-               )
-               (i32.const 2)
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_3_next)
-         )
-        )
-       )
-       (local.set $9
-        (f32.const 0)
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_4_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (local.set $9
-           (f32.add
-            (local.get $9)
-            (f32.demote_f64
-             (call $Math.exp
-              (f64.promote_f32
-               (f32.sub
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $2)
-                     (i32.const 10)
-                    )
-                    (local.get $4)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-                (local.get $7)
-               )
-              )
-             )
-            )
-           )
-          )
-          (local.set $4
-           (i32.add
-            (local.get $4)
-            (i32.const 1)
-           )
-          )
-          (br $c_4_next)
-         )
-        )
-       )
-       (local.set $4
-        (i32.const 0)
-       )
-       (loop $c_5_next
-        (if
-         (i32.eqz
-          (i32.ge_s
-           (local.get $4)
-           (local.get $8)
-          )
-         )
-         (then
-          (f32.store
-           (i32.add
-            (local.get $3)
-            (i32.shl
-             (i32.add
-              (i32.mul
-               (local.get $2)
-               (i32.const 10)
-              )
-              (local.get $4)
+              (local.get $2)
              )
              (i32.const 2)
             )
@@ -4392,28 +14330,24 @@
            (f32.mul
             (f32.sub
              (f32.div
-              (f32.demote_f64
-               (call $Math.exp
-                (f64.promote_f32
-                 (f32.sub
-                  (f32.load
+              (call $exp
+               (f32.sub
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
                    (i32.add
-                    (local.get $0)
-                    (i32.shl
-                     (i32.add
-                      (i32.mul
-                       (local.get $2)
-                       (i32.const 10)
-                      )
-                      (local.get $4)
-                     )
-                     (i32.const 2)
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 10)
                     )
+                    (local.get $2)
                    )
+                   (i32.const 2)
                   )
-                  (local.get $7)
                  )
                 )
+                (local.get $8)
                )
               )
               (local.get $9)
@@ -4422,29 +14356,29 @@
               (f32.const 1)
               (f32.const 0)
               (i32.eq
+               (local.get $2)
                (local.get $4)
-               (local.get $6)
               )
              )
             )
             (local.get $10)
            )
           )
-          (local.set $4
+          (local.set $2
            (i32.add
-            (local.get $4)
+            (local.get $2)
             (i32.const 1)
            )
           )
-          (br $c_5_next)
+          (br $c_6_next)
          )
         )
        )
       )
      )
-     (local.set $2
+     (local.set $7
       (i32.add
-       (local.get $2)
+       (local.get $7)
        (i32.const 1)
       )
      )
@@ -4456,10 +14390,42 @@
  (func $reduce_to_38fb9612 (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
+  (local.set $3
+   (i32.const 8)
+  )
+  (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
   (local.set $4
    (i32.const 10)
   )
-  (loop $o_0_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -4484,7 +14450,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -4497,7 +14463,7 @@
     (i32.const 10)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -4540,91 +14506,474 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
  )
  (func $matmul_2833a25f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
-  (local $7 f32)
-  (local $8 i32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $3)
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $7 i32)
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 8)
   )
-  (local.set $5
-   (select
-    (local.get $3)
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $3)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+  (local.set $10
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (local.get $3)
+           (i32.rem_s
+            (local.get $3)
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $8
+     (local.set $25
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $8)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
         (local.set $7
-         (f32.const 0)
-        )
-        (local.set $4
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 10)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
            )
           )
           (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $10)
+                    (i32.const 10)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $11)
+                    (i32.const 10)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 10)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 10)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 10)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 10)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
            (local.set $7
-            (f32.add
+            (i32.add
              (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -4632,10 +14981,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 10)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -4647,10 +14996,10 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 10)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -4659,13 +15008,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -4675,127 +15024,167 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $6)
+             (local.get $10)
              (i32.const 6)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $7)
-        )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
-         )
-        )
-        (br $j_1_next)
-       )
-      )
-     )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $i_0_next)
-    )
-   )
-  )
- )
- (func $matmul_ecf1e913 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
-  (local $6 i32)
-  (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.shl
-     (local.get $4)
-     (i32.const 6)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 64)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
-       )
-      )
-      (local.get $5)
-     )
-    )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
-    )
-   )
-  )
-  (loop $i_0_next
-   (if
-    (i32.eqz
-     (i32.ge_s
-      (local.get $6)
-      (local.get $7)
-     )
-    )
-    (then
-     (local.set $4
-      (i32.const 0)
-     )
-     (local.set $9
-      (i32.const 10)
-     )
-     (loop $j_1_next
-      (if
-       (i32.eqz
-        (i32.ge_s
-         (local.get $4)
          (local.get $9)
         )
-       )
-       (then
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
+         )
+        )
         (local.set $8
-         (f32.const 0)
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
-         (i32.const 0)
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
         )
-        (loop $p_2_next
+        (loop $p_5_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $3)
-            (local.get $5)
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
                 (local.get $0)
                 (i32.shl
                  (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+                  (i32.mul
+                   (local.get $10)
+                   (i32.const 10)
                   )
-                  (local.get $6)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -4807,10 +15196,13 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $5)
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
                    (i32.const 10)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -4819,9 +15211,1847 @@
              )
             )
            )
-           (local.set $5
+           (local.set $7
             (i32.add
-             (local.get $5)
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $11)
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 10)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 10)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 10)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 10)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
+       )
+      )
+     )
+     (local.set $10
+      (i32.add
+       (local.get $10)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $4
+     (local.get $3)
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $4)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $12
+        (i32.const 64)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.ge_s
+           (local.get $7)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $5
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 8)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 10)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 10)
+                    )
+                    (local.get $5)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $5
+              (i32.add
+               (local.get $5)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $5
+           (i32.const 10)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $5)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $13)
+                     (i32.const 10)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $7)
+                     (i32.const 10)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 6)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
+    )
+   )
+  )
+ )
+ (func $matmul_ecf1e913 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+  (local $6 i32)
+  (local $7 i32)
+  (local $8 i32)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $11
+         (i32.const 64)
+        )
+        (i32.const 16)
+       )
+      )
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $12
+   (select
+    (local.get $11)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
+     )
+    )
+    (i32.gt_s
+     (local.get $10)
+     (local.get $11)
+    )
+   )
+  )
+  (loop $i0_0_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $7)
+      (local.get $12)
+     )
+    )
+    (then
+     (local.set $6
+      (i32.const 0)
+     )
+     (local.set $10
+      (i32.const 8)
+     )
+     (loop $j0_1_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $10)
+        )
+       )
+       (then
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_2_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                    (local.get $7)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 10)
+                   )
+                   (local.get $6)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $6)
+                    (i32.const 4)
+                   )
+                   (i32.mul
+                    (local.get $8)
+                    (i32.const 10)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $7)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -4835,33 +17065,1177 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $7)
              (i32.const 10)
             )
-            (local.get $4)
+            (local.get $6)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 2)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 3)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 5)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 6)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $6)
+             (i32.const 7)
+            )
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 11)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 12)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 13)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 14)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 15)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 16)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 17)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 21)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 22)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 23)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 24)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 25)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 26)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 27)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 31)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 32)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 33)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 34)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 35)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 36)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $7)
+              (i32.const 10)
+             )
+             (local.get $6)
+            )
+            (i32.const 37)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
+      (i32.const 8)
+     )
+     (local.set $10
+      (i32.const 10)
+     )
+     (loop $jj_3_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $10)
+        )
+       )
+       (then
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_4_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $7)
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 6)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 1)
+             )
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 2)
+                  )
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 6)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 2)
+             )
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (i32.const 0)
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $3)
+            (local.get $8)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 3)
+                  )
+                  (i32.shl
+                   (local.get $8)
+                   (i32.const 6)
+                  )
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $8)
+                   (i32.const 10)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
+             (i32.const 1)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $7)
+              (i32.const 3)
+             )
+             (i32.const 10)
+            )
+            (local.get $6)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $6
+         (i32.add
+          (local.get $6)
+          (i32.const 1)
+         )
+        )
+        (br $jj_3_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $7
+      (i32.add
+       (local.get $7)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $5
+     (i32.const 64)
+    )
+    (loop $ii_8_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $5)
+        (local.get $11)
+       )
+      )
+      (then
+       (local.set $12
+        (i32.const 0)
+       )
+       (local.set $4
+        (i32.const 10)
+       )
+       (loop $jj_9_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $4)
+           (local.get $12)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $10
+           (i32.const 0)
+          )
+          (loop $p_10_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $10)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $10)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $10)
+                     (i32.const 10)
+                    )
+                    (local.get $12)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $10
+              (i32.add
+               (local.get $10)
+               (i32.const 1)
+              )
+             )
+             (br $p_10_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $11)
+               (i32.const 10)
+              )
+              (local.get $12)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $12
+           (i32.add
+            (local.get $12)
+            (i32.const 1)
+           )
+          )
+          (br $jj_9_next)
+         )
+        )
+       )
+       (local.set $11
+        (i32.add
+         (local.get $11)
+         (i32.const 1)
+        )
+       )
+       (br $ii_8_next)
+      )
+     )
     )
    )
   )
@@ -4871,9 +18245,18 @@
   (local $4 i32)
   (local $5 i32)
   (local.set $4
-   (i32.mul
-    (local.get $2)
-    (i32.const 1088)
+   (i32.sub
+    (i32.mul
+     (local.get $2)
+     (i32.const 1088)
+    )
+    (i32.rem_s
+     (i32.mul
+      (local.get $2)
+      (i32.const 1088)
+     )
+     (i32.const 4)
+    )
    )
   )
   (loop $o_0_next
@@ -4885,7 +18268,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -4893,12 +18276,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $3
       (i32.add
        (local.get $3)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -4906,28 +18289,118 @@
    )
   )
   (local.set $3
-   (i32.const 0)
+   (i32.mul
+    (local.get $2)
+    (i32.const 1088)
+   )
   )
-  (loop $b_1_next
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.le_s
-      (local.get $2)
       (local.get $3)
+      (local.get $4)
      )
     )
     (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
      (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $3
+   (i32.const 0)
+  )
+  (local.set $4
+   (local.get $2)
+  )
+  (loop $b_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (local.set $5
       (i32.const 0)
+     )
+     (local.set $2
+      (i32.const 64)
+     )
+     (loop $k_3_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $2)
+         (local.get $5)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $1)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $3)
+             (i32.const 1088)
+            )
+            (local.get $5)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.load align=4
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (i32.add
+             (i32.shl
+              (local.get $3)
+              (i32.const 6)
+             )
+             (local.get $5)
+            )
+            (i32.const 2)
+           )
+          )
+         )
+        )
+        (local.set $5
+         (i32.add
+          (local.get $5)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
      )
      (local.set $5
       (i32.const 64)
      )
-     (loop $k_2_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
+         (local.get $2)
          (local.get $5)
         )
        )
@@ -4941,7 +18414,7 @@
              (local.get $3)
              (i32.const 1088)
             )
-            (local.get $4)
+            (local.get $2)
            )
            (i32.const 2)
           )
@@ -4955,20 +18428,20 @@
               (local.get $3)
               (i32.const 6)
              )
-             (local.get $4)
+             (local.get $2)
             )
             (i32.const 2)
            )
           )
          )
         )
-        (local.set $4
+        (local.set $2
          (i32.add
-          (local.get $4)
+          (local.get $2)
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
@@ -4978,24 +18451,28 @@
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )
  )
  (func $layernorm_grad_42aceb17 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 f32)
-  (local $10 i32)
-  (local $11 i32)
+  (local $8 i32)
+  (local $9 v128)
+  (local $10 f32)
+  (local $11 f32)
   (local $12 f32)
-  (local $13 f32)
-  (local $14 i32)
-  (local $15 f32)
+  (local $13 i32)
+  (local $14 f32)
+  (local $15 v128)
   (local $16 i32)
-  (local $17 f32)
-  (local.set $11
+  (local $17 v128)
+  (local $18 f32)
+  (local $19 i32)
+  (local $20 v128)
+  (local $21 f32)
+  (local.set $8
    (i32.const 64)
   )
   (loop $k_0_next
@@ -5003,7 +18480,49 @@
     (i32.eqz
      (i32.ge_s
       (local.get $7)
-      (local.get $11)
+      (local.get $8)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $4)
+       (i32.shl
+        (local.get $7)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (v128.store align=4
+      (i32.add
+       (local.get $5)
+       (i32.shl
+        (local.get $7)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
+      (i32.add
+       (local.get $7)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $7
+   (i32.const 64)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $7)
+      (local.get $8)
      )
     )
     (then
@@ -5011,7 +18530,7 @@
       (i32.add
        (local.get $4)
        (i32.shl
-        (local.get $7)
+        (local.get $8)
         (i32.const 2)
        )
       )
@@ -5021,74 +18540,136 @@
       (i32.add
        (local.get $5)
        (i32.shl
-        (local.get $7)
+        (local.get $8)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $7
+     (local.set $8
       (i32.add
-       (local.get $7)
+       (local.get $8)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $11
-   (i32.const 0)
-  )
-  (local.set $16
+  (local.set $19
    (i32.mul
     (local.get $6)
     (i32.const 17)
    )
   )
-  (loop $r_1_next
+  (loop $r_2_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
       (local.get $16)
+      (local.get $19)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (i32.shl
-       (local.get $11)
+       (local.get $16)
        (i32.const 6)
       )
      )
-     (local.set $9
+     (local.set $11
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $10
+     (local.set $6
       (i32.const 64)
      )
-     (loop $k_2_next
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
+        (i32.le_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
         (local.set $9
-         (f32.add
+         (f32x4.add
           (local.get $9)
+          (v128.load align=4
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_3_next)
+       )
+      )
+     )
+     (local.set $11
+      (f32.add
+       (local.get $11)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 64)
+     )
+     (loop $k_4_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $11
+         (f32.add
+          (local.get $11)
           (f32.load
            (i32.add
             (local.get $0)
             (i32.shl
              (i32.add
               (local.get $6)
-              (local.get $7)
+              (local.get $8)
              )
              (i32.const 2)
             )
@@ -5102,36 +18683,114 @@
           (i32.const 1)
          )
         )
-        (br $k_2_next)
+        (br $k_4_next)
        )
       )
      )
-     (local.set $9
+     (local.set $11
       (f32.mul
-       (local.get $9)
+       (local.get $11)
        (f32.const 0.015625)
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_3_next
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_5_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (f32x4.mul
+           (local.tee $9
+            (f32x4.sub
+             (v128.load align=4
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (f32x4.splat
+              (local.get $11)
+             )
+            )
+           )
+           (local.get $9)
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_5_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 64)
+     )
+     (loop $k_6_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
+          (local.get $10)
           (f32.mul
-           (local.tee $8
+           (local.tee $10
             (f32.sub
              (f32.load
               (i32.add
@@ -5139,16 +18798,16 @@
                (i32.shl
                 (i32.add
                  (local.get $6)
-                 (local.get $7)
+                 (local.get $8)
                 )
                 (i32.const 2)
                )
               )
              )
-             (local.get $9)
+             (local.get $11)
             )
            )
-           (local.get $8)
+           (local.get $10)
           )
          )
         )
@@ -5158,17 +18817,17 @@
           (i32.const 1)
          )
         )
-        (br $k_3_next)
+        (br $k_6_next)
        )
       )
      )
-     (local.set $13
+     (local.set $14
       (f32.div
        (f32.const 1)
        (f32.sqrt
         (f32.add
          (f32.mul
-          (local.get $8)
+          (local.get $10)
           (f32.const 0.015625)
          )
          (f32.const 9.999999974752427e-07)
@@ -5176,25 +18835,224 @@
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.const 0)
      )
      (local.set $12
       (f32.const 0)
      )
-     (local.set $6
+     (local.set $9
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $15
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_4_next
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_7_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (local.set $17
+         (f32x4.mul
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $1)
+            (i32.shl
+             (local.get $7)
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $13
+          (i32.add
+           (local.get $4)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $13)
+          )
+          (f32x4.mul
+           (v128.load align=4
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (local.get $7)
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+           )
+           (local.tee $20
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $11)
+              )
+             )
+             (f32x4.splat
+              (local.get $14)
+             )
+            )
+           )
+          )
+         )
+        )
+        (v128.store align=4
+         (local.tee $13
+          (i32.add
+           (local.get $5)
+           (i32.shl
+            (local.get $7)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32x4.add
+          (v128.load align=4
+           (local.get $13)
+          )
+          (v128.load align=4
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (local.get $7)
+              (local.get $8)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $9
+         (f32x4.add
+          (local.get $9)
+          (local.get $17)
+         )
+        )
+        (local.set $15
+         (f32x4.add
+          (local.get $15)
+          (f32x4.mul
+           (local.get $17)
+           (local.get $20)
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_7_next)
+       )
+      )
+     )
+     (local.set $10
+      (f32.add
+       (local.get $10)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $9)
+         )
+         (f32x4.extract_lane 1
+          (local.get $9)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $9)
+         )
+         (f32x4.extract_lane 3
+          (local.get $9)
+         )
+        )
+       )
+      )
+     )
+     (local.set $12
+      (f32.add
+       (local.get $12)
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.add
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 64)
+     )
+     (loop $k_8_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
-        (local.set $15
+        (local.set $18
          (f32.mul
           (f32.load
            (i32.add
@@ -5202,7 +19060,7 @@
             (i32.shl
              (i32.add
               (local.get $6)
-              (local.get $7)
+              (local.get $8)
              )
              (i32.const 2)
             )
@@ -5220,7 +19078,7 @@
          )
         )
         (f32.store
-         (local.tee $14
+         (local.tee $13
           (i32.add
            (local.get $4)
            (i32.shl
@@ -5231,7 +19089,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $14)
+           (local.get $13)
           )
           (f32.mul
            (f32.load
@@ -5240,13 +19098,13 @@
              (i32.shl
               (i32.add
                (local.get $6)
-               (local.get $7)
+               (local.get $8)
               )
               (i32.const 2)
              )
             )
            )
-           (local.tee $17
+           (local.tee $21
             (f32.mul
              (f32.sub
               (f32.load
@@ -5255,22 +19113,22 @@
                 (i32.shl
                  (i32.add
                   (local.get $6)
-                  (local.get $7)
+                  (local.get $8)
                  )
                  (i32.const 2)
                 )
                )
               )
-              (local.get $9)
+              (local.get $11)
              )
-             (local.get $13)
+             (local.get $14)
             )
            )
           )
          )
         )
         (f32.store
-         (local.tee $14
+         (local.tee $13
           (i32.add
            (local.get $5)
            (i32.shl
@@ -5281,7 +19139,7 @@
          )
          (f32.add
           (f32.load
-           (local.get $14)
+           (local.get $13)
           )
           (f32.load
            (i32.add
@@ -5289,7 +19147,7 @@
             (i32.shl
              (i32.add
               (local.get $6)
-              (local.get $7)
+              (local.get $8)
              )
              (i32.const 2)
             )
@@ -5297,18 +19155,18 @@
           )
          )
         )
-        (local.set $8
+        (local.set $10
          (f32.add
-          (local.get $8)
-          (local.get $15)
+          (local.get $10)
+          (local.get $18)
          )
         )
         (local.set $12
          (f32.add
           (local.get $12)
           (f32.mul
-           (local.get $15)
-           (local.get $17)
+           (local.get $18)
+           (local.get $21)
           )
          )
         )
@@ -5318,13 +19176,13 @@
           (i32.const 1)
          )
         )
-        (br $k_4_next)
+        (br $k_8_next)
        )
       )
      )
-     (local.set $8
+     (local.set $10
       (f32.mul
-       (local.get $8)
+       (local.get $10)
        (f32.const 0.015625)
       )
      )
@@ -5334,15 +19192,114 @@
        (f32.const 0.015625)
       )
      )
-     (local.set $6
+     (local.set $7
       (i32.const 0)
      )
-     (loop $k_5_next
+     (local.set $6
+      (i32.const 64)
+     )
+     (loop $k_9_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $6)
+         (local.get $7)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $3)
+          (i32.shl
+           (i32.add
+            (local.get $7)
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.mul
+          (f32x4.splat
+           (local.get $14)
+          )
+          (f32x4.sub
+           (f32x4.sub
+            (f32x4.mul
+             (v128.load align=4
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (local.get $8)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+             (v128.load align=4
+              (i32.add
+               (local.get $1)
+               (i32.shl
+                (local.get $7)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+            (f32x4.splat
+             (local.get $10)
+            )
+           )
+           (f32x4.mul
+            (f32x4.mul
+             (f32x4.sub
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (local.get $7)
+                  (local.get $8)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32x4.splat
+               (local.get $11)
+              )
+             )
+             (f32x4.splat
+              (local.get $14)
+             )
+            )
+            (f32x4.splat
+             (local.get $12)
+            )
+           )
+          )
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 4)
+         )
+        )
+        (br $k_9_next)
+       )
+      )
+     )
+     (local.set $7
+      (i32.const 64)
+     )
+     (loop $k_10_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $6)
-         (local.get $10)
+         (local.get $7)
         )
        )
        (then
@@ -5352,13 +19309,13 @@
           (i32.shl
            (i32.add
             (local.get $6)
-            (local.get $7)
+            (local.get $8)
            )
            (i32.const 2)
           )
          )
          (f32.mul
-          (local.get $13)
+          (local.get $14)
           (f32.sub
            (f32.sub
             (f32.mul
@@ -5368,7 +19325,7 @@
                (i32.shl
                 (i32.add
                  (local.get $6)
-                 (local.get $7)
+                 (local.get $8)
                 )
                 (i32.const 2)
                )
@@ -5384,7 +19341,7 @@
               )
              )
             )
-            (local.get $8)
+            (local.get $10)
            )
            (f32.mul
             (f32.mul
@@ -5395,15 +19352,15 @@
                 (i32.shl
                  (i32.add
                   (local.get $6)
-                  (local.get $7)
+                  (local.get $8)
                  )
                  (i32.const 2)
                 )
                )
               )
-              (local.get $9)
+              (local.get $11)
              )
-             (local.get $13)
+             (local.get $14)
             )
             (local.get $12)
            )
@@ -5416,17 +19373,17 @@
           (i32.const 1)
          )
         )
-        (br $k_5_next)
+        (br $k_10_next)
        )
       )
      )
-     (local.set $11
+     (local.set $16
       (i32.add
-       (local.get $11)
+       (local.get $16)
        (i32.const 1)
       )
      )
-     (br $r_1_next)
+     (br $r_2_next)
     )
    )
   )
@@ -5434,10 +19391,42 @@
  (func $reduce_to_5409f0df (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 64)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 64)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -5462,7 +19451,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -5475,7 +19464,7 @@
     (i32.const 1088)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -5518,7 +19507,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -5526,93 +19515,472 @@
  (func $matmul_0c5a9bca (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 17)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 64)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 17)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 17)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 17)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 64)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -5620,10 +19988,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 6)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -5635,10 +20003,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 6)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -5647,13 +20015,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -5663,33 +20031,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $6)
+             (local.get $10)
              (i32.const 7)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 7)
+             )
+             (local.get $11)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 17)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 64)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 6)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 64)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 6)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 7)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -5697,69 +21738,115 @@
  (func $matmul_698e09b8 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.shl
-     (local.get $4)
-     (i32.const 7)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 128)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 128)
+        )
+        (i32.const 32)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -5772,51 +21859,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 6)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 7)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -5833,41 +22071,837 @@
              (local.get $6)
              (i32.const 6)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 194)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 195)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 128)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 17)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $9)
+               (i32.const 6)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
- (func $act_grad_f4be7ef3 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
+ (func $act_grad_da4af45a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
-  (local $7 i32)
+  (local $7 f32)
+  (local $8 i32)
   (local.set $6
    (i32.div_s
     (i32.mul
-     (local.tee $7
+     (local.tee $8
       (i32.mul
        (local.get $3)
        (i32.const 2176)
@@ -5889,7 +22923,7 @@
     (local.tee $4
      (i32.div_s
       (i32.mul
-       (local.get $7)
+       (local.get $8)
        (i32.add
         (local.get $4)
         (i32.const 1)
@@ -5927,12 +22961,14 @@
          (f32.add
           (call $erf
            (f32.mul
-            (f32.load
-             (i32.add
-              (local.get $0)
-              (i32.shl
-               (local.get $6)
-               (i32.const 2)
+            (local.tee $7
+             (f32.load
+              (i32.add
+               (local.get $0)
+               (i32.shl
+                (local.get $6)
+                (i32.const 2)
+               )
               )
              )
             )
@@ -5944,43 +22980,15 @@
          (f32.const 0.5)
         )
         (f32.mul
-         (f32.load
-          (i32.add
-           (local.get $0)
-           (i32.shl
-            (local.get $6)
-            (i32.const 2)
-           )
-          )
-         )
+         (local.get $7)
          (f32.mul
-          (f32.demote_f64
-           (call $Math.exp
-            (f64.promote_f32
-             (f32.mul
-              (f32.mul
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $6)
-                  (i32.const 2)
-                 )
-                )
-               )
-               (f32.load
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (local.get $6)
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (f32.const -0.5)
-             )
+          (call $exp
+           (f32.mul
+            (f32.mul
+             (local.get $7)
+             (local.get $7)
             )
+            (f32.const -0.5)
            )
           )
           (f32.const 0.3989422917366028)
@@ -6012,10 +23020,42 @@
  (func $reduce_to_ff989d0e (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 128)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 128)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -6040,7 +23080,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -6053,7 +23093,7 @@
     (i32.const 2176)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -6096,7 +23136,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -6104,93 +23144,472 @@
  (func $matmul_2451cd63 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 17)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 128)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 17)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 17)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 17)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 128)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 7)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -6198,10 +23617,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -6213,10 +23632,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 7)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -6225,13 +23644,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6241,33 +23660,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $6)
+             (local.get $10)
              (i32.const 6)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 128)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 128)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 128)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 7)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 17)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 128)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 128)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 7)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 6)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6275,69 +25367,115 @@
  (func $matmul_2134fe66 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.shl
-     (local.get $4)
-     (i32.const 6)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 64)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 64)
+        )
+        (i32.const 16)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 128)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -6350,51 +25488,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 7)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 7)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 7)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -6411,30 +25700,825 @@
              (local.get $6)
              (i32.const 7)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 7)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 7)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 7)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 257)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 258)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 259)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 260)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 261)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 262)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 263)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 7)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 385)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 386)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 387)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 388)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 389)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 390)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 7)
+             )
+             (local.get $7)
+            )
+            (i32.const 391)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 64)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 128)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 17)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 7)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $9)
+               (i32.const 7)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
@@ -6442,91 +26526,175 @@
  (func $add_bdfc6fd4 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 1088)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $3
-   (select
-    (local.tee $3
+  (local $8 i32)
+  (local.set $7
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 1088)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $8
+       (i32.div_s
+        (i32.add
+         (local.tee $6
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 1088)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 1088)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $8
+   (select
+    (local.get $6)
+    (local.tee $8
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $8)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
     (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+     (local.get $6)
+     (local.get $8)
     )
    )
   )
   (loop $o_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $7)
+      (local.get $8)
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $6)
+        (local.get $7)
         (i32.const 2)
        )
       )
-      (f32.add
-       (f32.load
+      (f32x4.add
+       (v128.load align=4
         (i32.add
          (local.get $0)
          (i32.shl
-          (local.get $6)
+          (local.get $7)
           (i32.const 2)
          )
         )
        )
-       (f32.load
+       (v128.load align=4
         (i32.add
          (local.get $1)
+         (i32.shl
+          (local.get $7)
+          (i32.const 2)
+         )
+        )
+       )
+      )
+     )
+     (local.set $7
+      (i32.add
+       (local.get $7)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $3
+     (i32.mul
+      (local.get $3)
+      (i32.const 1088)
+     )
+    )
+    (loop $o_1_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $3)
+        (local.get $6)
+       )
+      )
+      (then
+       (f32.store
+        (i32.add
+         (local.get $2)
          (i32.shl
           (local.get $6)
           (i32.const 2)
          )
         )
+        (f32.add
+         (f32.load
+          (i32.add
+           (local.get $0)
+           (i32.shl
+            (local.get $6)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.load
+          (i32.add
+           (local.get $1)
+           (i32.shl
+            (local.get $6)
+            (i32.const 2)
+           )
+          )
+         )
+        )
        )
+       (local.set $6
+        (i32.add
+         (local.get $6)
+         (i32.const 1)
+        )
+       )
+       (br $o_1_next)
       )
      )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
-      )
-     )
-     (br $o_0_next)
     )
    )
   )
@@ -6534,93 +26702,472 @@
  (func $matmul_c8bb0e49 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.mul
-       (local.get $3)
-       (i32.const 17)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 64)
   )
-  (local.set $5
-   (select
-    (local.tee $3
+  (local.set $10
+   (i32.shl
+    (i32.div_s
      (i32.mul
-      (local.get $3)
-      (i32.const 17)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.mul
+            (local.get $3)
+            (i32.const 17)
+           )
+           (i32.rem_s
+            (i32.mul
+             (local.get $3)
+             (i32.const 17)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $24
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $10)
+      (local.get $24)
      )
     )
     (then
-     (local.set $3
+     (local.set $11
       (i32.const 0)
      )
-     (local.set $7
+     (local.set $25
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $11)
+         (local.get $25)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 64)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 2)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 3)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -6628,10 +27175,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $6)
+                   (local.get $10)
                    (i32.const 6)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -6643,10 +27190,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $11)
                    (i32.const 6)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -6655,13 +27202,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -6671,33 +27218,1706 @@
           (i32.shl
            (i32.add
             (i32.shl
-             (local.get $6)
+             (local.get $10)
              (i32.const 6)
             )
-            (local.get $3)
+            (local.get $11)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $11)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $10)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $10)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $11)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $10)
+              (i32.const 6)
+             )
+             (local.get $11)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $11
+         (i32.add
+          (local.get $11)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
+     (local.set $10
       (i32.add
-       (local.get $6)
-       (i32.const 1)
+       (local.get $10)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.mul
+      (local.get $3)
+      (i32.const 17)
+     )
+    )
+    (loop $ii_19_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_20_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 64)
+          )
+          (loop $p_21_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 6)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_21_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 64)
+          )
+          (loop $p_22_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 6)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_22_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $13)
+               (i32.const 6)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_20_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_19_next)
+      )
+     )
     )
    )
   )
@@ -6705,69 +28925,115 @@
  (func $matmul_4372b331 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.shl
-     (local.get $4)
-     (i32.const 6)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 64)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 64)
+        )
+        (i32.const 16)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -6780,51 +29046,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
+                  (local.get $0)
                   (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+                   (i32.add
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 6)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.shl
+                     (local.get $8)
+                     (i32.const 6)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -6841,51 +29258,847 @@
              (local.get $6)
              (i32.const 6)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 194)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 195)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 64)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.mul
+            (local.get $3)
+            (i32.const 17)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 6)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $9)
+               (i32.const 6)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
  )
  (func $attention_grad_952c80ad (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32) (param $7 i32) (param $8 i32) (param $9 i32)
-  (local $10 f32)
-  (local $11 i32)
-  (local $12 i32)
+  (local $10 i32)
+  (local $11 f32)
+  (local $12 v128)
   (local $13 i32)
   (local $14 i32)
-  (local $15 f32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 i32)
+  (local $15 i32)
+  (local $16 i32)
+  (local $17 f32)
+  (local $18 f32)
   (local $19 i32)
   (local $20 f32)
-  (local $21 f32)
-  (local $22 i32)
+  (local $21 i32)
+  (local $22 f32)
   (local $23 i32)
   (local $24 i32)
-  (local.set $14
+  (local $25 i32)
+  (local.set $15
    (i32.div_s
     (i32.mul
      (local.get $7)
@@ -6894,7 +30107,7 @@
     (local.get $9)
    )
   )
-  (local.set $22
+  (local.set $23
    (select
     (local.get $7)
     (local.tee $8
@@ -6919,18 +30132,72 @@
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $14)
-      (local.get $22)
+      (local.get $15)
+      (local.get $23)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (i32.const 0)
+     )
+     (local.set $7
+      (i32.const 1088)
+     )
+     (loop $o_1_next
+      (if
+       (i32.eqz
+        (i32.le_s
+         (local.get $7)
+         (local.get $8)
+        )
+       )
+       (then
+        (v128.store align=4
+         (i32.add
+          (local.get $5)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $15)
+             (i32.const 1088)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (v128.store align=4
+         (i32.add
+          (local.get $6)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $15)
+             (i32.const 1088)
+            )
+            (local.get $8)
+           )
+           (i32.const 2)
+          )
+         )
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
+         (i32.add
+          (local.get $8)
+          (i32.const 4)
+         )
+        )
+        (br $o_1_next)
+       )
+      )
      )
      (local.set $8
       (i32.const 1088)
      )
-     (loop $o_1_next
+     (loop $o_2_next
       (if
        (i32.eqz
         (i32.ge_s
@@ -6945,7 +30212,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $14)
+             (local.get $15)
              (i32.const 1088)
             )
             (local.get $7)
@@ -6961,7 +30228,7 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $14)
+             (local.get $15)
              (i32.const 1088)
             )
             (local.get $7)
@@ -6977,289 +30244,125 @@
           (i32.const 1)
          )
         )
-        (br $o_1_next)
+        (br $o_2_next)
        )
       )
      )
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $23
+     (local.set $24
       (i32.const 4)
      )
-     (loop $h_2_next
+     (loop $h_3_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $23)
+         (local.get $8)
+         (local.get $24)
         )
        )
        (then
-        (local.set $19
+        (local.set $21
          (i32.const 0)
         )
-        (local.set $24
+        (local.set $25
          (i32.const 17)
         )
-        (loop $qi_3_next
+        (loop $qi_4_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $19)
-            (local.get $24)
+            (local.get $21)
+            (local.get $25)
            )
           )
           (then
-           (local.set $8
+           (local.set $9
             (i32.add
              (i32.shl
               (i32.add
                (i32.mul
-                (local.get $14)
+                (local.get $15)
                 (i32.const 17)
                )
-               (local.get $19)
+               (local.get $21)
               )
               (i32.const 6)
              )
              (i32.shl
-              (local.get $7)
+              (local.get $8)
               (i32.const 4)
              )
             )
            )
-           (local.set $16
+           (local.set $18
             (f32.const -inf)
            )
-           (local.set $10
+           (local.set $17
             (f32.const 0)
            )
-           (local.set $11
+           (local.set $10
             (i32.const 0)
            )
-           (local.set $13
+           (local.set $19
             (i32.const 17)
            )
-           (loop $j_4_next
+           (loop $j_5_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $13)
+               (local.get $10)
+               (local.get $19)
               )
              )
              (then
-              (local.set $17
+              (local.set $14
                (i32.add
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $14)
+                   (local.get $15)
                    (i32.const 17)
                   )
-                  (local.get $11)
+                  (local.get $10)
                  )
                  (i32.const 6)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $8)
                  (i32.const 4)
-                )
-               )
-              )
-              (local.set $15
-               (f32.const 0)
-              )
-              (local.set $9
-               (i32.const 0)
-              )
-              (local.set $12
-               (i32.const 16)
-              )
-              (loop $e_5_next
-               (if
-                (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
-                 )
-                )
-                (then
-                 (local.set $15
-                  (f32.add
-                   (local.get $15)
-                   (f32.mul
-                    (f32.load
-                     (i32.add
-                      (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $8)
-                        (local.get $9)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
-                      (i32.shl
-                       (i32.add
-                        (local.get $9)
-                        (local.get $17)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                 (local.set $9
-                  (i32.add
-                   (local.get $9)
-                   (i32.const 1)
-                  )
-                 )
-                 (br $e_5_next)
-                )
-               )
-              )
-              (local.set $10
-               (f32.add
-                (f32.mul
-                 (local.get $10)
-                 (f32.demote_f64
-                  (call $Math.exp
-                   (f64.promote_f32
-                    (f32.sub
-                     (local.get $16)
-                     (local.tee $16
-                      (f32.max
-                       (local.tee $10
-                        (f32.mul
-                         (local.get $15)
-                         (f32.const 0.25)
-                        )
-                       )
-                       (local.get $16)
-                      )
-                     )
-                    )
-                   )
-                  )
-                 )
-                )
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (local.get $10)
-                    (local.get $16)
-                   )
-                  )
-                 )
                 )
                )
               )
               (local.set $11
-               (i32.add
-                (local.get $11)
-                (i32.const 1)
-               )
-              )
-              (br $j_4_next)
-             )
-            )
-           )
-           (local.set $21
-            (select
-             (f32.div
-              (f32.const 1)
-              (local.get $10)
-             )
-             (f32.const 0)
-             (f32.gt
-              (local.get $10)
-              (f32.const 0)
-             )
-            )
-           )
-           (local.set $15
-            (f32.const 0)
-           )
-           (local.set $11
-            (i32.const 0)
-           )
-           (local.set $17
-            (i32.const 17)
-           )
-           (loop $j_6_next
-            (if
-             (i32.eqz
-              (i32.ge_s
-               (local.get $11)
-               (local.get $17)
-              )
-             )
-             (then
-              (local.set $13
-               (i32.add
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $14)
-                   (i32.const 17)
-                  )
-                  (local.get $11)
-                 )
-                 (i32.const 6)
-                )
-                (i32.shl
-                 (local.get $7)
-                 (i32.const 4)
-                )
-               )
-              )
-              (local.set $10
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $7
                (i32.const 16)
               )
-              (loop $e_7_next
+              (loop $e_6_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $13)
                  )
                 )
                 (then
-                 (local.set $10
-                  (f32.add
-                   (local.get $10)
-                   (f32.mul
-                    (f32.load
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
                      (i32.add
                       (local.get $0)
-                      (i32.shl
-                       (i32.add
-                        (local.get $8)
-                        (local.get $9)
-                       )
-                       (i32.const 2)
-                      )
-                     )
-                    )
-                    (f32.load
-                     (i32.add
-                      (local.get $1)
                       (i32.shl
                        (i32.add
                         (local.get $9)
@@ -7269,12 +30372,100 @@
                       )
                      )
                     )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $13)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $13
                   (i32.add
-                   (local.get $9)
+                   (local.get $13)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_6_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (i32.const 16)
+              )
+              (loop $e_7_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $13)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $9)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $14)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
@@ -7282,49 +30473,350 @@
                 )
                )
               )
-              (local.set $20
-               (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $10)
-                     (f32.const 0.25)
+              (local.set $17
+               (f32.add
+                (f32.mul
+                 (local.get $17)
+                 (call $exp
+                  (f32.sub
+                   (local.get $18)
+                   (local.tee $18
+                    (f32.max
+                     (local.tee $11
+                      (f32.mul
+                       (local.get $11)
+                       (f32.const 0.25)
+                      )
+                     )
+                     (local.get $18)
                     )
-                    (local.get $16)
                    )
                   )
                  )
                 )
-                (local.get $21)
+                (call $exp
+                 (f32.sub
+                  (local.get $11)
+                  (local.get $18)
+                 )
+                )
                )
               )
               (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $j_5_next)
+             )
+            )
+           )
+           (local.set $22
+            (select
+             (f32.div
+              (f32.const 1)
+              (local.get $17)
+             )
+             (f32.const 0)
+             (f32.gt
+              (local.get $17)
+              (f32.const 0)
+             )
+            )
+           )
+           (local.set $17
+            (f32.const 0)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (loop $j_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $19)
+              )
+             )
+             (then
+              (local.set $13
+               (i32.add
+                (i32.shl
+                 (i32.add
+                  (i32.mul
+                   (local.get $15)
+                   (i32.const 17)
+                  )
+                  (local.get $14)
+                 )
+                 (i32.const 6)
+                )
+                (i32.shl
+                 (local.get $8)
+                 (i32.const 4)
+                )
+               )
+              )
+              (local.set $11
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_8_next
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_9_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $10
-                  (f32.add
+                  (i32.add
                    (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_9_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 16)
+              )
+              (loop $e_10_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
+                   (f32.mul
+                    (f32.load
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $9)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (f32.load
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $7)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $7
+                  (i32.add
+                   (local.get $7)
+                   (i32.const 1)
+                  )
+                 )
+                 (br $e_10_next)
+                )
+               )
+              )
+              (local.set $20
+               (f32.mul
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $11)
+                   (f32.const 0.25)
+                  )
+                  (local.get $18)
+                 )
+                )
+                (local.get $22)
+               )
+              )
+              (local.set $11
+               (f32.const 0)
+              )
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
+               (i32.const 0)
+              )
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_11_next
+               (if
+                (i32.eqz
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $10
+                  (i32.add
+                   (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_11_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 16)
+              )
+              (loop $e_12_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -7336,7 +30828,7 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -7346,49 +30838,115 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_8_next)
+                 (br $e_12_next)
                 )
                )
               )
-              (local.set $15
+              (local.set $17
                (f32.add
-                (local.get $15)
+                (local.get $17)
                 (f32.mul
                  (local.get $20)
                  (f32.mul
-                  (local.get $10)
-                  (local.tee $10
+                  (local.get $11)
+                  (local.tee $11
                    (f32.const 1)
                   )
                  )
                 )
                )
               )
-              (local.set $9
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_9_next
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_13_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $18
+                 (v128.store align=4
+                  (local.tee $16
                    (i32.add
                     (local.get $6)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $10)
+                      (local.get $13)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $16)
+                   )
+                   (f32x4.mul
+                    (f32x4.mul
+                     (f32x4.splat
+                      (local.get $20)
+                     )
+                     (f32x4.splat
+                      (local.get $11)
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $10
+                  (i32.add
+                   (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_13_next)
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 16)
+              )
+              (loop $e_14_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $16
+                   (i32.add
+                    (local.get $6)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
                       (local.get $13)
                      )
                      (i32.const 2)
@@ -7397,19 +30955,19 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (f32.mul
                     (f32.mul
                      (local.get $20)
-                     (local.get $10)
+                     (local.get $11)
                     )
                     (f32.load
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -7419,38 +30977,73 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_9_next)
+                 (br $e_14_next)
                 )
                )
               )
-              (local.set $11
+              (local.set $14
                (i32.add
-                (local.get $11)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_6_next)
+              (br $j_8_next)
              )
             )
            )
-           (local.set $9
+           (local.set $13
             (i32.const 0)
            )
-           (local.set $11
+           (local.set $7
             (i32.const 16)
            )
-           (loop $e_10_next
+           (loop $e_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $13)
+              )
+             )
+             (then
+              (v128.store align=4
+               (i32.add
+                (local.get $4)
+                (i32.shl
+                 (i32.add
+                  (local.get $9)
+                  (local.get $13)
+                 )
+                 (i32.const 2)
+                )
+               )
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $13
+               (i32.add
+                (local.get $13)
+                (i32.const 4)
+               )
+              )
+              (br $e_15_next)
+             )
+            )
+           )
+           (local.set $13
+            (i32.const 16)
+           )
+           (loop $e_16_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $9)
-               (local.get $11)
+               (local.get $7)
+               (local.get $13)
               )
              )
              (then
@@ -7459,7 +31052,7 @@
                 (local.get $4)
                 (i32.shl
                  (i32.add
-                  (local.get $8)
+                  (local.get $7)
                   (local.get $9)
                  )
                  (i32.const 2)
@@ -7467,25 +31060,25 @@
                )
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $7
                (i32.add
-                (local.get $9)
+                (local.get $7)
                 (i32.const 1)
                )
               )
-              (br $e_10_next)
+              (br $e_16_next)
              )
             )
            )
-           (local.set $11
+           (local.set $14
             (i32.const 0)
            )
-           (loop $j_11_next
+           (loop $j_17_next
             (if
              (i32.eqz
               (i32.ge_s
-               (local.get $11)
-               (local.get $17)
+               (local.get $14)
+               (local.get $19)
               )
              )
              (then
@@ -7494,47 +31087,126 @@
                 (i32.shl
                  (i32.add
                   (i32.mul
-                   (local.get $14)
+                   (local.get $15)
                    (i32.const 17)
                   )
-                  (local.get $11)
+                  (local.get $14)
                  )
                  (i32.const 6)
                 )
                 (i32.shl
-                 (local.get $7)
+                 (local.get $8)
                  (i32.const 4)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
                (i32.const 0)
               )
-              (local.set $12
+              (local.set $7
                (i32.const 16)
               )
-              (loop $e_12_next
+              (loop $e_18_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $10
-                  (f32.add
+                  (i32.add
                    (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_18_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 16)
+              )
+              (loop $e_19_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -7546,7 +31218,7 @@
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -7556,59 +31228,137 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_12_next)
+                 (br $e_19_next)
                 )
                )
               )
               (local.set $20
                (f32.mul
-                (f32.demote_f64
-                 (call $Math.exp
-                  (f64.promote_f32
-                   (f32.sub
-                    (f32.mul
-                     (local.get $10)
-                     (f32.const 0.25)
-                    )
-                    (local.get $16)
-                   )
+                (call $exp
+                 (f32.sub
+                  (f32.mul
+                   (local.get $11)
+                   (f32.const 0.25)
                   )
+                  (local.get $18)
                  )
                 )
-                (local.get $21)
+                (local.get $22)
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.const 0)
               )
-              (local.set $9
+              (local.set $12
+               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+              )
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_13_next
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_20_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
+                 (local.set $12
+                  (f32x4.add
+                   (local.get $12)
+                   (f32x4.mul
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $3)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $2)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
                  (local.set $10
-                  (f32.add
+                  (i32.add
                    (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_20_next)
+                )
+               )
+              )
+              (local.set $11
+               (f32.add
+                (local.get $11)
+                (f32.add
+                 (f32.add
+                  (f32x4.extract_lane 0
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 1
+                   (local.get $12)
+                  )
+                 )
+                 (f32.add
+                  (f32x4.extract_lane 2
+                   (local.get $12)
+                  )
+                  (f32x4.extract_lane 3
+                   (local.get $12)
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 16)
+              )
+              (loop $e_21_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (local.set $11
+                  (f32.add
+                   (local.get $11)
                    (f32.mul
                     (f32.load
                      (i32.add
                       (local.get $3)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -7620,7 +31370,7 @@
                       (local.get $2)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -7630,50 +31380,147 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_13_next)
+                 (br $e_21_next)
                 )
                )
               )
-              (local.set $10
+              (local.set $11
                (f32.mul
                 (f32.mul
                  (local.get $20)
                  (f32.sub
                   (f32.mul
-                   (local.get $10)
+                   (local.get $11)
                    (f32.const 1)
                   )
-                  (local.get $15)
+                  (local.get $17)
                  )
                 )
                 (f32.const 0.25)
                )
               )
-              (local.set $9
+              (local.set $10
                (i32.const 0)
               )
-              (loop $e_14_next
+              (local.set $7
+               (i32.const 16)
+              )
+              (loop $e_22_next
                (if
                 (i32.eqz
-                 (i32.ge_s
-                  (local.get $9)
-                  (local.get $12)
+                 (i32.le_s
+                  (local.get $7)
+                  (local.get $10)
                  )
                 )
                 (then
-                 (f32.store
-                  (local.tee $18
+                 (v128.store align=4
+                  (local.tee $16
                    (i32.add
                     (local.get $4)
                     (i32.shl
                      (i32.add
-                      (local.get $8)
+                      (local.get $9)
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $16)
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $11)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $1)
+                      (i32.shl
+                       (i32.add
+                        (local.get $10)
+                        (local.get $13)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (v128.store align=4
+                  (local.tee $16
+                   (i32.add
+                    (local.get $5)
+                    (i32.shl
+                     (i32.add
+                      (local.get $10)
+                      (local.get $13)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                  (f32x4.add
+                   (v128.load align=4
+                    (local.get $16)
+                   )
+                   (f32x4.mul
+                    (f32x4.splat
+                     (local.get $11)
+                    )
+                    (v128.load align=4
+                     (i32.add
+                      (local.get $0)
+                      (i32.shl
+                       (i32.add
+                        (local.get $9)
+                        (local.get $10)
+                       )
+                       (i32.const 2)
+                      )
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.set $10
+                  (i32.add
+                   (local.get $10)
+                   (i32.const 4)
+                  )
+                 )
+                 (br $e_22_next)
+                )
+               )
+              )
+              (local.set $10
+               (i32.const 16)
+              )
+              (loop $e_23_next
+               (if
+                (i32.eqz
+                 (i32.ge_s
+                  (local.get $7)
+                  (local.get $10)
+                 )
+                )
+                (then
+                 (f32.store
+                  (local.tee $16
+                   (i32.add
+                    (local.get $4)
+                    (i32.shl
+                     (i32.add
+                      (local.get $7)
                       (local.get $9)
                      )
                      (i32.const 2)
@@ -7682,16 +31529,16 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (f32.mul
-                    (local.get $10)
+                    (local.get $11)
                     (f32.load
                      (i32.add
                       (local.get $1)
                       (i32.shl
                        (i32.add
-                        (local.get $9)
+                        (local.get $7)
                         (local.get $13)
                        )
                        (i32.const 2)
@@ -7702,12 +31549,12 @@
                   )
                  )
                  (f32.store
-                  (local.tee $18
+                  (local.tee $16
                    (i32.add
                     (local.get $5)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
+                      (local.get $7)
                       (local.get $13)
                      )
                      (i32.const 2)
@@ -7716,16 +31563,16 @@
                   )
                   (f32.add
                    (f32.load
-                    (local.get $18)
+                    (local.get $16)
                    )
                    (f32.mul
-                    (local.get $10)
+                    (local.get $11)
                     (f32.load
                      (i32.add
                       (local.get $0)
                       (i32.shl
                        (i32.add
-                        (local.get $8)
+                        (local.get $7)
                         (local.get $9)
                        )
                        (i32.const 2)
@@ -7735,49 +31582,49 @@
                    )
                   )
                  )
-                 (local.set $9
+                 (local.set $7
                   (i32.add
-                   (local.get $9)
+                   (local.get $7)
                    (i32.const 1)
                   )
                  )
-                 (br $e_14_next)
+                 (br $e_23_next)
                 )
                )
               )
-              (local.set $11
+              (local.set $14
                (i32.add
-                (local.get $11)
+                (local.get $14)
                 (i32.const 1)
                )
               )
-              (br $j_11_next)
+              (br $j_17_next)
              )
             )
            )
-           (local.set $19
+           (local.set $21
             (i32.add
-             (local.get $19)
+             (local.get $21)
              (i32.const 1)
             )
            )
-           (br $qi_3_next)
+           (br $qi_4_next)
           )
          )
         )
-        (local.set $7
+        (local.set $8
          (i32.add
-          (local.get $7)
+          (local.get $8)
           (i32.const 1)
          )
         )
-        (br $h_2_next)
+        (br $h_3_next)
        )
       )
      )
-     (local.set $14
+     (local.set $15
       (i32.add
-       (local.get $14)
+       (local.get $15)
        (i32.const 1)
       )
      )
@@ -7789,10 +31636,42 @@
  (func $reduce_to_145c6dd4 (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 1088)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 1088)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -7817,7 +31696,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -7830,7 +31709,7 @@
     (i32.const 1088)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -7873,7 +31752,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -7893,7 +31772,7 @@
      )
     )
     (then
-     (f32.store
+     (v128.store align=4
       (i32.add
        (local.get $1)
        (i32.shl
@@ -7901,12 +31780,12 @@
         (i32.const 2)
        )
       )
-      (f32.const 0)
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
      (local.set $2
       (i32.add
        (local.get $2)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
      (br $o_0_next)
@@ -7914,12 +31793,12 @@
    )
   )
   (local.set $2
-   (i32.const 0)
+   (i32.const 1088)
   )
   (loop $o_1_next
    (if
     (i32.eqz
-     (i32.ge_s
+     (i32.le_s
       (local.get $2)
       (local.get $3)
      )
@@ -7929,11 +31808,46 @@
       (i32.add
        (local.get $1)
        (i32.shl
+        (local.get $3)
+        (i32.const 2)
+       )
+      )
+      (f32.const 0)
+     )
+     (local.set $3
+      (i32.add
+       (local.get $3)
+       (i32.const 1)
+      )
+     )
+     (br $o_1_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.const 0)
+  )
+  (local.set $3
+   (i32.const 1088)
+  )
+  (loop $o_2_next
+   (if
+    (i32.eqz
+     (i32.ge_s
+      (local.get $2)
+      (local.get $3)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
         (local.get $2)
         (i32.const 2)
        )
       )
-      (f32.load
+      (v128.load align=4
        (i32.add
         (local.get $0)
         (i32.shl
@@ -7946,10 +31860,50 @@
      (local.set $2
       (i32.add
        (local.get $2)
+       (i32.const 4)
+      )
+     )
+     (br $o_2_next)
+    )
+   )
+  )
+  (local.set $2
+   (i32.const 1088)
+  )
+  (loop $o_3_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $2)
+      (local.get $3)
+     )
+    )
+    (then
+     (f32.store
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $3)
+        (i32.const 2)
+       )
+      )
+      (f32.load
+       (i32.add
+        (local.get $0)
+        (i32.shl
+         (local.get $3)
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (local.set $3
+      (i32.add
+       (local.get $3)
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_3_next)
     )
    )
   )
@@ -7960,15 +31914,47 @@
   (local $6 i32)
   (local $7 i32)
   (local $8 i32)
-  (local.set $4
+  (local.set $7
    (i32.const 64)
   )
   (loop $k_0_next
    (if
     (i32.eqz
+     (i32.ge_s
+      (local.get $4)
+      (local.get $7)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $2)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $k_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 64)
+  )
+  (loop $k_1_next
+   (if
+    (i32.eqz
      (i32.le_s
       (local.get $4)
-      (local.get $5)
+      (local.get $7)
      )
     )
     (then
@@ -7976,73 +31962,76 @@
       (i32.add
        (local.get $2)
        (i32.shl
-        (local.get $5)
+        (local.get $7)
         (i32.const 2)
        )
       )
       (f32.const 0)
      )
-     (local.set $5
+     (local.set $7
       (i32.add
-       (local.get $5)
+       (local.get $7)
        (i32.const 1)
       )
      )
-     (br $k_0_next)
+     (br $k_1_next)
     )
    )
   )
-  (local.set $5
+  (local.set $4
    (i32.const 0)
   )
-  (loop $b_1_next
+  (local.set $7
+   (local.get $3)
+  )
+  (loop $b_2_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $3)
-      (local.get $5)
+     (i32.ge_s
+      (local.get $4)
+      (local.get $7)
      )
     )
     (then
-     (local.set $4
+     (local.set $5
       (i32.const 0)
      )
-     (local.set $6
+     (local.set $3
       (i32.const 64)
      )
-     (loop $k_2_next
+     (loop $k_3_next
       (if
        (i32.eqz
-        (i32.ge_s
-         (local.get $4)
-         (local.get $6)
+        (i32.le_s
+         (local.get $3)
+         (local.get $5)
         )
        )
        (then
-        (f32.store
-         (local.tee $7
+        (v128.store align=4
+         (local.tee $6
           (i32.add
            (local.get $2)
            (i32.shl
-            (local.get $4)
+            (local.get $5)
             (i32.const 2)
            )
           )
          )
-         (f32.add
-          (f32.load
-           (local.get $7)
+         (f32x4.add
+          (v128.load align=4
+           (local.get $6)
           )
-          (f32.load
+          (v128.load align=4
            (i32.add
             (local.get $0)
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $5)
+               (local.get $4)
                (i32.const 1088)
               )
-              (local.get $4)
+              (local.get $5)
              )
              (i32.const 2)
             )
@@ -8050,47 +32039,100 @@
           )
          )
         )
-        (local.set $4
+        (local.set $5
          (i32.add
-          (local.get $4)
-          (i32.const 1)
+          (local.get $5)
+          (i32.const 4)
          )
         )
-        (br $k_2_next)
+        (br $k_3_next)
        )
       )
      )
-     (local.set $4
-      (i32.const 0)
+     (local.set $5
+      (i32.const 64)
      )
-     (local.set $7
-      (i32.const 16)
-     )
-     (loop $t_3_next
+     (loop $k_4_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $7)
+         (local.get $3)
+         (local.get $5)
+        )
+       )
+       (then
+        (f32.store
+         (local.tee $6
+          (i32.add
+           (local.get $2)
+           (i32.shl
+            (local.get $3)
+            (i32.const 2)
+           )
+          )
+         )
+         (f32.add
+          (f32.load
+           (local.get $6)
+          )
+          (f32.load
+           (i32.add
+            (local.get $0)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $4)
+               (i32.const 1088)
+              )
+              (local.get $3)
+             )
+             (i32.const 2)
+            )
+           )
+          )
+         )
+        )
+        (local.set $3
+         (i32.add
+          (local.get $3)
+          (i32.const 1)
+         )
+        )
+        (br $k_4_next)
+       )
+      )
+     )
+     (local.set $5
+      (i32.const 0)
+     )
+     (local.set $8
+      (i32.const 16)
+     )
+     (loop $t_5_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $5)
+         (local.get $8)
         )
        )
        (then
         (local.set $6
          (i32.const 0)
         )
-        (local.set $8
+        (local.set $3
          (i32.const 64)
         )
-        (loop $k_4_next
+        (loop $k_6_next
          (if
           (i32.eqz
-           (i32.ge_s
+           (i32.le_s
+            (local.get $3)
             (local.get $6)
-            (local.get $8)
            )
           )
           (then
-           (f32.store
+           (v128.store align=4
             (i32.add
              (local.get $1)
              (i32.shl
@@ -8098,10 +32140,10 @@
                (i32.shl
                 (i32.add
                  (i32.shl
-                  (local.get $5)
+                  (local.get $4)
                   (i32.const 4)
                  )
-                 (local.get $4)
+                 (local.get $5)
                 )
                 (i32.const 6)
                )
@@ -8110,7 +32152,7 @@
               (i32.const 2)
              )
             )
-            (f32.load
+            (v128.load align=4
              (i32.add
               (local.get $0)
               (i32.shl
@@ -8118,11 +32160,11 @@
                 (i32.shl
                  (i32.add
                   (i32.add
-                   (local.get $4)
+                   (local.get $5)
                    (i32.const 1)
                   )
                   (i32.mul
-                   (local.get $5)
+                   (local.get $4)
                    (i32.const 17)
                   )
                  )
@@ -8138,30 +32180,97 @@
            (local.set $6
             (i32.add
              (local.get $6)
-             (i32.const 1)
+             (i32.const 4)
             )
            )
-           (br $k_4_next)
+           (br $k_6_next)
           )
          )
         )
-        (local.set $4
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $k_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $3)
+            (local.get $6)
+           )
+          )
+          (then
+           (f32.store
+            (i32.add
+             (local.get $1)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (i32.shl
+                  (local.get $4)
+                  (i32.const 4)
+                 )
+                 (local.get $5)
+                )
+                (i32.const 6)
+               )
+               (local.get $3)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.load
+             (i32.add
+              (local.get $0)
+              (i32.shl
+               (i32.add
+                (i32.shl
+                 (i32.add
+                  (i32.add
+                   (local.get $5)
+                   (i32.const 1)
+                  )
+                  (i32.mul
+                   (local.get $4)
+                   (i32.const 17)
+                  )
+                 )
+                 (i32.const 6)
+                )
+                (local.get $3)
+               )
+               (i32.const 2)
+              )
+             )
+            )
+           )
+           (local.set $3
+            (i32.add
+             (local.get $3)
+             (i32.const 1)
+            )
+           )
+           (br $k_7_next)
+          )
+         )
+        )
+        (local.set $5
          (i32.add
-          (local.get $4)
+          (local.get $5)
           (i32.const 1)
          )
         )
-        (br $t_3_next)
+        (br $t_5_next)
        )
       )
      )
-     (local.set $5
+     (local.set $4
       (i32.add
-       (local.get $5)
+       (local.get $4)
        (i32.const 1)
       )
      )
-     (br $b_1_next)
+     (br $b_2_next)
     )
    )
   )
@@ -8169,10 +32278,42 @@
  (func $reduce_to_bfbde678 (param $0 i32) (param $1 i32) (param $2 i32)
   (local $3 i32)
   (local $4 i32)
-  (local.set $4
+  (local.set $3
    (i32.const 64)
   )
   (loop $o_0_next
+   (if
+    (i32.eqz
+     (i32.le_s
+      (local.get $3)
+      (local.get $4)
+     )
+    )
+    (then
+     (v128.store align=4
+      (i32.add
+       (local.get $1)
+       (i32.shl
+        (local.get $4)
+        (i32.const 2)
+       )
+      )
+      (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 4)
+      )
+     )
+     (br $o_0_next)
+    )
+   )
+  )
+  (local.set $4
+   (i32.const 64)
+  )
+  (loop $o_1_next
    (if
     (i32.eqz
      (i32.ge_s
@@ -8197,7 +32338,7 @@
        (i32.const 1)
       )
      )
-     (br $o_0_next)
+     (br $o_1_next)
     )
    )
   )
@@ -8210,7 +32351,7 @@
     (i32.const 10)
    )
   )
-  (loop $o_1_next
+  (loop $o_2_next
    (if
     (i32.eqz
      (i32.le_s
@@ -8253,7 +32394,7 @@
        (i32.const 1)
       )
      )
-     (br $o_1_next)
+     (br $o_2_next)
     )
    )
   )
@@ -8261,93 +32402,472 @@
  (func $matmul_62be9903 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
-  (local $9 i32)
-  (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.tee $7
-      (i32.shl
-       (local.get $3)
-       (i32.const 4)
-      )
-     )
-     (local.get $4)
-    )
-    (local.get $5)
-   )
+  (local $8 v128)
+  (local $9 f32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 i32)
+  (local $23 v128)
+  (local $24 v128)
+  (local $25 i32)
+  (local.set $12
+   (i32.const 64)
   )
-  (local.set $5
-   (select
-    (local.tee $3
-     (i32.shl
-      (local.get $3)
-      (i32.const 4)
-     )
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+  (local.set $11
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $7
+       (i32.div_s
+        (i32.add
+         (local.tee $13
+          (i32.sub
+           (i32.shl
+            (local.get $3)
+            (i32.const 4)
+           )
+           (i32.rem_s
+            (i32.shl
+             (local.get $3)
+             (i32.const 4)
+            )
+            (i32.const 4)
+           )
+          )
+         )
+         (i32.const 3)
+        )
+        (i32.const 4)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $25
+   (select
+    (local.get $13)
+    (local.tee $7
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $7)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.lt_s
-     (local.get $3)
-     (local.get $4)
+    (i32.gt_s
+     (local.get $7)
+     (local.get $13)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
-     (i32.le_s
-      (local.get $5)
-      (local.get $6)
+     (i32.ge_s
+      (local.get $11)
+      (local.get $25)
      )
     )
     (then
-     (local.set $3
+     (local.set $10
       (i32.const 0)
      )
-     (local.set $7
-      (i32.const 49)
+     (local.set $22
+      (i32.const 48)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $3)
-         (local.get $7)
+         (local.get $10)
+         (local.get $22)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $4
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
          (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 64)
         )
         (loop $p_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $4)
-            (local.get $9)
+            (local.get $7)
+            (local.get $12)
+           )
+          )
+          (then
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $11)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $10)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $8)
+              (local.tee $24
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $10)
+                     (i32.const 1)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 1)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 2)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $8
+               (v128.load align=4
+                (i32.add
+                 (local.get $0)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (i32.add
+                     (local.get $11)
+                     (i32.const 3)
+                    )
+                    (i32.const 6)
+                   )
+                   (local.get $7)
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $8)
+              (local.get $24)
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $p_2_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $14)
+           )
+           (f32x4.extract_lane 1
+            (local.get $14)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $14)
+           )
+           (f32x4.extract_lane 3
+            (local.get $14)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.tee $6
+             (local.get $12)
+            )
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_3_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
            )
           )
           (then
            (local.set $8
-            (f32.add
+            (f32x4.add
              (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_3_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_4_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
              (f32.mul
               (f32.load
                (i32.add
@@ -8355,10 +32875,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $6)
+                   (local.get $11)
                    (i32.const 6)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -8370,10 +32890,10 @@
                 (i32.shl
                  (i32.add
                   (i32.shl
-                   (local.get $3)
+                   (local.get $10)
                    (i32.const 6)
                   )
-                  (local.get $4)
+                  (local.get $7)
                  )
                  (i32.const 2)
                 )
@@ -8382,13 +32902,13 @@
              )
             )
            )
-           (local.set $4
+           (local.set $7
             (i32.add
-             (local.get $4)
+             (local.get $7)
              (i32.const 1)
             )
            )
-           (br $p_2_next)
+           (br $p_4_next)
           )
          )
         )
@@ -8398,33 +32918,2422 @@
           (i32.shl
            (i32.add
             (i32.mul
-             (local.get $6)
+             (local.get $11)
              (i32.const 49)
             )
-            (local.get $3)
+            (local.get $10)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
+         (local.get $9)
         )
-        (local.set $3
-         (i32.add
-          (local.get $3)
-          (i32.const 1)
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $15)
+           )
+           (f32x4.extract_lane 1
+            (local.get $15)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $15)
+           )
+           (f32x4.extract_lane 3
+            (local.get $15)
+           )
+          )
          )
         )
-        (br $j_1_next)
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_5_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_5_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_6_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_6_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $10)
+             (i32.const 1)
+            )
+            (i32.mul
+             (local.get $11)
+             (i32.const 49)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $16)
+           )
+           (f32x4.extract_lane 1
+            (local.get $16)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $16)
+           )
+           (f32x4.extract_lane 3
+            (local.get $16)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_7_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_7_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_8_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_8_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $17)
+           )
+           (f32x4.extract_lane 1
+            (local.get $17)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $17)
+           )
+           (f32x4.extract_lane 3
+            (local.get $17)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_9_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_9_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_10_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_10_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 49)
+             )
+             (local.get $10)
+            )
+            (i32.const 50)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $18)
+           )
+           (f32x4.extract_lane 1
+            (local.get $18)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $18)
+           )
+           (f32x4.extract_lane 3
+            (local.get $18)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_11_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_11_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_12_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_12_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $19)
+           )
+           (f32x4.extract_lane 1
+            (local.get $19)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $19)
+           )
+           (f32x4.extract_lane 3
+            (local.get $19)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_13_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_13_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_14_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_14_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 49)
+             )
+             (local.get $10)
+            )
+            (i32.const 99)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $20)
+           )
+           (f32x4.extract_lane 1
+            (local.get $20)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $20)
+           )
+           (f32x4.extract_lane 3
+            (local.get $20)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_15_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_15_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_16_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_16_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.add
+          (f32.add
+           (f32x4.extract_lane 0
+            (local.get $21)
+           )
+           (f32x4.extract_lane 1
+            (local.get $21)
+           )
+          )
+          (f32.add
+           (f32x4.extract_lane 2
+            (local.get $21)
+           )
+           (f32x4.extract_lane 3
+            (local.get $21)
+           )
+          )
+         )
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $7
+         (i32.add
+          (i32.sub
+           (i32.sub
+            (i32.const 64)
+            (local.get $12)
+           )
+           (i32.rem_s
+            (i32.sub
+             (i32.const 64)
+             (local.get $6)
+            )
+            (i32.const 4)
+           )
+          )
+          (local.get $6)
+         )
+        )
+        (loop $p_17_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_17_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_18_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $10)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_18_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.mul
+              (local.get $11)
+              (i32.const 49)
+             )
+             (local.get $10)
+            )
+            (i32.const 148)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 2)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
-     (local.set $6
-      (i32.add
-       (local.get $6)
-       (i32.const 1)
+     (local.set $10
+      (i32.const 48)
+     )
+     (local.set $22
+      (i32.const 49)
+     )
+     (loop $jj_19_next
+      (if
+       (i32.eqz
+        (i32.ge_s
+         (local.get $10)
+         (local.get $22)
+        )
+       )
+       (then
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $6
+         (i32.const 0)
+        )
+        (local.set $7
+         (i32.const 64)
+        )
+        (loop $p_20_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_20_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_21_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $11)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_21_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $11)
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $6
+         (i32.const 0)
+        )
+        (local.set $7
+         (i32.const 64)
+        )
+        (loop $p_22_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_22_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_23_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_23_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 1)
+             )
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $6
+         (i32.const 0)
+        )
+        (local.set $7
+         (i32.const 64)
+        )
+        (loop $p_24_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_24_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_25_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_25_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 2)
+             )
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $9
+         (f32.const 0)
+        )
+        (local.set $8
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $6
+         (i32.const 0)
+        )
+        (local.set $7
+         (i32.const 64)
+        )
+        (loop $p_26_next
+         (if
+          (i32.eqz
+           (i32.ge_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $8
+            (f32x4.add
+             (local.get $8)
+             (f32x4.mul
+              (v128.load align=4
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (v128.load align=4
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $6
+            (i32.add
+             (local.get $6)
+             (i32.const 4)
+            )
+           )
+           (br $p_26_next)
+          )
+         )
+        )
+        (local.set $9
+         (f32.add
+          (local.get $9)
+          (f32.add
+           (f32.add
+            (f32x4.extract_lane 0
+             (local.get $8)
+            )
+            (f32x4.extract_lane 1
+             (local.get $8)
+            )
+           )
+           (f32.add
+            (f32x4.extract_lane 2
+             (local.get $8)
+            )
+            (f32x4.extract_lane 3
+             (local.get $8)
+            )
+           )
+          )
+         )
+        )
+        (local.set $6
+         (i32.const 64)
+        )
+        (loop $p_27_next
+         (if
+          (i32.eqz
+           (i32.le_s
+            (local.get $6)
+            (local.get $7)
+           )
+          )
+          (then
+           (local.set $9
+            (f32.add
+             (local.get $9)
+             (f32.mul
+              (f32.load
+               (i32.add
+                (local.get $0)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $11)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+              (f32.load
+               (i32.add
+                (local.get $1)
+                (i32.shl
+                 (i32.add
+                  (i32.shl
+                   (local.get $10)
+                   (i32.const 6)
+                  )
+                  (local.get $7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+           )
+           (br $p_27_next)
+          )
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (i32.add
+              (local.get $11)
+              (i32.const 3)
+             )
+             (i32.const 49)
+            )
+            (local.get $10)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $9)
+        )
+        (local.set $10
+         (i32.add
+          (local.get $10)
+          (i32.const 1)
+         )
+        )
+        (br $jj_19_next)
+       )
       )
      )
-     (br $i_0_next)
+     (local.set $11
+      (i32.add
+       (local.get $11)
+       (i32.const 4)
+      )
+     )
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $12
+     (i32.shl
+      (local.get $3)
+      (i32.const 4)
+     )
+    )
+    (loop $ii_28_next
+     (if
+      (i32.eqz
+       (i32.le_s
+        (local.get $12)
+        (local.get $13)
+       )
+      )
+      (then
+       (local.set $7
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 49)
+       )
+       (loop $jj_29_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $7)
+          )
+         )
+         (then
+          (local.set $9
+           (f32.const 0)
+          )
+          (local.set $8
+           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+          )
+          (local.set $4
+           (i32.const 0)
+          )
+          (local.set $3
+           (i32.const 64)
+          )
+          (loop $p_30_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $8
+              (f32x4.add
+               (local.get $8)
+               (f32x4.mul
+                (v128.load align=4
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (v128.load align=4
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 6)
+                    )
+                    (local.get $4)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $4
+              (i32.add
+               (local.get $4)
+               (i32.const 4)
+              )
+             )
+             (br $p_30_next)
+            )
+           )
+          )
+          (local.set $9
+           (f32.add
+            (local.get $9)
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $8)
+              )
+              (f32x4.extract_lane 1
+               (local.get $8)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $8)
+              )
+              (f32x4.extract_lane 3
+               (local.get $8)
+              )
+             )
+            )
+           )
+          )
+          (local.set $4
+           (i32.const 64)
+          )
+          (loop $p_31_next
+           (if
+            (i32.eqz
+             (i32.ge_s
+              (local.get $3)
+              (local.get $4)
+             )
+            )
+            (then
+             (local.set $9
+              (f32.add
+               (local.get $9)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $13)
+                     (i32.const 6)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $7)
+                     (i32.const 6)
+                    )
+                    (local.get $3)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $3
+              (i32.add
+               (local.get $3)
+               (i32.const 1)
+              )
+             )
+             (br $p_31_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.mul
+               (local.get $13)
+               (i32.const 49)
+              )
+              (local.get $7)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $9)
+          )
+          (local.set $7
+           (i32.add
+            (local.get $7)
+            (i32.const 1)
+           )
+          )
+          (br $jj_29_next)
+         )
+        )
+       )
+       (local.set $13
+        (i32.add
+         (local.get $13)
+         (i32.const 1)
+        )
+       )
+       (br $ii_28_next)
+      )
+     )
     )
    )
   )
@@ -8432,69 +35341,115 @@
  (func $matmul_b6bc632b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32)
   (local $6 i32)
   (local $7 i32)
-  (local $8 f32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 v128)
+  (local $14 v128)
+  (local $15 v128)
+  (local $16 v128)
+  (local $17 v128)
+  (local $18 v128)
+  (local $19 v128)
+  (local $20 v128)
+  (local $21 v128)
+  (local $22 v128)
+  (local $23 v128)
+  (local $24 f32)
   (local.set $6
-   (i32.div_s
-    (i32.mul
-     (local.get $4)
-     (i32.const 49)
-    )
-    (local.get $5)
-   )
-  )
-  (local.set $7
-   (select
-    (local.tee $7
-     (i32.const 49)
-    )
-    (local.tee $4
-     (i32.div_s
-      (i32.mul
-       (local.get $7)
-       (i32.add
-        (local.get $4)
-        (i32.const 1)
+   (i32.shl
+    (i32.div_s
+     (i32.mul
+      (local.tee $10
+       (block (result i32)
+        (local.set $9
+         (i32.const 48)
+        )
+        (i32.const 12)
        )
       )
-      (local.get $5)
+      (local.get $4)
+     )
+     (local.get $5)
+    )
+    (i32.const 2)
+   )
+  )
+  (local.set $11
+   (select
+    (local.get $9)
+    (local.tee $10
+     (i32.shl
+      (i32.div_s
+       (i32.mul
+        (local.get $10)
+        (i32.add
+         (local.get $4)
+         (i32.const 1)
+        )
+       )
+       (local.get $5)
+      )
+      (i32.const 2)
      )
     )
-    (i32.gt_s
-     (local.get $4)
-     (local.get $7)
+    (i32.lt_s
+     (local.get $9)
+     (local.get $10)
     )
    )
   )
-  (loop $i_0_next
+  (loop $i0_0_next
    (if
     (i32.eqz
      (i32.ge_s
       (local.get $6)
-      (local.get $7)
+      (local.get $11)
      )
     )
     (then
-     (local.set $4
+     (local.set $7
       (i32.const 0)
      )
-     (local.set $9
+     (local.set $12
       (i32.const 64)
      )
-     (loop $j_1_next
+     (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $4)
-         (local.get $9)
+         (local.get $7)
+         (local.get $12)
         )
        )
        (then
-        (local.set $8
-         (f32.const 0)
+        (local.set $14
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
         )
-        (local.set $5
+        (local.set $15
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $16
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $17
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $18
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $19
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $20
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $21
+         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        )
+        (local.set $8
          (i32.const 0)
         )
         (local.set $10
@@ -8507,51 +35462,202 @@
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $5)
+            (local.get $8)
             (local.get $10)
            )
           )
           (then
-           (local.set $8
-            (f32.add
-             (local.get $8)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
+           (local.set $14
+            (f32x4.add
+             (local.get $14)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
                  (i32.add
-                  (i32.mul
-                   (local.get $5)
-                   (i32.const 49)
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 49)
+                    )
+                    (local.get $6)
+                   )
+                   (i32.const 2)
                   )
-                  (local.get $6)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $5)
-                   (i32.const 6)
+              (local.tee $22
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 6)
+                   )
+                   (local.get $7)
                   )
-                  (local.get $4)
+                  (i32.const 2)
                  )
-                 (i32.const 2)
                 )
                )
               )
              )
             )
            )
-           (local.set $5
+           (local.set $15
+            (f32x4.add
+             (local.get $15)
+             (f32x4.mul
+              (local.get $13)
+              (local.tee $23
+               (v128.load align=4
+                (i32.add
+                 (local.get $1)
+                 (i32.shl
+                  (i32.add
+                   (i32.add
+                    (local.get $7)
+                    (i32.const 4)
+                   )
+                   (i32.shl
+                    (local.get $8)
+                    (i32.const 6)
+                   )
+                  )
+                  (i32.const 2)
+                 )
+                )
+               )
+              )
+             )
+            )
+           )
+           (local.set $16
+            (f32x4.add
+             (local.get $16)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 1)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 49)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $17
+            (f32x4.add
+             (local.get $17)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $18
+            (f32x4.add
+             (local.get $18)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 2)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 49)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $19
+            (f32x4.add
+             (local.get $19)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $20
+            (f32x4.add
+             (local.get $20)
+             (f32x4.mul
+              (local.tee $13
+               (f32x4.splat
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.add
+                     (local.get $6)
+                     (i32.const 3)
+                    )
+                    (i32.mul
+                     (local.get $8)
+                     (i32.const 49)
+                    )
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+              (local.get $22)
+             )
+            )
+           )
+           (local.set $21
+            (f32x4.add
+             (local.get $21)
+             (f32x4.mul
+              (local.get $13)
+              (local.get $23)
+             )
+            )
+           )
+           (local.set $8
             (i32.add
-             (local.get $5)
+             (local.get $8)
              (i32.const 1)
             )
            )
@@ -8568,30 +35674,825 @@
              (local.get $6)
              (i32.const 6)
             )
-            (local.get $4)
+            (local.get $7)
            )
            (i32.const 2)
           )
          )
-         (local.get $8)
-        )
-        (local.set $4
-         (i32.add
-          (local.get $4)
-          (i32.const 1)
+         (f32x4.extract_lane 0
+          (local.get $14)
          )
         )
-        (br $j_1_next)
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 1)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 2)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 3)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $14)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 5)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 6)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (local.get $7)
+             (i32.const 7)
+            )
+            (i32.shl
+             (local.get $6)
+             (i32.const 6)
+            )
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $15)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 1)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 65)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 66)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 67)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $16)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 68)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 69)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 70)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 71)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $17)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 2)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 129)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 130)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 131)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $18)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 132)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 133)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 134)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 135)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $19)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.shl
+             (i32.add
+              (local.get $6)
+              (i32.const 3)
+             )
+             (i32.const 6)
+            )
+            (local.get $7)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 193)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 194)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 195)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $20)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 196)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 0
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 197)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 1
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 198)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 2
+          (local.get $21)
+         )
+        )
+        (f32.store
+         (i32.add
+          (local.get $2)
+          (i32.shl
+           (i32.add
+            (i32.add
+             (i32.shl
+              (local.get $6)
+              (i32.const 6)
+             )
+             (local.get $7)
+            )
+            (i32.const 199)
+           )
+           (i32.const 2)
+          )
+         )
+         (f32x4.extract_lane 3
+          (local.get $21)
+         )
+        )
+        (local.set $7
+         (i32.add
+          (local.get $7)
+          (i32.const 8)
+         )
+        )
+        (br $j0_1_next)
        )
       )
      )
      (local.set $6
       (i32.add
        (local.get $6)
-       (i32.const 1)
+       (i32.const 4)
       )
      )
-     (br $i_0_next)
+     (br $i0_0_next)
+    )
+   )
+  )
+  (if
+   (i32.eq
+    (local.get $4)
+    (i32.sub
+     (local.get $5)
+     (i32.const 1)
+    )
+   )
+   (then
+    (local.set $10
+     (i32.const 49)
+    )
+    (loop $ii_3_next
+     (if
+      (i32.eqz
+       (i32.ge_s
+        (local.get $9)
+        (local.get $10)
+       )
+      )
+      (then
+       (local.set $11
+        (i32.const 0)
+       )
+       (local.set $5
+        (i32.const 64)
+       )
+       (loop $jj_4_next
+        (if
+         (i32.eqz
+          (i32.le_s
+           (local.get $5)
+           (local.get $11)
+          )
+         )
+         (then
+          (local.set $24
+           (f32.const 0)
+          )
+          (local.set $12
+           (i32.const 0)
+          )
+          (local.set $4
+           (i32.shl
+            (local.get $3)
+            (i32.const 4)
+           )
+          )
+          (loop $p_5_next
+           (if
+            (i32.eqz
+             (i32.le_s
+              (local.get $4)
+              (local.get $12)
+             )
+            )
+            (then
+             (local.set $24
+              (f32.add
+               (local.get $24)
+               (f32.mul
+                (f32.load
+                 (i32.add
+                  (local.get $0)
+                  (i32.shl
+                   (i32.add
+                    (i32.mul
+                     (local.get $12)
+                     (i32.const 49)
+                    )
+                    (local.get $9)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+                (f32.load
+                 (i32.add
+                  (local.get $1)
+                  (i32.shl
+                   (i32.add
+                    (i32.shl
+                     (local.get $12)
+                     (i32.const 6)
+                    )
+                    (local.get $11)
+                   )
+                   (i32.const 2)
+                  )
+                 )
+                )
+               )
+              )
+             )
+             (local.set $12
+              (i32.add
+               (local.get $12)
+               (i32.const 1)
+              )
+             )
+             (br $p_5_next)
+            )
+           )
+          )
+          (f32.store
+           (i32.add
+            (local.get $2)
+            (i32.shl
+             (i32.add
+              (i32.shl
+               (local.get $9)
+               (i32.const 6)
+              )
+              (local.get $11)
+             )
+             (i32.const 2)
+            )
+           )
+           (local.get $24)
+          )
+          (local.set $11
+           (i32.add
+            (local.get $11)
+            (i32.const 1)
+           )
+          )
+          (br $jj_4_next)
+         )
+        )
+       )
+       (local.set $9
+        (i32.add
+         (local.get $9)
+         (i32.const 1)
+        )
+       )
+       (br $ii_3_next)
+      )
+     )
     )
    )
   )
